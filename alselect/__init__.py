@@ -1,0 +1,3 @@
+"""alselect: decide which samples to label next."""
+
+__version__ = "0.1.0"
