@@ -1,0 +1,239 @@
+"""The ``alselect`` command line.
+
+Data goes to stdout, messages and progress to stderr; ``-`` means stdin/stdout; errors are
+one ``Error: ...`` line with exit status 1. Modules behind each command are imported inside
+it, so ``alselect strategies`` never loads numba and ``alselect pick`` never loads torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from . import __version__
+from .errors import AlselectError
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+class AlselectGroup(click.Group):
+    """Turns library errors into ``click.ClickException`` (one line, exit 1, no traceback)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AlselectError as exc:
+            raise click.ClickException(_one_line(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(_one_line(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else exc)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted") from None
+
+
+@click.group(cls=AlselectGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="alselect")
+def cli():
+    """Decide which samples to label next.
+
+    A pool file (HDF5, see docs/file-format.md) holds a model's outputs over the unlabeled
+    pool; `alselect pick` reads it and prints the samples to label, one per line.
+    """
+
+
+def output_options(func):
+    """Shared output options: -o/--output, --format."""
+    func = click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
+                        help="Write here instead of stdout ('-'); written atomically.")(func)
+    func = click.option("--format", "fmt", type=click.Choice(["txt", "csv", "jsonl"]), default="txt",
+                        show_default=True, help="txt: one per line (tab-separated columns); csv with header; jsonl.")(func)
+    return func
+
+
+def _progress_factory():
+    from .progress import stderr_progress
+
+    return stderr_progress
+
+
+def _materialise_stdin_pool(pool: str) -> str:
+    """``-`` as POOL: spool stdin to a temporary file (HDF5 needs random access)."""
+    if pool != "-":
+        return pool
+    import atexit
+    import shutil
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(suffix=".h5")
+    with os.fdopen(fd, "wb") as handle:
+        shutil.copyfileobj(sys.stdin.buffer, handle)
+    atexit.register(lambda: os.path.exists(tmp) and os.unlink(tmp))
+    return tmp
+
+
+# --------------------------------------------------------------------------------------- pick
+@cli.command()
+@click.argument("pool", metavar="POOL")
+@click.option("-s", "--strategy", required=True, help="Strategy name (see `alselect strategies`).")
+@click.option("-b", "--budget", required=True, type=float, help="Number of samples to select (cost units with --budget-cost).")
+@click.option("--labeled", "labeled_file", metavar="FILE|-", help="Extra already-labeled samples: one row number (id with --ids) per line; '-' reads stdin.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for randomised strategies and tie-breaking.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Strategy parameter (repeatable).")
+@click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
+@click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column.")
+@click.option("--budget-cost", is_flag=True, help="Spend --budget in the pool's annotation-cost units instead of samples.")
+@output_options
+def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, output, fmt):
+    """Select samples to label from POOL ('-' reads the pool from stdin).
+
+    Prints the picks one per line as 0-based row numbers (ids with --ids): in selection
+    order for sequential strategies, by priority for ranking strategies. Samples labeled
+    in the pool or listed in --labeled are never picked.
+
+    \b
+    Example:
+      alselect pick pool.h5 --strategy entropy --budget 100 > to_label.txt
+    """
+    from .errors import SelectionError
+    from .inputs import parse_rows, read_lines
+    from .output import format_rows, write_text
+    from .pool import open_pool
+    from .selection import select
+
+    parsed: dict[str, str] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SelectionError(f"-p expects KEY=VALUE, got {item!r}")
+        parsed[key.strip()] = value.strip()
+    if labeled_file == "-" and pool == "-":
+        raise SelectionError("POOL and --labeled cannot both read stdin ('-')")
+    with open_pool(_materialise_stdin_pool(pool)) as opened:
+        labeled = None
+        if labeled_file is not None:
+            lines = read_lines(labeled_file, "--labeled")
+            labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
+        result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
+                        budget_cost=budget_cost, progress=_progress_factory(), **parsed)
+        keys = opened.ids()[result.indices] if use_ids else result.indices
+    columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
+    rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
+    write_text(output, format_rows(columns, list(rows), fmt))
+    for note in result.notes:
+        click.echo(f"{strategy}: {note}", err=True)
+    spent = f" (cost {result.cost:g})" if result.cost is not None else ""
+    click.echo(f"selected {len(result)} samples with '{result.strategy}'{spent}", err=True)
+
+
+def _count(budget: float):
+    from .errors import SelectionError
+
+    if budget != int(budget):
+        raise SelectionError(f"--budget counts samples and must be an integer, got {budget:g} (add --budget-cost for cost units)")
+    return int(budget)
+
+
+# --------------------------------------------------------------------------------------- pack
+@cli.command()
+@click.option("-o", "--output", required=True, metavar="POOL.h5", help="Pool file to write (atomically).")
+@click.option("--probs", metavar="P.npy", help="Class probabilities (N, C).")
+@click.option("--logits", metavar="L.npy", help="Class logits (N, C); probabilities are derived by a stable softmax.")
+@click.option("--embeddings", metavar="E.npy", help="Embeddings (N, D).")
+@click.option("--mc-probs", metavar="M.npy", help="MC-dropout / ensemble probabilities (N, T, C).")
+@click.option("--epoch-preds", metavar="T.npy", help="Per-epoch predicted labels (E, N).")
+@click.option("--epoch-probs", metavar="T.npy", help="Per-epoch probabilities (E, N, C).")
+@click.option("--labels", metavar="Y.npy", help="Labels known so far (N,), -1 = unknown.")
+@click.option("--truth", metavar="Y.npy", help="Ground-truth labels for evaluation only (N,).")
+@click.option("--labeled", metavar="IDX.txt", help="Already-labeled rows, one row number per line.")
+@click.option("--ids", metavar="IDS.txt", help="Sample ids, one per line (integers or strings).")
+@click.option("--score", "scores", multiple=True, metavar="NAME=S.npy", help="Named external score (N,) (repeatable).")
+@click.option("--cost", metavar="C.npy", help="Annotation cost per sample (N,), > 0.")
+@click.option("--class-names", metavar="NAMES.txt", help="Class names, one per line.")
+def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, labels, truth, labeled, ids,
+         scores, cost, class_names):
+    """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
+
+    \b
+    Example:
+      alselect pack -o pool.h5 --probs probs.npy --embeddings emb.npy --labeled labeled.txt
+    """
+    from .inputs import load_array, parse_ids, parse_rows, read_lines
+    from .pool import write_pool
+
+    if probs is None and logits is None:
+        raise AlselectError("pack needs --probs P.npy or --logits L.npy")
+    arrays = {}
+    for name, spec in (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
+                       ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
+                       ("truth", truth), ("cost", cost)):
+        if spec is not None:
+            arrays[name] = load_array(spec, "--" + name.replace("_", "-"))
+    if scores:
+        arrays["scores"] = {}
+        for item in scores:
+            name, sep, spec = item.partition("=")
+            if not sep or not name:
+                raise AlselectError(f"--score expects NAME=FILE.npy, got {item!r}")
+            arrays["scores"][name] = load_array(spec, f"--score {name}")
+    if labeled is not None:
+        arrays["labeled"] = parse_rows(read_lines(labeled, "--labeled"), "--labeled")
+    if ids is not None:
+        arrays["ids"] = parse_ids(read_lines(ids, "--ids"))
+    if class_names is not None:
+        arrays["class_names"] = read_lines(class_names, "--class-names")
+    write_pool(output, **arrays)
+    click.echo(f"wrote {output}", err=True)
+
+
+# ------------------------------------------------------------------------------------ inspect
+@cli.command()
+@click.argument("pool", metavar="POOL")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def inspect(pool, as_json):
+    """Describe POOL and validate every value in it (exit status 1 when invalid)."""
+    from .inspect import describe, render
+
+    report = describe(pool, progress=_progress_factory())
+    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+    if report["problems"]:
+        raise click.ClickException(f"pool '{pool}' is invalid: {len(report['problems'])} problem(s) found (listed above)")
+
+
+# --------------------------------------------------------------------------------- strategies
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def strategies(as_json):
+    """List every strategy: what it does, the pool data it needs, its parameters."""
+    from .strategies import REGISTRY
+
+    items = []
+    for spec in REGISTRY.values():
+        needs = list(spec.needs) + ([spec.extra_needs] if spec.extra_needs else [])
+        items.append({
+            "name": spec.name, "summary": spec.summary, "needs": needs, "order": spec.order,
+            "randomized": spec.randomized, "reference": spec.reference,
+            "params": [{"name": p.name, "default": p.default, "help": p.help,
+                        **({"choices": list(p.choices)} if p.choices else {})} for p in spec.params],
+        })
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for item in items:
+        flags = item["order"] + (", randomized (--seed)" if item["randomized"] else "")
+        click.echo(f"{item['name']}: {item['summary']}")
+        click.echo(f"    needs: {', '.join(item['needs']) or 'nothing'}; {flags}; {item['reference']}")
+        for p in item["params"]:
+            choices = f" [{'|'.join(map(str, p['choices']))}]" if "choices" in p else ""
+            click.echo(f"    -p {p['name']}={p['default']!s}{choices}: {p['help']}")
+
+
+def main():
+    cli(prog_name="alselect")
+
+
+if __name__ == "__main__":
+    main()

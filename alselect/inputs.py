@@ -1,0 +1,74 @@
+"""Reading the user's inputs: NumPy arrays (``.npy``, ``FILE.npz:key``) and text lists."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from .errors import AlselectError
+
+
+def load_array(spec: str, what: str) -> np.ndarray:
+    """Load ``FILE.npy`` (memory-mapped, so large arrays are streamed) or ``FILE.npz:key``."""
+    path, _, key = spec.partition(":") if ".npz:" in spec else (spec, "", "")
+    if not os.path.isfile(path):
+        raise AlselectError(f"{what}: file '{path}' not found")
+    try:
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as archive:
+                keys = list(archive.keys())
+                if not key:
+                    if len(keys) != 1:
+                        raise AlselectError(
+                            f"{what}: '{path}' holds {len(keys)} arrays ({', '.join(keys)}); name one as '{path}:KEY'"
+                        )
+                    key = keys[0]
+                if key not in keys:
+                    raise AlselectError(f"{what}: '{path}' has no array '{key}'; it holds: {', '.join(keys)}")
+                return archive[key]
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except AlselectError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise AlselectError(f"{what}: '{path}' is not a readable .npy/.npz array ({exc})") from None
+
+
+def read_lines(source: str, what: str) -> list[str]:
+    """Non-empty, non-comment (``#``) lines of a text file, or of stdin for ``-``."""
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        if not os.path.isfile(source):
+            raise AlselectError(f"{what}: file '{source}' not found")
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+    lines = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            lines.append(line)
+    return lines
+
+
+def parse_rows(lines: list[str], what: str) -> np.ndarray:
+    """Row numbers from text lines (range and duplicates are checked against the pool later)."""
+    rows = np.empty(len(lines), dtype=np.int64)
+    for i, token in enumerate(lines):
+        try:
+            rows[i] = int(token)
+        except ValueError:
+            raise AlselectError(
+                f"{what}: entry {i + 1} ({token!r}) is not a row number; "
+                "pass --ids if the list holds sample ids"
+            ) from None
+    return rows
+
+
+def parse_ids(lines: list[str]) -> np.ndarray:
+    """Ids from text lines: int64 when every id is an integer, strings otherwise."""
+    try:
+        return np.array([int(t) for t in lines], dtype=np.int64)
+    except ValueError:
+        return np.array(lines, dtype=str)

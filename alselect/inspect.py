@@ -1,0 +1,102 @@
+"""``alselect inspect``: what a pool holds and every validation problem in it."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import AlselectError
+from .pool import open_pool
+from .pool.spec import DATASETS, SCORES_GROUP
+from .progress import no_progress
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def predicted_histogram(pool, progress=None) -> np.ndarray:
+    """Count of rows per predicted class (argmax of probs, ties to the lowest class)."""
+    counts = np.zeros(pool.n_classes, dtype=np.int64)
+    for _, block in pool.iter_rows("probs", progress=progress):
+        counts += np.bincount(np.argmax(block, axis=1), minlength=pool.n_classes)
+    return counts
+
+
+def describe(path: str, progress=None) -> dict:
+    """Everything ``inspect`` prints, as a JSON-ready dict. Raises on pools that cannot be opened."""
+    progress = progress or no_progress
+    with open_pool(path) as pool:
+        datasets = []
+        known = set(DATASETS) | {"probs"}
+        for name in pool.datasets():
+            ds = pool.file[name]
+            is_known = name in known or name.startswith(SCORES_GROUP + "/")
+            datasets.append({"name": name, "shape": list(ds.shape), "dtype": str(ds.dtype),
+                             "known": bool(is_known)})
+        with progress("validating", pool.n_rows) as update:
+            problems = pool.problems()
+            update(pool.n_rows)
+        labeled = None
+        try:
+            labeled = int(pool.labeled_rows().size)
+        except AlselectError:
+            pass  # already listed in problems
+        hist = None
+        try:
+            hist = predicted_histogram(pool).tolist()
+        except AlselectError:
+            pass
+        names = pool.class_names() or [str(c) for c in range(pool.n_classes)]
+        return {
+            "path": pool.path,
+            "size_bytes": os.path.getsize(pool.path),
+            "format_version": pool.version,
+            "created_by": str(pool.file.attrs.get("created_by", "")),
+            "n_rows": pool.n_rows,
+            "n_classes": pool.n_classes,
+            "probs_source": "probs" if "probs" in pool.file else "logits (softmax)",
+            "datasets": datasets,
+            "scores": pool.score_names(),
+            "labeled": labeled,
+            "class_names": names,
+            "predicted_histogram": hist,
+            "problems": problems,
+        }
+
+
+def render(report: dict) -> str:
+    lines = [
+        f"pool: {report['path']}  ({_human_bytes(report['size_bytes'])} on disk)",
+        f"format: alselect-pool version {report['format_version']}  (created by {report['created_by'] or 'unknown'})",
+        f"rows (N): {report['n_rows']}    classes (C): {report['n_classes']}    probabilities from: {report['probs_source']}",
+        "datasets:",
+    ]
+    width = max(len(d["name"]) for d in report["datasets"])
+    for d in report["datasets"]:
+        note = "" if d["known"] else "   (not part of the format; ignored)"
+        lines.append(f"  {d['name']:<{width}}  {str(tuple(d['shape'])):<18} {d['dtype']}{note}")
+    if report["labeled"] is not None:
+        share = 100.0 * report["labeled"] / report["n_rows"]
+        lines.append(f"labeled: {report['labeled']} of {report['n_rows']} ({share:.1f}%), "
+                     f"unlabeled: {report['n_rows'] - report['labeled']}")
+    if report["predicted_histogram"] is not None:
+        lines.append("predicted-class histogram (argmax of probs):")
+        total = max(1, sum(report["predicted_histogram"]))
+        top = max(report["predicted_histogram"]) or 1
+        name_w = max(len(n) for n in report["class_names"])
+        for name, count in zip(report["class_names"], report["predicted_histogram"]):
+            bar = "#" * int(round(30 * count / top))
+            lines.append(f"  {name:<{name_w}}  {count:>9}  {100.0 * count / total:5.1f}%  {bar}")
+    if report["problems"]:
+        lines.append(f"validation: {len(report['problems'])} problem(s):")
+        lines += [f"  - {p}" for p in report["problems"]]
+    else:
+        lines.append("validation: OK")
+    return "\n".join(lines)

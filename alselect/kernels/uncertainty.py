@@ -1,0 +1,125 @@
+"""Per-sample uncertainty scores: one row in, one float64 out, rows in parallel.
+
+All logs are natural (nats). ``0 log 0`` is taken as 0. Inputs are float32 or float64
+blocks; accumulation is float64 so scores do not depend on the storage precision beyond
+the values themselves.
+
+    entropy            H(p)          = -sum_c p_c log p_c
+    least confidence   LC(p)         = 1 - max_c p_c
+    margin             M(p)          = p_(1) - p_(2)              (best minus second best)
+    BALD               I(y; w | x)   = H(mean_t p_t) - mean_t H(p_t)
+    variation ratio    varR          = 1 - f_m / T,   f_m = count of the modal argmax over T members
+    label dispersion   Disp          = 1 - f_x / E,   f_x = count of the modal label over E epochs
+"""
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, inline="always")
+def _row_entropy(p):
+    h = 0.0
+    for c in range(p.shape[0]):
+        v = np.float64(p[c])
+        if v > 0.0:
+            h -= v * np.log(v)
+    return h
+
+
+@numba.njit(cache=True, parallel=True)
+def entropy(probs):
+    """Shannon entropy (nats) of each row. probs: (n, C) -> (n,) float64."""
+    n = probs.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        out[i] = _row_entropy(probs[i])
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def least_confidence(probs):
+    """1 - max_c p_c of each row. probs: (n, C) -> (n,) float64."""
+    n = probs.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        out[i] = 1.0 - np.float64(probs[i].max())
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def margin(probs):
+    """Best minus second-best probability of each row (0 when C == 1 is impossible: callers
+    require C >= 2). probs: (n, C) -> (n,) float64."""
+    n, c = probs.shape
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        best = -1.0
+        second = -1.0
+        for k in range(c):
+            v = np.float64(probs[i, k])
+            if v > best:
+                second = best
+                best = v
+            elif v > second:
+                second = v
+        out[i] = best - second
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def bald(mc_probs):
+    """Mutual information between prediction and model (nats). mc_probs: (n, T, C) -> (n,)."""
+    n, t, c = mc_probs.shape
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        mean = np.zeros(c, dtype=np.float64)
+        expected_h = 0.0
+        for s in range(t):
+            for k in range(c):
+                mean[k] += mc_probs[i, s, k]
+            expected_h += _row_entropy(mc_probs[i, s])
+        for k in range(c):
+            mean[k] /= t
+        out[i] = _row_entropy(mean) - expected_h / t
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _modal_count(labels):
+    """Frequency of the most common value in a small integer vector (sorts a copy)."""
+    s = np.sort(labels)
+    best = 1
+    run = 1
+    for k in range(1, s.shape[0]):
+        if s[k] == s[k - 1]:
+            run += 1
+        else:
+            run = 1
+        if run > best:
+            best = run
+    return best
+
+
+@numba.njit(cache=True, parallel=True)
+def variation_ratio(mc_probs):
+    """1 - (modal count of member argmaxes) / T. mc_probs: (n, T, C) -> (n,) float64.
+
+    A member's argmax ties go to the lowest class index (as ``np.argmax``)."""
+    n, t, _ = mc_probs.shape
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        votes = np.empty(t, dtype=np.int64)
+        for s in range(t):
+            votes[s] = np.argmax(mc_probs[i, s])
+        out[i] = 1.0 - _modal_count(votes) / t
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def dispersion(epoch_preds):
+    """1 - (modal count of the per-epoch labels) / E. epoch_preds: (E, n) -> (n,) float64."""
+    e, n = epoch_preds.shape
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        out[i] = 1.0 - _modal_count(epoch_preds[:, i].copy()) / e
+    return out

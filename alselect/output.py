@@ -1,0 +1,62 @@
+"""Writing results: ``-`` is stdout; files are written to a temporary name and renamed, so a
+failed command never leaves a partial or clobbered output file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from typing import Sequence
+
+import numpy as np
+
+FORMATS = ("txt", "csv", "jsonl")
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence], fmt: str) -> str:
+    """Render rows as txt (tab-separated, no header), csv (with header) or jsonl."""
+    if fmt == "txt":
+        return "".join("\t".join(_cell(v) for v in row) + "\n" for row in rows)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_cell(v) for v in row] for row in rows])
+        return buf.getvalue()
+    if fmt == "jsonl":
+        return "".join(json.dumps({c: _plain(v) for c, v in zip(columns, row)}) + "\n" for row in rows)
+    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _cell(value) -> str:
+    value = _plain(value)
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, or to stdout for ``-``."""
+    if path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,126 @@
+"""Value checks shared by the writer (``pack``), the reader and ``inspect``.
+
+Each check takes one block of rows and raises :class:`PoolValueError` naming the dataset,
+the first offending row, the rule and the fix. Blocks keep memory bounded on large pools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import PoolValueError
+from .spec import PROB_SUM_ATOL
+
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+def _first_bad_row(mask: np.ndarray) -> int:
+    """Row index (axis 0) of the first True in ``mask`` (any trailing axes)."""
+    flat = mask.reshape(mask.shape[0], -1).any(axis=1)
+    return int(np.flatnonzero(flat)[0])
+
+
+def check_float_dtype(name: str, dtype: np.dtype) -> None:
+    if np.dtype(dtype).name not in FLOAT_DTYPES:
+        raise PoolValueError(
+            f"dataset '{name}' has dtype {np.dtype(dtype).name}; it must be float16, float32 or float64 "
+            "(convert it with `arr.astype('float32')`)"
+        )
+
+
+def check_finite(name: str, block: np.ndarray, offset: int = 0) -> None:
+    bad = ~np.isfinite(block)
+    if bad.any():
+        row = offset + _first_bad_row(bad)
+        raise PoolValueError(
+            f"dataset '{name}' has a NaN or infinite value in row {row}; "
+            "every value must be finite (check the model's outputs for overflow or NaN inputs)"
+        )
+
+
+def check_probabilities(name: str, block: np.ndarray, offset: int = 0) -> None:
+    """Probability rows along the last axis: finite, >= 0, summing to 1 within PROB_SUM_ATOL."""
+    check_finite(name, block, offset)
+    neg = block < 0
+    if neg.any():
+        row = offset + _first_bad_row(neg)
+        raise PoolValueError(
+            f"dataset '{name}' has a negative probability in row {row}; probabilities must be >= 0 "
+            "(pass raw model outputs as --logits so alselect applies the softmax)"
+        )
+    atol = PROB_SUM_ATOL[block.dtype.name]
+    sums = block.sum(axis=-1, dtype=np.float64)
+    off = np.abs(sums - 1.0) > atol
+    if off.any():
+        row = offset + _first_bad_row(off)
+        where = np.unravel_index(int(np.flatnonzero(off.ravel())[0]), off.shape)
+        raise PoolValueError(
+            f"dataset '{name}' row {row} sums to {float(sums[where]):.6g}; probability rows must sum to 1 "
+            f"within {atol:g} for {block.dtype.name} (normalise them, or pass logits with --logits)"
+        )
+
+
+def check_labels(name: str, block: np.ndarray, n_classes: int | None, offset: int = 0,
+                 allow_unknown: bool = True) -> None:
+    """Integer class labels in [0, C), and -1 (unknown) where allowed."""
+    if not np.issubdtype(block.dtype, np.integer):
+        raise PoolValueError(
+            f"dataset '{name}' has dtype {block.dtype.name}; labels must be integers "
+            "(convert with `arr.astype('int64')`)"
+        )
+    low = -1 if allow_unknown else 0
+    bad = block < low
+    if n_classes is not None:
+        bad |= block >= n_classes
+    if bad.any():
+        idx = np.unravel_index(int(np.flatnonzero(bad.ravel())[0]), bad.shape)
+        value = int(block[idx])
+        rule = f"[{low}, {n_classes - 1}]" if n_classes is not None else f">= {low}"
+        unknown = " (-1 = unknown)" if allow_unknown else ""
+        raise PoolValueError(
+            f"dataset '{name}' holds label {value} at position {tuple(int(i) for i in idx)}; "
+            f"labels must lie in {rule}{unknown} for a pool of {n_classes} classes"
+        )
+
+
+def check_positive(name: str, block: np.ndarray, offset: int = 0) -> None:
+    check_finite(name, block, offset)
+    bad = block <= 0
+    if bad.any():
+        row = offset + _first_bad_row(bad)
+        raise PoolValueError(
+            f"dataset '{name}' has value {float(block[row - offset]):g} in row {row}; costs must be > 0"
+        )
+
+
+def check_row_indices(name: str, rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """Integer row numbers in [0, N), without duplicates. Returns them sorted as int64."""
+    rows = np.asarray(rows)
+    if rows.ndim != 1:
+        raise PoolValueError(f"'{name}' must be a 1-D list of row numbers, got shape {rows.shape}")
+    if rows.size and not np.issubdtype(rows.dtype, np.integer):
+        raise PoolValueError(f"'{name}' must hold integer row numbers, got dtype {rows.dtype.name}")
+    rows = rows.astype(np.int64, copy=False)
+    bad = (rows < 0) | (rows >= n_rows)
+    if bad.any():
+        raise PoolValueError(
+            f"'{name}' holds row {int(rows[bad][0])}, outside the pool's rows 0..{n_rows - 1}; "
+            "row numbers are 0-based (pass ids with --ids if these are sample ids)"
+        )
+    ordered = np.sort(rows)
+    dup = ordered[1:] == ordered[:-1]
+    if dup.any():
+        raise PoolValueError(
+            f"'{name}' lists row {int(ordered[1:][dup][0])} more than once; each row may appear once"
+        )
+    return ordered
+
+
+def check_unique_ids(ids: np.ndarray) -> None:
+    values, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        dup = values[counts > 1][0]
+        dup = dup.decode() if isinstance(dup, bytes) else dup
+        raise PoolValueError(
+            f"dataset 'ids' holds id {dup!r} {int(counts[counts > 1][0])} times; ids must be unique"
+        )

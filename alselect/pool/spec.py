@@ -1,0 +1,79 @@
+"""The pool file format: names, versions and the table of datasets.
+
+The prose specification is ``docs/file-format.md``; this module is its machine-readable half.
+Everything that names a dataset (validation, error messages, ``inspect``, ``pack``) reads
+this table, so the spec, the checks and the messages cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Value of the root attribute ``format``: marks an HDF5 file as an alselect pool.
+FORMAT_NAME = "alselect-pool"
+#: Highest format version this release reads and the version it writes.
+FORMAT_VERSION = 1
+#: Root attribute names.
+ATTR_FORMAT = "format"
+ATTR_VERSION = "format_version"
+ATTR_CREATED_BY = "created_by"
+#: Every dataset carries its own element version (anndata-style), so elements can evolve
+#: independently of the container.
+ATTR_ELEMENT_VERSION = "element_version"
+ELEMENT_VERSION = 1
+
+#: Group holding named external per-sample scores.
+SCORES_GROUP = "scores"
+
+#: Tolerance on |sum(p) - 1| per probability row, by storage dtype. float16 keeps 11
+#: significant bits, so a correctly rounded softmax row can be off by ~C * 2**-12.
+PROB_SUM_ATOL = {"float16": 1e-2, "float32": 1e-4, "float64": 1e-4}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset of the pool format."""
+
+    name: str
+    shape: str  # symbolic, e.g. "(N, C)"
+    kind: str  # "prob", "float", "int", "label", "index", "ids", "str"
+    description: str
+    how_to_add: str
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in [
+        DatasetSpec("ids", "(N,)", "ids", "unique sample ids (int64 or UTF-8 strings); row numbers when absent",
+                    "`alselect pack ... --ids IDS.txt`"),
+        DatasetSpec("probs", "(N, C)", "prob", "class probabilities of the current model",
+                    "`alselect pack ... --probs P.npy` (or `--logits L.npy`), or `alselect infer`"),
+        DatasetSpec("logits", "(N, C)", "float", "class logits; readers derive probs by a stable softmax when probs is absent",
+                    "`alselect pack ... --logits L.npy`"),
+        DatasetSpec("class_names", "(C,)", "str", "class names, UTF-8", "`alselect pack ... --class-names NAMES.txt`"),
+        DatasetSpec("embeddings", "(N, D)", "float", "penultimate-layer embeddings",
+                    "`alselect pack ... --embeddings E.npy`, or `alselect infer --embedding-layer NAME`"),
+        DatasetSpec("mc_probs", "(N, T, C)", "prob", "Monte-Carlo-dropout samples or ensemble-member probabilities",
+                    "`alselect pack ... --mc-probs M.npy`, or `alselect infer --mc-samples T`"),
+        DatasetSpec("epoch_preds", "(E, N)", "label", "predicted labels of every row after each training epoch",
+                    "`alselect pack ... --epoch-preds T.npy`, or record them during training with `alselect.record.EpochRecorder`"),
+        DatasetSpec("epoch_probs", "(E, N, C)", "prob", "per-epoch class probabilities (optional companion of epoch_preds)",
+                    "`alselect pack ... --epoch-probs T.npy`"),
+        DatasetSpec("labels", "(N,)", "label", "labels known so far, -1 = unknown", "`alselect pack ... --labels Y.npy`"),
+        DatasetSpec("labeled", "(K,)", "index", "row numbers of already-labeled samples, sorted, unique",
+                    "`alselect pack ... --labeled IDX.txt`"),
+        DatasetSpec("truth", "(N,)", "label", "ground-truth labels kept aside for evaluation; never read by strategies",
+                    "`alselect pack ... --truth Y.npy`"),
+        DatasetSpec("cost", "(N,)", "float", "annotation cost of each sample (> 0), e.g. clicks for a mask",
+                    "`alselect pack ... --cost C.npy`"),
+        DatasetSpec(SCORES_GROUP + "/<name>", "(N,)", "float", "named external per-sample scores (VAAL, predicted loss, ...)",
+                    "`alselect pack ... --score NAME=S.npy`"),
+    ]
+}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """Spec of a dataset name, mapping ``scores/<x>`` to the scores entry."""
+    if name.startswith(SCORES_GROUP + "/"):
+        return DATASETS[SCORES_GROUP + "/<name>"]
+    return DATASETS[name]

@@ -1,0 +1,268 @@
+"""The selection pipeline behind both ``alselect pick`` and :func:`alselect.select`.
+
+One validated entry point: open the pool, resolve the labeled set, check the budget, run
+the strategy, order and cut the result. Strategies only compute scores (ranking) or a
+pick sequence (sequential); ordering, tie-breaking and the cost budget live here once.
+
+Tie-breaking (ranking strategies): samples with exactly equal scores are ordered by row
+number when no seed is given, and by a permutation drawn from the seed otherwise, so the
+result is deterministic either way and a seed spreads ties uniformly over the pool.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .errors import SelectionError
+from .pool import Pool, open_pool
+from .pool.checks import check_row_indices
+from .progress import no_progress
+from .strategies import RANKING, get_strategy
+
+
+@dataclass
+class Ranking:
+    """What a ranking strategy returns: one score per pool row.
+
+    ``ascending=False`` picks the largest scores first (the usual "most informative"
+    convention); ``ascending=True`` the smallest (e.g. margin)."""
+
+    scores: np.ndarray
+    ascending: bool = False
+
+
+@dataclass
+class Picks:
+    """What a sequential strategy returns: rows in pick order and a score for each pick."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass
+class Context:
+    """Everything a strategy may use besides its parameters."""
+
+    pool: Pool
+    candidates: np.ndarray  # bool (N,): rows that may be picked
+    labeled: np.ndarray  # int64 sorted rows already labeled (pool's and the caller's)
+    seed: int | None
+    rng: np.random.Generator
+    progress: Callable = no_progress
+    notes: list[str] = field(default_factory=list)
+    strategy: str = ""
+
+    def require(self, name: str) -> None:
+        self.pool.require(name, f"strategy '{self.strategy}'")
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def read(self, name: str, *, dtype=None) -> np.ndarray:
+        """Read a dataset whole, with a progress bar on big ones."""
+        self.require(name)
+        rows = self.pool.shape(name)[1 if name.startswith("epoch_") else 0]
+        with self.progress(f"reading {name}", rows) as update:
+            return self.pool.read(name, dtype=dtype, progress=update)
+
+
+@dataclass
+class Selection:
+    """The result of a selection.
+
+    Attributes
+    ----------
+    indices : ndarray of int64, shape (k,)
+        Selected rows (0-based), in selection order for sequential strategies and by
+        descending priority for ranking strategies.
+    scores : ndarray of float64, shape (k,)
+        The strategy's score of each pick (its definition is listed by ``alselect strategies``).
+    strategy, params, seed, order
+        What produced it; ``order`` is ``"ranking"`` or ``"sequential"``.
+    cost : float or None
+        Total annotation cost of the picks when the pool has costs.
+    notes : list of str
+        Messages for the user (solver status, seeds drawn, ...).
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray
+    strategy: str
+    params: dict
+    seed: int | None
+    order: str
+    cost: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _tie_keys(n: int, seed: int | None) -> np.ndarray:
+    """Secondary sort key: row number, or a seeded permutation (independent of the strategy's
+    own random stream)."""
+    if seed is None:
+        return np.arange(n, dtype=np.int64)
+    return np.random.default_rng([seed, 0x7A11]).permutation(n).astype(np.int64)
+
+
+def rank_order(key: np.ndarray, rows: np.ndarray, tie: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Rows sorted by descending ``key``, ties by ascending ``tie``; only the first ``k`` when given.
+
+    Selecting k of N uses a partition around the k-th key, so it costs O(N + k log k).
+    """
+    keys = key[rows]
+    if k is not None and k < rows.size:
+        threshold = np.partition(keys, rows.size - k)[rows.size - k]
+        above = rows[keys > threshold]
+        tied = rows[keys == threshold]
+        tied = tied[np.argsort(tie[tied], kind="stable")[: k - above.size]]
+        rows = np.concatenate([above, tied])
+        keys = key[rows]
+    return rows[np.lexsort((tie[rows], -keys))]
+
+
+def _cost_walk(order: np.ndarray, cost: np.ndarray, budget: float, prefix: bool) -> np.ndarray:
+    """Rows of ``order`` that fit in ``budget`` cost units.
+
+    Ranking strategies skip a sample that does not fit and continue down the list
+    (``prefix=False``); sequential strategies stop at the first one that does not fit
+    (``prefix=True``), so the result stays a prefix of the greedy sequence."""
+    c = cost[order]
+    if prefix:
+        return order[: int(np.searchsorted(np.cumsum(c), budget, side="right"))]
+    take = np.zeros(order.size, dtype=bool)
+    left = budget
+    cheapest_after = np.minimum.accumulate(c[::-1])[::-1]
+    for i in range(order.size):
+        if left < cheapest_after[i]:
+            break
+        if c[i] <= left:
+            take[i] = True
+            left -= c[i]
+    return order[take]
+
+
+def _check_budget(budget, n_unlabeled: int, total_cost: float | None):
+    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)):
+        raise SelectionError(f"budget must be a number, got {budget!r}")
+    if not np.isfinite(budget) or budget <= 0:
+        raise SelectionError(f"budget must be > 0, got {budget}; pass a positive --budget")
+    if total_cost is None:
+        if float(budget) != int(budget):
+            raise SelectionError(f"budget counts samples and must be an integer, got {budget} (use --budget-cost for cost units)")
+        if budget > n_unlabeled:
+            raise SelectionError(
+                f"budget {int(budget)} exceeds the {n_unlabeled} unlabeled samples in the pool; "
+                f"lower --budget to at most {n_unlabeled}"
+            )
+    elif budget > total_cost:
+        raise SelectionError(
+            f"budget {budget:g} exceeds the total cost {total_cost:g} of the {n_unlabeled} unlabeled samples; "
+            f"lower --budget to at most {total_cost:g}"
+        )
+
+
+def _seed(seed) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SelectionError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost: bool = False,
+           progress=None, **params) -> Selection:
+    """Select samples to label next.
+
+    Parameters
+    ----------
+    pool : str, os.PathLike or Pool
+        A pool file path or an open :class:`~alselect.pool.Pool`.
+    strategy : str
+        A strategy name (``alselect strategies`` lists them).
+    budget : int or float
+        Number of samples; with ``budget_cost=True``, annotation cost units (see the README).
+    labeled : array-like of int, optional
+        Row numbers labeled in addition to those recorded in the pool; never picked.
+    seed : int, optional
+        Seeds every random choice (randomised strategies and tie-breaking).
+    budget_cost : bool, default False
+        Spend ``budget`` in the pool's ``cost`` units instead of samples.
+    progress : callable, optional
+        Context-manager factory ``progress(label, total)`` yielding an ``update(n)`` callable.
+    **params
+        Strategy parameters (strings are parsed as on the command line).
+
+    Returns
+    -------
+    Selection
+    """
+    if not isinstance(pool, Pool):
+        if not isinstance(pool, (str, os.PathLike)):
+            raise SelectionError(f"pool must be a path or an open Pool, got {type(pool).__name__}")
+        with open_pool(pool) as opened:
+            return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
+                          progress=progress, **params)
+    spec = get_strategy(strategy)
+    parsed = spec.parse_params(params)
+    seed = _seed(seed)
+    notes: list[str] = []
+    if spec.randomized and seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        notes.append(f"no seed given; used seed {seed} (pass --seed {seed} to reproduce)")
+    for need in spec.needs:
+        pool.require(need, f"strategy '{spec.name}'")
+    n = pool.n_rows
+    labeled_rows = pool.labeled_rows()
+    if labeled is not None:
+        extra = np.asarray(labeled)
+        if extra.size == 0:
+            extra = extra.astype(np.int64)
+        extra = check_row_indices("labeled", extra, n)
+        labeled_rows = np.union1d(labeled_rows, extra)
+    candidates = np.ones(n, dtype=bool)
+    candidates[labeled_rows] = False
+    n_unlabeled = int(candidates.sum())
+    if n_unlabeled == 0:
+        raise SelectionError("every sample in the pool is already labeled; nothing is left to select")
+    cost = None
+    if budget_cost:
+        pool.require("cost", "--budget-cost")
+        cost = pool.read("cost", dtype=np.float64)
+    _check_budget(budget, n_unlabeled, None if cost is None else float(cost[candidates].sum()))
+
+    ctx = Context(pool=pool, candidates=candidates, labeled=labeled_rows, seed=seed,
+                  rng=np.random.default_rng(seed), progress=progress or no_progress, notes=notes,
+                  strategy=spec.name)
+    if cost is None:
+        count = int(budget)
+    else:  # the most samples that could fit: the cheapest ones first
+        count = int(np.searchsorted(np.cumsum(np.sort(cost[candidates])), budget, side="right"))
+        if count == 0:
+            raise SelectionError(f"budget {budget:g} is below the cheapest unlabeled sample's cost; raise --budget")
+    result = spec.load()(ctx, count, **parsed)
+
+    if isinstance(result, Ranking):
+        scores = np.asarray(result.scores, dtype=np.float64)
+        key = -scores if result.ascending else scores
+        rows = np.flatnonzero(candidates)
+        order = rank_order(key, rows, _tie_keys(n, seed), None if cost is not None else count)
+        if cost is not None:
+            order = _cost_walk(order, cost, float(budget), prefix=False)
+        indices, out_scores = order, scores[order]
+    else:
+        indices = np.asarray(result.indices, dtype=np.int64)
+        out_scores = np.asarray(result.scores, dtype=np.float64)
+        if cost is not None:
+            indices = _cost_walk(indices, cost, float(budget), prefix=True)
+            out_scores = out_scores[: indices.size]
+    if indices.size and (not candidates[indices].all() or np.unique(indices).size != indices.size):
+        raise AssertionError(f"strategy '{spec.name}' returned a labeled or repeated row")  # internal bug guard
+    return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
+                     order=spec.order, cost=None if cost is None else float(cost[indices].sum()),
+                     notes=ctx.notes)

@@ -1,0 +1,130 @@
+"""The strategy registry: metadata only, so listing strategies imports no kernel.
+
+Each :class:`StrategySpec` names the pool datasets it needs, its parameters with defaults,
+whether it ranks by a score or picks sequentially, and the ``module:function`` that
+implements it (imported only when the strategy runs). Implementations have the signature
+``impl(ctx: Context, budget: int, **params) -> Ranking | Picks`` (see ``alselect.selection``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import SelectionError
+
+RANKING = "ranking"
+SEQUENTIAL = "sequential"
+
+
+def parse_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One strategy parameter, given as ``-p name=value`` or as a keyword of :func:`alselect.select`."""
+
+    name: str
+    default: Any
+    help: str
+    type: Callable[[Any], Any] = str
+    choices: tuple | None = None
+
+    def parse(self, strategy: str, value):
+        try:
+            parsed = self.type(value)
+        except (TypeError, ValueError) as exc:
+            raise SelectionError(
+                f"parameter '{self.name}' of strategy '{strategy}' got {value!r}: {exc}; {self.help}"
+            ) from None
+        if self.choices is not None and parsed not in self.choices:
+            raise SelectionError(
+                f"parameter '{self.name}' of strategy '{strategy}' got {value!r}; "
+                f"it must be one of: {', '.join(map(str, self.choices))}"
+            )
+        return parsed
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    summary: str
+    needs: tuple[str, ...]
+    impl: str
+    order: str = RANKING
+    randomized: bool = False
+    params: tuple[Param, ...] = ()
+    reference: str = ""
+    extra_needs: str = field(default="", compare=False)  # prose for needs that depend on parameters
+
+    def parse_params(self, raw: dict) -> dict:
+        known = {p.name: p for p in self.params}
+        unknown = [k for k in raw if k not in known]
+        if unknown:
+            valid = ", ".join(known) if known else "none"
+            raise SelectionError(
+                f"strategy '{self.name}' has no parameter '{unknown[0]}'; its parameters are: {valid} "
+                "(see `alselect strategies`)"
+            )
+        out = {p.name: p.default for p in self.params}
+        for key, value in raw.items():
+            out[key] = known[key].parse(self.name, value)
+        return out
+
+    def load(self) -> Callable:
+        module, func = self.impl.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+_U = "alselect.strategies.uncertainty"
+
+_SPECS = [
+    StrategySpec("random", "uniformly random unlabeled samples (reproducible with --seed)", (), f"{_U}:random",
+                 randomized=True, reference="baseline"),
+    StrategySpec("entropy", "highest Shannon entropy of the predicted class distribution", ("probs",),
+                 f"{_U}:entropy", reference="parting-with-illusions §3.1; thesis Eq. 4.7"),
+    StrategySpec("margin", "smallest gap between the best and second-best class probability", ("probs",),
+                 f"{_U}:margin", reference="thesis §2.5.2 (margin sampling)"),
+    StrategySpec("least-confidence", "lowest probability of the predicted class (1 - max p)", ("probs",),
+                 f"{_U}:least_confidence", reference="thesis §2.5.2"),
+    StrategySpec("bald", "highest mutual information between prediction and model (MC dropout / ensemble)",
+                 ("mc_probs",), f"{_U}:bald", reference="thesis §3.4.1, §4.5 (BALD, natural log)"),
+    StrategySpec("variation-ratio", "highest 1 - modal fraction of the ensemble / MC members' predicted classes",
+                 ("mc_probs",), f"{_U}:variation_ratio", reference="parting-with-illusions Eq. 1"),
+    StrategySpec("dispersion", "highest label dispersion: 1 - modal fraction of per-epoch predicted labels",
+                 ("epoch_preds",), f"{_U}:dispersion", reference="thesis chapter 3, Eq. 3.1"),
+    StrategySpec("score", "top-k of a named external per-sample score stored in the pool", (), f"{_U}:score",
+                 params=(Param("name", "", "name of the score in the pool's 'scores' group (default: the only one)"),
+                         Param("order", "desc", "desc picks the largest scores first, asc the smallest",
+                               choices=("desc", "asc"))),
+                 reference="external scores (VAAL discriminator, predicted loss, ...)",
+                 extra_needs="scores/<name>"),
+]
+
+REGISTRY: dict[str, StrategySpec] = {s.name: s for s in _SPECS}
+
+
+def register(spec: StrategySpec) -> None:
+    """Add a strategy (used by the built-in strategy groups and by plug-ins)."""
+    REGISTRY[spec.name] = spec
+
+
+def get_strategy(name: str) -> StrategySpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, REGISTRY, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise SelectionError(
+            f"unknown strategy '{name}'{hint}; choose one of: {', '.join(REGISTRY)} (see `alselect strategies`)"
+        ) from None
