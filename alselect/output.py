@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .pool.writer import default_file_mode
+
 FORMATS = ("txt", "csv", "jsonl")
 
 
@@ -55,6 +57,7 @@ def write_text(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -120,7 +120,7 @@ def check_unique_ids(ids: np.ndarray) -> None:
     values, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         dup = values[counts > 1][0]
-        dup = dup.decode() if isinstance(dup, bytes) else dup
+        dup = dup.decode() if isinstance(dup, bytes) else dup.item() if isinstance(dup, np.generic) else dup
         raise PoolValueError(
             f"dataset 'ids' holds id {dup!r} {int(counts[counts > 1][0])} times; ids must be unique"
         )

@@ -47,6 +47,13 @@ def _row_chunks(shape: tuple[int, ...], itemsize: int, axis: int = 0) -> tuple[i
     return tuple(rows if i == axis else (1 if axis != 0 and i == 0 else s) for i, s in enumerate(shape))
 
 
+def default_file_mode() -> int:
+    """0o666 minus the umask: what a plain open() would have given (mkstemp uses 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class PoolWriter:
     """Build a pool file incrementally and atomically.
 
@@ -122,6 +129,7 @@ class PoolWriter:
         self.file.attrs[ATTR_FORMAT] = FORMAT_NAME
         self.file.attrs[ATTR_VERSION] = FORMAT_VERSION
         self.file.close()
+        os.chmod(self._tmp, default_file_mode())
         os.replace(self._tmp, self.path)
         self._done = True
         return self.path

@@ -1,0 +1,26 @@
+"""The README's set-up commands, .ci/run and docs/cli.md stay in sync with the code."""
+
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def readme_commands():
+    lines = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().splitlines()
+    start = lines.index("```") + 1
+    return lines[start:start + 2]
+
+
+def test_ci_runs_exactly_the_readme_commands():
+    ci = [line for line in open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read().splitlines()
+          if line and not line.startswith(("#", "set ", "export ", "cd "))]
+    assert ci == readme_commands()
+    assert readme_commands()[0].startswith("python3 -m pip install . && alselect pick sample_data/")
+
+
+def test_cli_reference_is_current():
+    script = os.path.join(ROOT, "docs", "generate_cli_docs.py")
+    result = subprocess.run([sys.executable, script, "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
