@@ -153,8 +153,17 @@ def _count(budget: float):
 @click.option("--score", "scores", multiple=True, metavar="NAME=S.npy", help="Named external score (N,) (repeatable).")
 @click.option("--cost", metavar="C.npy", help="Annotation cost per sample (N,), > 0.")
 @click.option("--class-names", metavar="NAMES.txt", help="Class names, one per line.")
+@click.option("--region-probs", metavar="R.npy", help="Region (pixel/superpixel/box) class probabilities (R, C).")
+@click.option("--region-offsets", metavar="O.npy", help="CSR offsets (N+1,): sample i owns regions offsets[i]:offsets[i+1].")
+@click.option("--region-weights", metavar="W.npy", help="Region weights (R,), e.g. pixel areas.")
+@click.option("--region-features", metavar="F.npy", help="Region features (R, D).")
+@click.option("--region-boxes", metavar="B.npy", help="Region boxes (R, 4) as x1, y1, x2, y2.")
+@click.option("--cd-mixtures", metavar="M.npy", help="Precomputed per-sample class mixtures (N, C, C) (CDAL Eq. 1).")
+@click.option("--class-present", metavar="K.npy", help="Pseudo-class present mask (N, C), with --cd-mixtures.")
+@click.option("--class-counts", metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).")
 def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, labels, truth, labeled, ids,
-         scores, cost, class_names):
+         scores, cost, class_names, region_probs, region_offsets, region_weights, region_features, region_boxes,
+         cd_mixtures, class_present, class_counts):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
 
     \b
@@ -169,7 +178,10 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
     arrays = {}
     for name, spec in (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
                        ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
-                       ("truth", truth), ("cost", cost)):
+                       ("truth", truth), ("cost", cost), ("region_probs", region_probs),
+                       ("region_offsets", region_offsets), ("region_weights", region_weights),
+                       ("region_features", region_features), ("region_boxes", region_boxes),
+                       ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts)):
         if spec is not None:
             arrays[name] = load_array(spec, "--" + name.replace("_", "-"))
     if scores:

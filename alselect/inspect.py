@@ -54,6 +54,16 @@ def describe(path: str, progress=None) -> dict:
         except AlselectError:
             pass
         names = pool.class_names() or [str(c) for c in range(pool.n_classes)]
+        regions = None
+        if pool.has("regions/offsets"):
+            per = np.diff(pool.region_offsets())
+            regions = {"total": int(per.sum()), "min": int(per.min()), "mean": float(per.mean()), "max": int(per.max()),
+                       "extras": [n.split("/")[1] for n in ("regions/weights", "regions/features", "regions/boxes")
+                                  if pool.has(n)]}
+        cd = None
+        if pool.has("cd/present"):
+            present = pool.read("cd/present").astype(bool)
+            cd = {"mean_present": float(present.sum(1).mean()), "counts": pool.has("cd/counts")}
         return {
             "path": pool.path,
             "size_bytes": os.path.getsize(pool.path),
@@ -67,6 +77,8 @@ def describe(path: str, progress=None) -> dict:
             "labeled": labeled,
             "class_names": names,
             "predicted_histogram": hist,
+            "regions": regions,
+            "cd": cd,
             "problems": problems,
         }
 
@@ -86,6 +98,13 @@ def render(report: dict) -> str:
         share = 100.0 * report["labeled"] / report["n_rows"]
         lines.append(f"labeled: {report['labeled']} of {report['n_rows']} ({share:.1f}%), "
                      f"unlabeled: {report['n_rows'] - report['labeled']}")
+    if report.get("regions"):
+        r = report["regions"]
+        extras = f"; with {', '.join(r['extras'])}" if r["extras"] else ""
+        lines.append(f"regions: {r['total']} in all, per sample min {r['min']} / mean {r['mean']:.1f} / max {r['max']}{extras}")
+    if report.get("cd"):
+        counts = ", per-class counts" if report["cd"]["counts"] else ""
+        lines.append(f"class mixtures (cd/): {report['cd']['mean_present']:.2f} classes present per sample on average{counts}")
     if report["predicted_histogram"] is not None:
         lines.append("predicted-class histogram (argmax of probs):")
         total = max(1, sum(report["predicted_histogram"]))

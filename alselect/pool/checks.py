@@ -124,3 +124,60 @@ def check_unique_ids(ids: np.ndarray) -> None:
         raise PoolValueError(
             f"dataset 'ids' holds id {dup!r} {int(counts[counts > 1][0])} times; ids must be unique"
         )
+
+
+def check_offsets(name: str, offsets: np.ndarray, n_rows: int, n_regions: int | None) -> None:
+    """CSR offsets: (N+1,) integers, starting at 0, non-decreasing, ending at R."""
+    offsets = np.asarray(offsets)
+    if offsets.ndim != 1 or offsets.shape[0] != n_rows + 1:
+        raise PoolValueError(
+            f"'{name}' has shape {offsets.shape}, expected (N+1,) = ({n_rows + 1},): one start per sample plus the end"
+        )
+    if not np.issubdtype(offsets.dtype, np.integer):
+        raise PoolValueError(f"'{name}' must hold integers, got dtype {offsets.dtype.name}")
+    if offsets[0] != 0:
+        raise PoolValueError(f"'{name}' starts at {int(offsets[0])}; it must start at 0")
+    step = np.diff(offsets)
+    if (step < 0).any():
+        i = int(np.flatnonzero(step < 0)[0])
+        raise PoolValueError(
+            f"'{name}' is not monotone: offsets[{i}] = {int(offsets[i])} > offsets[{i + 1}] = {int(offsets[i + 1])}; "
+            "the regions of sample i are rows offsets[i]:offsets[i+1], so offsets must never decrease"
+        )
+    if n_regions is not None and offsets[-1] != n_regions:
+        raise PoolValueError(
+            f"'{name}' ends at {int(offsets[-1])} but there are {n_regions} regions; the last offset must equal "
+            "the number of region rows"
+        )
+
+
+def check_nonnegative(name: str, block: np.ndarray, offset: int = 0) -> None:
+    check_finite(name, block, offset)
+    bad = block < 0
+    if bad.any():
+        raise PoolValueError(f"dataset '{name}' has a negative value in row {offset + _first_bad_row(bad)}; it must be >= 0")
+
+
+def check_counts(name: str, block: np.ndarray, offset: int = 0) -> None:
+    if not np.issubdtype(block.dtype, np.integer):
+        raise PoolValueError(f"dataset '{name}' has dtype {block.dtype.name}; counts must be integers")
+    bad = block < 0
+    if bad.any():
+        raise PoolValueError(f"dataset '{name}' has a negative count in row {offset + _first_bad_row(bad)}")
+
+
+def check_mixtures(name: str, mixtures: np.ndarray, present: np.ndarray, offset: int = 0) -> None:
+    """Mixtures (n, C, C): finite, >= 0, and each present class's row a probability vector."""
+    check_finite(name, mixtures, offset)
+    neg = mixtures < 0
+    if neg.any():
+        raise PoolValueError(f"dataset '{name}' has a negative value in sample {offset + _first_bad_row(neg)}")
+    atol = PROB_SUM_ATOL[mixtures.dtype.name]
+    sums = mixtures.sum(axis=-1, dtype=np.float64)
+    off = (np.abs(sums - 1.0) > atol) & present.astype(bool)
+    if off.any():
+        i, c = (int(v) for v in np.argwhere(off)[0])
+        raise PoolValueError(
+            f"dataset '{name}' sample {offset + i}, class {c} is marked present but its mixture sums to "
+            f"{float(sums[i, c]):.6g}; a present class's mixture must sum to 1 within {atol:g}"
+        )

@@ -17,6 +17,8 @@ import numpy as np
 from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
 from . import checks
 from .spec import (
+    CD_GROUP,
+    REGIONS_GROUP,
     ATTR_FORMAT,
     ATTR_VERSION,
     FORMAT_NAME,
@@ -39,6 +41,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     np.exp(z, out=z)
     z /= z.sum(axis=-1, keepdims=True)
     return z
+
+
+def _check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:
+    if block.dtype != bool and not np.isin(block, (0, 1)).all():
+        raise PoolValueError(f"dataset '{name}' must hold only 0/1 (or booleans)")
 
 
 def open_pool(path) -> "Pool":
@@ -161,11 +168,48 @@ class Pool:
             if self._ds(full).shape != (n,):
                 self._shape_error(full, (n,))
             checks.check_float_dtype(full, self._ds(full).dtype)
+        if REGIONS_GROUP in self.file:
+            self._check_regions()
+        if CD_GROUP in self.file:
+            self._check_cd()
         if "labeled" in self.file:
             labeled = self._ds("labeled")
             if labeled.ndim != 1:
                 self._shape_error("labeled", "(K,)")
             checks.check_row_indices("dataset 'labeled'", labeled[()], n)
+
+    def _check_regions(self) -> None:
+        if "regions/offsets" not in self.file or "regions/probs" not in self.file:
+            raise PoolFormatError(
+                f"'{self.path}' has a 'regions' group without both 'regions/offsets' and 'regions/probs'; "
+                "rebuild it with `alselect pack --region-probs R.npy --region-offsets O.npy`"
+            )
+        probs = self._ds("regions/probs")
+        if probs.ndim != 2 or probs.shape[1] != self.n_classes:
+            self._shape_error("regions/probs", f"(R, C={self.n_classes})")
+        checks.check_float_dtype("regions/probs", probs.dtype)
+        r = probs.shape[0]
+        try:
+            checks.check_offsets("regions/offsets", self._ds("regions/offsets")[()], self.n_rows, r)
+        except PoolValueError as exc:
+            raise PoolFormatError(f"{exc} (in '{self.path}')") from None
+        for name, width in (("regions/weights", None), ("regions/features", -1), ("regions/boxes", 4)):
+            if name in self.file:
+                s = self._ds(name).shape
+                ok = (len(s) == 1) if width is None else (len(s) == 2 and (width == -1 or s[1] == width))
+                if not ok or s[0] != r:
+                    self._shape_error(name, {None: f"(R={r},)", -1: f"(R={r}, D)", 4: f"(R={r}, 4)"}[width])
+                checks.check_float_dtype(name, self._ds(name).dtype)
+
+    def _check_cd(self) -> None:
+        n, c = self.n_rows, self.n_classes
+        if ("cd/mixtures" in self.file) != ("cd/present" in self.file):
+            raise PoolFormatError(f"'{self.path}' must hold both 'cd/mixtures' and 'cd/present', or neither")
+        for name, exp in (("cd/mixtures", (n, c, c)), ("cd/present", (n, c)), ("cd/counts", (n, c))):
+            if name in self.file and self._ds(name).shape != exp:
+                self._shape_error(name, exp)
+        if "cd/mixtures" in self.file:
+            checks.check_float_dtype("cd/mixtures", self._ds("cd/mixtures").dtype)
 
     def _shape_error(self, name: str, expected) -> None:
         raise PoolFormatError(
@@ -229,7 +273,13 @@ class Pool:
             return lambda nm, block, off: checks.check_labels(nm, block, self.n_classes, off)
         if name == "cost":
             return checks.check_positive
+        if name == "cd/present":
+            return _check_flags
         kind = dataset_spec(name).kind
+        if kind == "count":
+            return checks.check_counts
+        if name == "regions/weights":
+            return checks.check_nonnegative
         return checks.check_probabilities if kind == "prob" else checks.check_finite
 
     def iter_rows(self, name: str, *, dtype=None, progress: Progress | None = None,
@@ -293,6 +343,34 @@ class Pool:
                 out[:, start:start + block.shape[1]] = block
         return out
 
+    def read_cd(self, *, dtype=np.float64, progress: Progress | None = None):
+        """Read and validate the precomputed CD summaries.
+
+        Returns
+        -------
+        mixtures : ndarray, shape (N, C, C)
+        present : ndarray of bool, shape (N, C)
+        counts : ndarray of int64, shape (N, C), or None when the pool has no ``cd/counts``
+        """
+        self.require("cd/mixtures")
+        present = self.read("cd/present").astype(bool)
+        mixtures = np.empty(self.shape("cd/mixtures"), dtype=dtype)
+        ds = self._ds("cd/mixtures")
+        step = max(1, READ_BLOCK_BYTES // max(1, ds.dtype.itemsize * self.n_classes ** 2))
+        for start in range(0, self.n_rows, step):
+            block = ds[start:start + step]
+            checks.check_mixtures("cd/mixtures", block, present[start:start + step], start)
+            mixtures[start:start + block.shape[0]] = block
+            if progress is not None:
+                progress(block.shape[0])
+        counts = self.read("cd/counts").astype(np.int64) if "cd/counts" in self.file else None
+        return mixtures, present, counts
+
+    def region_offsets(self) -> np.ndarray:
+        """The (N+1,) CSR offsets of the region data (validated on open)."""
+        self.require("regions/offsets")
+        return self._ds("regions/offsets")[()].astype(np.int64)
+
     def labeled_rows(self) -> np.ndarray:
         """Sorted row numbers of the labeled samples: rows listed in ``labeled`` plus rows whose
         ``labels`` entry is >= 0 (the union, see docs/file-format.md)."""
@@ -354,6 +432,13 @@ class Pool:
         names = [n for n in ("probs", "logits", "embeddings", "mc_probs", "epoch_preds", "epoch_probs",
                              "labels", "truth", "cost") if n in self.file]
         names += [f"{SCORES_GROUP}/{s}" for s in self.score_names()]
+        names += [n for n in ("regions/probs", "regions/weights", "regions/features", "regions/boxes",
+                              "cd/present", "cd/counts") if n in self.file]
+        if "cd/mixtures" in self.file:
+            try:
+                self.read_cd()
+            except (PoolValueError, PoolFormatError) as exc:
+                found.append(str(exc))
         for name in names:
             try:
                 for _ in self.iter_rows(name, progress=progress):

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 
 #: Value of the root attribute ``format``: marks an HDF5 file as an alselect pool.
 FORMAT_NAME = "alselect-pool"
-#: Highest format version this release reads and the version it writes.
-FORMAT_VERSION = 1
+#: Highest format version this release reads. Files are stamped with the lowest version that
+#: covers their content: 1, or 2 when they hold region data (``regions/``) or CD summaries (``cd/``).
+FORMAT_VERSION = 2
+#: Groups introduced by version 2.
+REGIONS_GROUP = "regions"
+CD_GROUP = "cd"
+V2_GROUPS = (REGIONS_GROUP, CD_GROUP)
 #: Root attribute names.
 ATTR_FORMAT = "format"
 ATTR_VERSION = "format_version"
@@ -66,6 +71,24 @@ DATASETS: dict[str, DatasetSpec] = {
                     "`alselect pack ... --truth Y.npy`"),
         DatasetSpec("cost", "(N,)", "float", "annotation cost of each sample (> 0), e.g. clicks for a mask",
                     "`alselect pack ... --cost C.npy`"),
+        DatasetSpec("regions/offsets", "(N+1,)", "offsets",
+                    "CSR offsets: the regions of sample i are rows offsets[i]:offsets[i+1] (format v2)",
+                    "`alselect pack ... --region-offsets O.npy --region-probs R.npy`"),
+        DatasetSpec("regions/probs", "(R, C)", "prob", "class probabilities of every region (pixel, superpixel, box)",
+                    "`alselect pack ... --region-probs R.npy --region-offsets O.npy`, or `alselect infer --task detection`"),
+        DatasetSpec("regions/weights", "(R,)", "float", "optional non-negative weight of every region (e.g. its pixel area)",
+                    "`alselect pack ... --region-weights W.npy`"),
+        DatasetSpec("regions/features", "(R, D)", "float", "features of every region",
+                    "`alselect pack ... --region-features F.npy`"),
+        DatasetSpec("regions/boxes", "(R, 4)", "float", "boxes (x1, y1, x2, y2) of every region (detection)",
+                    "`alselect pack ... --region-boxes B.npy`"),
+        DatasetSpec("cd/mixtures", "(N, C, C)", "mixture",
+                    "per-sample class mixtures P_I^c (CDAL Eq. 1); row c is the mixture of pseudo-class c",
+                    "`alselect pack ... --cd-mixtures M.npy --class-present K.npy`, or `alselect infer --task segmentation`"),
+        DatasetSpec("cd/present", "(N, C)", "bool", "whether pseudo-class c occurs in the sample",
+                    "`alselect pack ... --class-present K.npy`"),
+        DatasetSpec("cd/counts", "(N, C)", "count", "regions (or pixels) per pseudo-class in each sample",
+                    "`alselect pack ... --class-counts N.npy`, or `alselect infer --task segmentation`"),
         DatasetSpec(SCORES_GROUP + "/<name>", "(N,)", "float", "named external per-sample scores (VAAL, predicted loss, ...)",
                     "`alselect pack ... --score NAME=S.npy`"),
     ]

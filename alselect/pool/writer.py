@@ -25,8 +25,8 @@ from .spec import (
     ATTR_VERSION,
     ELEMENT_VERSION,
     FORMAT_NAME,
-    FORMAT_VERSION,
     SCORES_GROUP,
+    V2_GROUPS,
 )
 
 #: Target size of one HDF5 chunk: big enough for fast sequential reads, small enough that
@@ -122,12 +122,17 @@ class PoolWriter:
 
     # -- commit / abort -------------------------------------------------------------------
     def commit(self) -> str:
-        """Stamp the file, close it and move it to its final name."""
+        """Stamp the file, close it and move it to its final name.
+
+        The version stamped is the lowest that covers the content: 2 when a version-2 group
+        (``regions/``, ``cd/``) was written, else 1, so version-1 readers keep reading
+        files that do not need version 2."""
         if self._done:
             return self.path
+        version = 2 if any(group in self.file for group in V2_GROUPS) else 1
         self.file.attrs[ATTR_CREATED_BY] = f"alselect {__version__}"
         self.file.attrs[ATTR_FORMAT] = FORMAT_NAME
-        self.file.attrs[ATTR_VERSION] = FORMAT_VERSION
+        self.file.attrs[ATTR_VERSION] = version
         self.file.close()
         os.chmod(self._tmp, default_file_mode())
         os.replace(self._tmp, self.path)
@@ -176,8 +181,10 @@ def _check_blocks(name: str, array: np.ndarray, check, axis: int = 0) -> None:
 
 def validate_arrays(*, probs=None, logits=None, embeddings=None, mc_probs=None, epoch_preds=None,
                     epoch_probs=None, labels=None, labeled=None, ids=None, scores=None, cost=None,
-                    class_names=None, truth=None) -> dict[str, np.ndarray]:
-    """Check a set of in-memory arrays against the format rules; return them normalised."""
+                    class_names=None, truth=None, region_probs=None, region_offsets=None, region_weights=None,
+                    region_features=None, region_boxes=None, cd_mixtures=None, class_present=None,
+                    class_counts=None) -> dict[str, np.ndarray]:
+    """Check a set of in-memory arrays against the format rules; return them keyed by dataset path."""
     if probs is None and logits is None:
         raise PoolValueError("a pool needs class probabilities: give probs (or logits, converted by softmax)")
     out: dict[str, np.ndarray] = {}
@@ -259,6 +266,70 @@ def validate_arrays(*, probs=None, logits=None, embeddings=None, mc_probs=None, 
         _expect_shape(f"{SCORES_GROUP}/{sname}", arr, (n,), "one score per row")
         checks.check_finite(f"{SCORES_GROUP}/{sname}", arr)
         out[f"{SCORES_GROUP}/{sname}"] = arr
+    out.update(_validate_regions(n, c, region_probs, region_offsets, region_weights, region_features, region_boxes))
+    out.update(_validate_cd(n, c, cd_mixtures, class_present, class_counts))
+    return out
+
+
+def _validate_regions(n, c, probs, offsets, weights, features, boxes) -> dict[str, np.ndarray]:
+    given = {"--region-weights": weights, "--region-features": features, "--region-boxes": boxes}
+    if probs is None and offsets is None:
+        extra = [k for k, v in given.items() if v is not None]
+        if extra:
+            raise PoolValueError(f"{extra[0]} needs --region-probs and --region-offsets")
+        return {}
+    if probs is None or offsets is None:
+        raise PoolValueError("region data needs both --region-probs (R, C) and --region-offsets (N+1,)")
+    probs = _float_array(np.asarray(probs), "regions/probs")
+    if probs.ndim != 2 or probs.shape[1] != c:
+        raise PoolValueError(
+            f"'regions/probs' has shape {probs.shape}, expected (R, C={c}): regions must have the pool's {c} classes"
+        )
+    r = probs.shape[0]
+    offsets = np.asarray(offsets)
+    checks.check_offsets("regions/offsets", offsets, n, r)
+    _check_blocks("regions/probs", probs, checks.check_probabilities)
+    out = {"regions/offsets": offsets.astype(np.int64), "regions/probs": probs}
+    if weights is not None:
+        weights = _float_array(np.asarray(weights), "regions/weights")
+        _expect_shape("regions/weights", weights, (r,), "one weight per region")
+        checks.check_nonnegative("regions/weights", weights)
+        out["regions/weights"] = weights
+    if features is not None:
+        features = _float_array(np.asarray(features), "regions/features")
+        if features.ndim != 2 or features.shape[0] != r:
+            raise PoolValueError(f"'regions/features' has shape {features.shape}, expected (R={r}, D)")
+        _check_blocks("regions/features", features, checks.check_finite)
+        out["regions/features"] = features
+    if boxes is not None:
+        boxes = _float_array(np.asarray(boxes), "regions/boxes")
+        _expect_shape("regions/boxes", boxes, (r, 4), "(x1, y1, x2, y2) per region")
+        checks.check_finite("regions/boxes", boxes)
+        out["regions/boxes"] = boxes
+    return out
+
+
+def _validate_cd(n, c, mixtures, present, counts) -> dict[str, np.ndarray]:
+    out = {}
+    if (mixtures is None) != (present is None):
+        raise PoolValueError("class mixtures need both --cd-mixtures (N, C, C) and --class-present (N, C)")
+    if mixtures is not None:
+        mixtures = _float_array(np.asarray(mixtures), "cd/mixtures")
+        _expect_shape("cd/mixtures", mixtures, (n, c, c), "one C x C mixture matrix per sample")
+        present = np.asarray(present)
+        _expect_shape("cd/present", present, (n, c), "one flag per sample and class")
+        if present.dtype != bool and not (np.issubdtype(present.dtype, np.integer) and np.isin(present, (0, 1)).all()):
+            raise PoolValueError("'cd/present' must be boolean (or 0/1 integers)")
+        present = present.astype(np.uint8)
+        step = max(1, WRITE_BLOCK_BYTES // max(1, mixtures[0].nbytes))
+        for start in range(0, n, step):
+            checks.check_mixtures("cd/mixtures", np.asarray(mixtures[start:start + step]), present[start:start + step], start)
+        out["cd/mixtures"], out["cd/present"] = mixtures, present
+    if counts is not None:
+        counts = np.asarray(counts)
+        _expect_shape("cd/counts", counts, (n, c), "regions per sample and class")
+        checks.check_counts("cd/counts", counts)
+        out["cd/counts"] = counts.astype(np.int64)
     return out
 
 
@@ -281,11 +352,15 @@ def write_pool(path, **arrays) -> str:
         The path written.
     """
     data = validate_arrays(**arrays)
-    n = (data.get("probs") if "probs" in data else data["logits"]).shape[0]
+    n = (data["probs"] if "probs" in data else data["logits"]).shape[0]
     with PoolWriter(path, n) as writer:
         for name, array in data.items():
             if name == "epoch_preds":
                 ds = writer.create(name, array.shape, array.dtype, maxshape=(None, n), axis=1)
+                ds[...] = array
+            elif name.startswith("regions/") and name != "regions/offsets":
+                # ragged data may be appended to (R grows), so keep it resizable
+                ds = writer.create(name, array.shape, array.dtype, maxshape=(None,) + array.shape[1:])
                 ds[...] = array
             else:
                 writer.write(name, array)
