@@ -38,8 +38,11 @@ def check_finite(name: str, block: np.ndarray, offset: int = 0) -> None:
         )
 
 
-def check_probabilities(name: str, block: np.ndarray, offset: int = 0) -> None:
-    """Probability rows along the last axis: finite, >= 0, summing to 1 within PROB_SUM_ATOL."""
+def check_probabilities(name: str, block: np.ndarray, offset: int = 0, stored: str | None = None) -> None:
+    """Probability rows along the last axis: finite, >= 0, summing to 1 within PROB_SUM_ATOL.
+
+    ``stored`` names the storage dtype when ``block`` was already converted (float16 data is
+    checked after conversion to float32, which is much faster, with the float16 tolerance)."""
     check_finite(name, block, offset)
     neg = block < 0
     if neg.any():
@@ -48,7 +51,8 @@ def check_probabilities(name: str, block: np.ndarray, offset: int = 0) -> None:
             f"dataset '{name}' has a negative probability in row {row}; probabilities must be >= 0 "
             "(pass raw model outputs as --logits so alselect applies the softmax)"
         )
-    atol = PROB_SUM_ATOL[block.dtype.name]
+    stored = stored or block.dtype.name
+    atol = PROB_SUM_ATOL[stored]
     sums = block.sum(axis=-1, dtype=np.float64)
     off = np.abs(sums - 1.0) > atol
     if off.any():
@@ -56,7 +60,7 @@ def check_probabilities(name: str, block: np.ndarray, offset: int = 0) -> None:
         where = np.unravel_index(int(np.flatnonzero(off.ravel())[0]), off.shape)
         raise PoolValueError(
             f"dataset '{name}' row {row} sums to {float(sums[where]):.6g}; probability rows must sum to 1 "
-            f"within {atol:g} for {block.dtype.name} (normalise them, or pass logits with --logits)"
+            f"within {atol:g} for {stored} (normalise them, or pass logits with --logits)"
         )
 
 

@@ -317,7 +317,14 @@ class Pool:
                     f"reading '{source}' rows {start}:{stop} of '{self.path}' failed ({exc}); the file is "
                     "probably truncated or corrupt: rebuild it"
                 ) from None
-            check(source, block, start)
+            if block.dtype == np.float16:  # numpy's float16 arithmetic is emulated and slow
+                block = block.astype(np.float32)
+                if check is checks.check_probabilities:
+                    checks.check_probabilities(source, block, start, stored="float16")
+                else:
+                    check(source, block, start)
+            else:
+                check(source, block, start)
             if derive:
                 block = softmax(block)
             if dtype is not None and block.dtype != dtype:
