@@ -114,13 +114,17 @@ class PoolWriter:
             ds[start:start + step] = array[start:start + step]
 
     # -- commit / abort -------------------------------------------------------------------
-    def commit(self) -> str:
-        """Stamp the file, close it and move it to its final name."""
+    def commit(self, version: int | None = None) -> str:
+        """Stamp the file, close it and move it to its final name.
+
+        ``version`` overrides the ``format_version`` stamp (default FORMAT_VERSION), e.g. 2 for
+        pools holding ``cd/`` or ``regions/`` datasets.
+        """
         if self._done:
             return self.path
         self.file.attrs[ATTR_CREATED_BY] = f"alselect {__version__}"
         self.file.attrs[ATTR_FORMAT] = FORMAT_NAME
-        self.file.attrs[ATTR_VERSION] = FORMAT_VERSION
+        self.file.attrs[ATTR_VERSION] = FORMAT_VERSION if version is None else int(version)
         self.file.close()
         os.replace(self._tmp, self.path)
         self._done = True
