@@ -174,6 +174,8 @@ def build_loader(spec: str, *, batch_size: int, num_workers: int, device: torch.
         from .npy_folder import NpyFolderDataset
 
         data = NpyFolderDataset(spec)
+    elif ":" not in spec or os.sep in spec.rpartition(":")[2]:
+        raise InferError(f"--data {spec!r} is neither an existing folder of .npy arrays nor PKG.MODULE:FACTORY")
     else:
         data = call_factory(spec, "--data")
     if isinstance(data, DataLoader):

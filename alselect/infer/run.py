@@ -23,7 +23,7 @@ from ..errors import PoolValueError
 from . import summaries
 from .device import autocast, resolve_device
 from .errors import InferError
-from .factories import build_loader, build_model, expected_rows, shuffles
+from .factories import _first_line, build_loader, build_model, expected_rows, shuffles
 from .hooks import EmbeddingHook, dropout_modules, mc_dropout, resolve_layer
 from .progress import Throughput
 from .sink import AsyncSink, Packet, PoolSink
@@ -181,7 +181,16 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
     regions = 0
     try:
         with torch.inference_mode():
-            for batch in loader:
+            batches = iter(loader)
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except InferError:
+                    raise
+                except Exception as exc:
+                    raise InferError(f"reading the data failed after {rows} samples ({_first_line(exc)})") from exc
                 inputs, ids = split_batch(batch)
                 b = int(inputs.shape[0])
                 if rows == 0 and ids is None and shuffles(loader):
@@ -193,7 +202,7 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
                     raise InferError("some batches yield ids and others do not; yield (inputs, ids) for every item")
                 inputs = inputs.to(dev, non_blocking=True)
                 with forward_ctx:
-                    out = net(inputs)
+                    out = _forward(net, inputs, rows)
                 packet_rows, ragged = {}, {}
                 if task == "detection":
                     packet_rows, ragged, counts = summaries.detection(out, b)
@@ -215,7 +224,7 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
                         samples = []
                         for _ in range(mc_samples):
                             with forward_ctx:
-                                samples.append(summaries.softmax32(summaries.logits_of(net(inputs), task, b)))
+                                samples.append(summaries.softmax32(summaries.logits_of(_forward(net, inputs, rows), task, b)))
                         if hook is not None:
                             hook.enabled = True
                     packet_rows["mc_probs"] = torch.stack(samples, dim=1)
@@ -255,6 +264,18 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
         if hook is not None:
             hook.remove()
     return InferStats(str(output), rows, meter.elapsed, names)
+
+
+def _forward(net: nn.Module, inputs: torch.Tensor, rows: int):
+    try:
+        return net(inputs)
+    except InferError:
+        raise
+    except Exception as exc:
+        raise InferError(
+            f"the model's forward pass failed on the batch starting at sample {rows}, inputs of shape "
+            f"{tuple(inputs.shape)} ({_first_line(exc)})"
+        ) from exc
 
 
 def _check_ids(parts: list[np.ndarray]) -> None:
