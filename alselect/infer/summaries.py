@@ -71,23 +71,23 @@ def softmax32(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def segmentation(logits: torch.Tensor, eps: float = CDAL_ENTROPY_EPS) -> dict[str, torch.Tensor]:
     """Per-image CDAL summaries of (B, C, H, W) logits (see the module docstring)."""
     b, c = logits.shape[:2]
-    z = logits.float().flatten(2)  # (B, C, P)
-    logp = torch.log_softmax(z, dim=1)
+    # Pixels-major (B, P, C): class reductions run over contiguous memory (much faster on CPU).
+    z = logits.float().flatten(2).transpose(1, 2).contiguous()
+    logp = torch.log_softmax(z, dim=2)
     p = logp.exp()
-    entropy = -(p * logp).sum(dim=1)  # (B, P), nats
-    label = p.argmax(dim=1)  # (B, P), first maximum on ties
-    weight = entropy / LN2 + eps
+    entropy = -(p * logp).sum(dim=2)  # (B, P), nats
+    label = p.argmax(dim=2)  # (B, P), first maximum on ties
+    weight = entropy * (1.0 / LN2) + eps
     n_pix = label.shape[1]
-    weighted = (p * weight.unsqueeze(1)).transpose(1, 2)  # (B, P, C)
     mix = torch.zeros(b, c, c, device=z.device, dtype=torch.float32)
-    mix.scatter_add_(1, label.unsqueeze(2).expand(b, n_pix, c), weighted)
+    mix.scatter_add_(1, label.unsqueeze(2).expand(b, n_pix, c), p * weight.unsqueeze(2))
     wsum = torch.zeros(b, c, device=z.device, dtype=torch.float32).scatter_add_(1, label, weight)
     counts = torch.zeros(b, c, device=z.device, dtype=torch.int64).scatter_add_(1, label, torch.ones_like(label))
     present = counts > 0
     mix = torch.where(present.unsqueeze(2), mix / wsum.clamp_min(torch.finfo(torch.float32).tiny).unsqueeze(2),
                       torch.zeros((), device=z.device))
     return {
-        "probs": p.mean(dim=2),
+        "probs": p.mean(dim=1),
         "cd/mixtures": mix,
         "cd/present": present.to(torch.uint8),
         "cd/counts": counts,
