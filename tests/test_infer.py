@@ -127,6 +127,17 @@ def test_named_layer_weights_and_file_factory(tmp_path):
         assert not pool.has("ids")
 
 
+def test_hooked_output_is_kept_before_inplace_ops(tmp_path):
+    out = tmp_path / "pool.h5"
+    infer_ok(out, "--model", f"{FX}:digits_mlp_inplace", "--data", f"{FX}:digits_data", "--embedding-layer", "0")
+    model = fx.digits_mlp_inplace().eval()
+    with torch.no_grad():
+        pre_relu = model[0](torch.from_numpy(fx.digits_arrays()[0])).numpy()
+    assert (pre_relu < 0).any()
+    with open_pool(out) as pool:
+        np.testing.assert_allclose(pool.read("embeddings"), pre_relu, atol=1e-5)
+
+
 def test_bf16_precision_and_float16_storage(tmp_path):
     out = tmp_path / "pool.h5"
     infer_ok(out, "--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_data", "--precision", "bf16",

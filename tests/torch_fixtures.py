@@ -39,6 +39,11 @@ def digits_mlp_no_dropout() -> nn.Module:
     return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
 
 
+def digits_mlp_inplace() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 32), nn.ReLU(inplace=True), nn.Linear(32, 10))
+
+
 def digits_data() -> Dataset:
     x, _ = digits_arrays()
     return TensorDataset(torch.from_numpy(x))

@@ -78,7 +78,9 @@ class EmbeddingHook:
             value = value[0] if value else None
         if not isinstance(value, torch.Tensor):
             raise InferError(f"layer '{self.name}' does not produce a tensor ({type(value).__name__}); choose another --embedding-layer")
-        self.value = value
+        # Pool (or copy) now: a later in-place op (ReLU(inplace=True)) must not change what we keep.
+        pooled = pool_features(value)
+        self.value = pooled.clone() if pooled is value else pooled
 
     def _pre(self, module, args):
         self._keep(args)
@@ -92,10 +94,10 @@ class EmbeddingHook:
             raise InferError(f"layer '{self.name}' was not called during the forward pass; choose another --embedding-layer")
         if value.shape[0] != batch_size:
             raise InferError(
-                f"layer '{self.name}' saw a tensor of shape {tuple(value.shape)} whose first axis is not the batch "
+                f"layer '{self.name}' saw a tensor whose first axis ({value.shape[0]}) is not the batch "
                 f"({batch_size}); choose a layer that runs once per image"
             )
-        return pool_features(value)
+        return value
 
     def remove(self) -> None:
         self._handle.remove()
