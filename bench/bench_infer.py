@@ -102,9 +102,9 @@ def bench(name, model, data, device, batch_size, task, workers):
     n = len(data)
     tmp = tempfile.mkdtemp()
     pool_path, naive_path = os.path.join(tmp, "pool.h5"), os.path.join(tmp, "naive.h5")
-    times = {"bare forward": [], "alselect infer": []}
-    if task == "classification":
-        times["naive infer"] = []
+    times = {"bare forward": [], "naive infer": [], "alselect infer": []}
+    if task != "classification":
+        del times["naive infer"]
     bare(model, loader, device)  # warm-up (allocator, cudnn autotune, worker start)
     for _ in range(REPEATS):  # interleaved so drifts in machine load hit every method alike
         times["bare forward"].append(bare(model, loader, device))

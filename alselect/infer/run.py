@@ -175,11 +175,12 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
     meter = Throughput(n_rows, enabled=progress)
     # PoolWriter wants N > 0 up front; with unknown N every row dataset is growable instead.
     writer = PoolWriter(output, n_rows or 1)
-    sink = AsyncSink(PoolSink(writer, n_rows, dtypes), depth=queue_depth)
+    sink = None
     all_ids: list[np.ndarray] = []
     rows = 0
     regions = 0
     try:
+        sink = AsyncSink(PoolSink(writer, n_rows, dtypes), depth=queue_depth)
         with torch.inference_mode():
             batches = iter(loader)
             while True:
@@ -255,7 +256,8 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
         version = FORMAT_VERSION_REGIONS if any(n.startswith(("cd/", "regions/")) for n in names) else None
         writer.commit(version=version)
     except BaseException:
-        sink.abort()
+        if sink is not None:
+            sink.abort()
         writer.abort()
         if meter.enabled:
             sys.stderr.write("\n")
