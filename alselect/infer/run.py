@@ -230,16 +230,17 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
                             hook.enabled = True
                     packet_rows["mc_probs"] = torch.stack(samples, dim=1)
                 host = _to_host(packet_rows, dev)
+                host_ragged = _to_host(ragged, dev) if ragged else {}
                 if task == "detection":
                     host["regions/offsets"] = offsets
                 if ids is not None:
                     host["ids"] = ids
                     all_ids.append(ids)
                 event = None
-                if dev.type == "cuda":
+                if dev.type == "cuda":  # recorded after every copy above: the writer waits on it
                     event = torch.cuda.Event()
                     event.record()
-                sink.put(Packet(host, _to_host(ragged, dev) if ragged else {}, event))
+                sink.put(Packet(host, host_ragged, event))
                 rows += b
                 meter.update(b)
         sink.close()
