@@ -41,15 +41,15 @@ def random_pool(seed, N=20, C=6, max_regions=40):
 @pytest.mark.parametrize("reduce", ["sum", "mean"])
 @pytest.mark.parametrize("classes", [None, [1, 4]])
 def test_pairwise_matches_reference(reduce, classes):
-    mix, pres = random_pool(0)
+    mix, pres = random_pool(0, N=10)
     nonzero = 0
-    for i in range(mix.shape[0]):
-        for j in range(mix.shape[0]):
+    for i in range(10):
+        for j in range(10):
             got = cd_pairwise(mix[i], pres[i], mix[j], pres[j], reduce=reduce, classes=classes)
             want = ref_cd(mix[i], pres[i], mix[j], pres[j], reduce, classes)
             assert got == pytest.approx(want, rel=1e-12, abs=1e-14)
             nonzero += got > 0
-    assert nonzero > 20
+    assert nonzero > 10
 
 
 def test_pairwise_matches_scipy_symmetric_kl_when_no_zeros():
