@@ -178,6 +178,33 @@ def compact_fill_kernel(mixtures, gate, row_off, floor, out_x, out_g):
 # Eq. 2: pairwise contextual diversity
 # --------------------------------------------------------------------------- #
 @numba.njit(cache=True, inline="always")
+def class_term(xa, q, xb, r):
+    """``0.5 * sum_k (p_a - p_b)(l_a - l_b)`` for row ``q`` of ``xa`` and row
+    ``r`` of ``xb`` (each ``[P | log P]``): one class's symmetric KL.
+
+    LANES independent partial sums in a fixed order (no fastmath): breaks the
+    add-latency chain and stays deterministic, so every kernel using it gets
+    the same bits.
+    """
+    C = xa.shape[1] // 2
+    t0 = 0.0
+    t1 = 0.0
+    t2 = 0.0
+    t3 = 0.0
+    k = 0
+    while k + LANES <= C:
+        t0 += (xa[q, k] - xb[r, k]) * (xa[q, C + k] - xb[r, C + k])
+        t1 += (xa[q, k + 1] - xb[r, k + 1]) * (xa[q, C + k + 1] - xb[r, C + k + 1])
+        t2 += (xa[q, k + 2] - xb[r, k + 2]) * (xa[q, C + k + 2] - xb[r, C + k + 2])
+        t3 += (xa[q, k + 3] - xb[r, k + 3]) * (xa[q, C + k + 3] - xb[r, C + k + 3])
+        k += LANES
+    while k < C:
+        t0 += (xa[q, k] - xb[r, k]) * (xa[q, C + k] - xb[r, C + k])
+        k += 1
+    return 0.5 * ((t0 + t1) + (t2 + t3))
+
+
+@numba.njit(cache=True, inline="always")
 def cd_pair(xa, ga, a0, a1, xb, posb, jb, mean):
     """CD between image ``a`` (rows ``a0:a1`` of ``xa``/``ga``) and image ``jb``
     of the table ``posb`` (rows into ``xb``), Eq. 2.
@@ -187,29 +214,12 @@ def cd_pair(xa, ga, a0, a1, xb, posb, jb, mean):
     of shared groups (0 when none is shared). Returns float64. Every CD value
     in this module goes through this routine, so all kernels agree bit for bit.
     """
-    C = xa.shape[1] // 2
     s = 0.0
     shared = 0
     for q in range(a0, a1):
         r = posb[jb, ga[q]]
         if r >= 0:
-            # LANES independent partial sums (fixed order, no fastmath): breaks
-            # the add-latency chain while staying deterministic.
-            t0 = 0.0
-            t1 = 0.0
-            t2 = 0.0
-            t3 = 0.0
-            k = 0
-            while k + LANES <= C:
-                t0 += (xa[q, k] - xb[r, k]) * (xa[q, C + k] - xb[r, C + k])
-                t1 += (xa[q, k + 1] - xb[r, k + 1]) * (xa[q, C + k + 1] - xb[r, C + k + 1])
-                t2 += (xa[q, k + 2] - xb[r, k + 2]) * (xa[q, C + k + 2] - xb[r, C + k + 2])
-                t3 += (xa[q, k + 3] - xb[r, k + 3]) * (xa[q, C + k + 3] - xb[r, C + k + 3])
-                k += LANES
-            while k < C:
-                t0 += (xa[q, k] - xb[r, k]) * (xa[q, C + k] - xb[r, C + k])
-                k += 1
-            s += 0.5 * ((t0 + t1) + (t2 + t3))
+            s += class_term(xa, q, xb, r)
             shared += 1
     if mean:
         if shared == 0:
