@@ -673,15 +673,22 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
             raise ValueError("method='engine' needs alselect.diversity.kcenter_greedy_ip, which "
                              "is not installed; use method='lazy'.")
         A, B, n = cd_inner_product_form(mixtures, present, classes=cl, floor=floor)
-        res = eng(A, B, n, budget, labeled=lab if lab.size else None, first=first,
-                  candidates=cand if cand.size < N else None)
-        if isinstance(res, tuple):
-            picks = np.asarray(res[0], dtype=np.int64)
-            dist = np.asarray(res[1], dtype=np.float64)
-        else:
-            picks = np.asarray(res, dtype=np.int64)
-            dist = np.full(picks.shape, np.nan)
-        return picks, dist
+        head, head_d = np.zeros(0, dtype=np.int64), np.zeros(0)
+        if first is not None and lab.size:
+            # the engine takes `first` only with no labeled rows: make the forced
+            # first pick here and hand it over as one more initial center
+            head = np.array([first], dtype=np.int64)
+            head_d = cd_to_set(mixtures, present, lab, rows=head, classes=cl, floor=floor)
+            lab = np.concatenate([lab, head])
+            cand = cand[cand != first]
+            budget -= 1
+            first = None
+        if budget == 0:
+            return head, head_d
+        picks, dist = eng(A, B, n, budget, labeled=lab if lab.size else None, first=first,
+                          candidates=cand if cand.size < N - lab.size else None)
+        return (np.concatenate([head, np.asarray(picks, dtype=np.int64)]),
+                np.concatenate([head_d, np.asarray(dist, dtype=np.float64)]))
 
     cmp_ = _compact(mixtures, gate, floor)
     first_pos = NO_FIRST if first is None else int(np.searchsorted(cand, first))

@@ -165,6 +165,15 @@ def test_engine_path_when_available():
     want, _ = ref_coreset(ref_cd_matrix(mix, pres), 20, labeled=[5])
     got, _ = cdal_coreset(mix, pres, 20, labeled=[5], method="engine")
     np.testing.assert_array_equal(got, want)
+    want, wd = ref_coreset(ref_cd_matrix(mix, pres, classes=[0, 2, 3]), 15, labeled=[1, 3],
+                           first=10)
+    got, gd = cdal_coreset(mix, pres, 15, labeled=[1, 3], first=10, classes=[0, 2, 3],
+                           method="engine")
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(gd, wd, rtol=1e-6, atol=1e-9)
+    want, _ = ref_coreset(ref_cd_matrix(mix, pres), 12, first=int(np.argmax(
+        mixture_entropy(mix, pres))))
+    np.testing.assert_array_equal(cdal_coreset(mix, pres, 12, method="engine")[0], want)
 
 
 def test_errors():
