@@ -104,11 +104,8 @@ def _check_offsets(offsets, n_regions):
         raise ValueError(f"region offsets must be a 1-D array of length N+1, got shape "
                          f"{off.shape}; offsets[i]:offsets[i+1] are the regions of image i.")
     if not np.issubdtype(off.dtype, np.integer):
-        if off.dtype.kind == "f" and off.size and np.all(np.isfinite(off)) and np.all(off == np.round(off)):
-            off = off.astype(np.int64)
-        else:
-            raise ValueError(f"region offsets must be integers, got dtype {off.dtype}; pass an "
-                             f"int64 array.")
+        raise ValueError(f"region offsets must be integers, got dtype {off.dtype}; pass an "
+                         f"int64 array.")
     off = off.astype(np.int64, copy=False)
     if off[0] != 0:
         raise ValueError(f"region offsets must start at 0, got offsets[0] = {off[0]}; the first "
@@ -343,6 +340,8 @@ def classification_features(probs, *, dtype=np.float32):
     """
     p = _check_float_array(probs, "probs", 2)
     N, C = p.shape
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}.")
     tol = _row_sum_tol(p.dtype, C)
     step = max(1, BLOCK_ELEMS // max(1, C))
     mix = np.empty((N, 1, C), dtype=dtype)
@@ -577,8 +576,12 @@ def mixture_entropy(mixtures, present, *, classes=None, floor=PROB_FLOOR):
     (N,) float64
     """
     mixtures, present, cmp_ = _prepare(mixtures, present, classes, floor)
-    N = mixtures.shape[0]
-    C = mixtures.shape[2]
+    return _entropy_from_compact(cmp_)
+
+
+def _entropy_from_compact(cmp_):
+    N = cmp_.row_off.shape[0] - 1
+    C = cmp_.x.shape[1] // 2
     h_rows = -np.einsum("rc,rc->r", cmp_.x[:, :C], cmp_.x[:, C:])
     owner = np.repeat(np.arange(N), np.diff(cmp_.row_off))
     return np.bincount(owner, weights=h_rows, minlength=N)
@@ -662,12 +665,13 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
     if use_engine and mean:
         raise ValueError("method='engine' needs reduce='sum' (the mean over shared classes is not "
                          "an inner-product form); use method='lazy'.")
-    gate = _gate(present, cl)
+    cmp_ = _compact(mixtures, _gate(present, cl), floor)
     if first is None and lab.size == 0:
-        h = mixture_entropy(mixtures, present, classes=cl, floor=floor)
+        h = _entropy_from_compact(cmp_)
         first = int(cand[np.argmax(h[cand])])
 
     if use_engine:
+        del cmp_  # the engine works on the dense inner-product form instead
         eng = _engine()
         if eng is None:
             raise ValueError("method='engine' needs alselect.diversity.kcenter_greedy_ip, which "
@@ -690,7 +694,6 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
         return (np.concatenate([head, np.asarray(picks, dtype=np.int64)]),
                 np.concatenate([head_d, np.asarray(dist, dtype=np.float64)]))
 
-    cmp_ = _compact(mixtures, gate, floor)
     first_pos = NO_FIRST if first is None else int(np.searchsorted(cand, first))
     picks = np.empty(budget, dtype=np.int64)
     dist = np.empty(budget, dtype=np.float64)
@@ -807,7 +810,8 @@ def reward_sr(class_counts, picks, lam, *, count_floor=COUNT_FLOOR):
     float
     """
     cc = np.asarray(class_counts)
-    if cc.ndim != 2 or not (np.issubdtype(cc.dtype, np.integer) or np.issubdtype(cc.dtype, np.floating)):
+    numeric = np.issubdtype(cc.dtype, np.integer) or np.issubdtype(cc.dtype, np.floating)
+    if cc.ndim != 2 or not numeric:
         raise ValueError(f"class_counts must be a 2-D (N, C) numeric array, got shape {cc.shape} "
                          f"dtype {cc.dtype}.")
     if np.issubdtype(cc.dtype, np.floating) and not np.isfinite(cc).all():

@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# an installed or PYTHONPATH alselect wins over this checkout
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
-from alselect.cdal import (PROB_FLOOR, _compact, _engine, cd_inner_product_form,  # noqa: E402
+from alselect.cdal import (PROB_FLOOR, _engine, cd_inner_product_form,  # noqa: E402
                            cdal_coreset, mixture_entropy, mixtures_from_regions)
 
 SEED = 0
@@ -89,7 +90,10 @@ def numpy_coreset(mix, present, budget, labeled=(), first=None, max_picks=None):
         mind = np.minimum(mind, numpy_cd_to_center(P, L, present, c))
     picks = []
     for s in range(budget if max_picks is None else min(budget, max_picks)):
-        b = first if (s == 0 and first is not None) else int(np.argmax(np.where(pickable, mind, -1)))
+        if s == 0 and first is not None:
+            b = first
+        else:
+            b = int(np.argmax(np.where(pickable, mind, -1)))
         picks.append(b)
         pickable[b] = False
         mind = np.minimum(mind, numpy_cd_to_center(P, L, present, b))

@@ -57,8 +57,8 @@ def test_pairwise_matches_scipy_symmetric_kl_when_no_zeros():
     i, j = 2, 5
     shared = np.flatnonzero(pres[i] & pres[j])
     assert shared.size
-    want = sum(0.5 * rel_entr(mix[i, c], mix[j, c]).sum() + 0.5 * rel_entr(mix[j, c], mix[i, c]).sum()
-               for c in shared)
+    want = sum(0.5 * rel_entr(mix[i, c], mix[j, c]).sum()
+               + 0.5 * rel_entr(mix[j, c], mix[i, c]).sum() for c in shared)
     assert cd_pairwise(mix[i], pres[i], mix[j], pres[j]) == pytest.approx(want, rel=1e-10)
     assert cd_pairwise(mix[i], pres[i], mix[j], pres[j], reduce="mean") == pytest.approx(
         want / shared.size, rel=1e-10)
