@@ -1,0 +1,486 @@
+r"""Contextual-diversity (CDAL) kernels: class mixtures, pairwise CD, CD core-set.
+
+Notation (Agarwal et al., ECCV 2020, §3.1-3.2). An image ``i`` has regions
+``r`` with softmax vectors ``p_r`` over ``C`` classes and pseudo-labels
+``y_r = argmax_j p_r[j]`` (ties: lowest class). For every pseudo-label ``c``
+present in the image the *mixture* (Eq. 1, single image) is
+
+.. math:: P_i^c = \frac{\sum_{r: y_r = c} w_r p_r}{\sum_{r: y_r = c} w_r},
+          \qquad w_r = v_r \,(H_2(p_r) + \varepsilon),
+
+with ``H_2`` the Shannon entropy in bits (``0 log 0 = 0``) and ``v_r`` an
+optional non-negative region weight (1 when absent). The pairwise contextual
+diversity (Eq. 2) between images ``i`` and ``j`` is
+
+.. math:: d(i, j) = \sum_{c \in S(i, j)} \tfrac12 \mathrm{KL}(P_i^c \| P_j^c)
+                    + \tfrac12 \mathrm{KL}(P_j^c \| P_i^c)
+                  = \sum_{c \in S(i, j)} \tfrac12 \sum_k (a_k - b_k)(\ell(a_k) - \ell(b_k)),
+
+``S(i, j)`` the groups (pseudo-label classes) present in both images,
+``a = P_i^c``, ``b = P_j^c`` and ``\ell(x) = \log \max(x, \text{floor})``
+(natural log; the floor keeps exact zeros finite). With ``mean`` reduction the
+sum is divided by ``|S(i, j)|``; images sharing no group are at distance 0.
+
+The CD kernels work on a *compact* form of the mixtures: only present
+(image, group) rows are stored, in ascending group order per image:
+``x[q] = [P (C) | log max(P, floor) (C)]`` (float64), ``g[q]`` its group,
+image ``i`` owning rows ``row_off[i]:row_off[i+1]``, and ``pos[i, c]`` the row
+of (image ``i``, group ``c``) or -1. A pair distance walks the rows of one
+image and looks the groups up in the other's ``pos`` row, so its cost is
+``O(C * |S(i, j)|)`` plus ``O(#groups of i)``, not ``O(C * K)``.
+
+K-Center-Greedy (Sener & Savarese, Algo. 1) with CD as the distance: at every
+step pick the candidate whose CD to its nearest center is largest (ties:
+lowest row), then make it a center. Two exact kernels:
+
+* ``kcenter_reference_kernel``: one pass over all candidates per pick.
+* ``kcenter_lazy_kernel``: a max-heap of *stale upper bounds*. The min
+  distance of a row to the growing center set can only decrease, so the value
+  computed against the first ``stamp`` centers bounds the current value from
+  above. The heap top is refreshed against the centers added since its stamp
+  (stopping early once it is provably beaten by a row already refreshed this
+  step); a top whose bound is current is the exact argmax. Both kernels call
+  the same pair-distance routine, so their picks agree bit for bit.
+
+All kernels are pure: no validation, no I/O; the public layer is
+``alselect.cdal``.
+"""
+
+import numba
+import numpy as np
+
+LOG2_E = 1.4426950408889634  # 1 / ln 2: converts a natural-log entropy to bits
+NO_FIRST = -1  # sentinel for "no forced first pick"
+LANES = 4  # independent partial sums in the CD inner loop (hard-coded as t0..t3)
+
+
+# --------------------------------------------------------------------------- #
+# Eq. 1: per-image class mixtures from ragged region probabilities
+# --------------------------------------------------------------------------- #
+@numba.njit(cache=True, parallel=True)
+def mixtures_kernel(probs, offsets, weights, use_weights, eps, out_mix, out_present, out_counts):
+    """Entropy-weighted per-pseudo-label mixtures of every image (Eq. 1).
+
+    Parameters
+    ----------
+    probs : (R, C) float32 or float64
+        Region softmax vectors of the images in this block, rows of image
+        ``i`` at ``offsets[i]:offsets[i+1]`` (offsets relative to ``probs``).
+    offsets : (n+1,) int64
+        Non-decreasing region offsets, ``offsets[0] == 0``, ``offsets[n] <= R``.
+    weights : (R,) float64
+        Optional region weights ``v_r`` (read only when ``use_weights``).
+        A region whose weight is 0 is skipped entirely.
+    use_weights : bool
+    eps : float
+        The paper's epsilon added to the entropy (bits).
+    out_mix : (n, C, C) float32 or float64
+        Output, ``out_mix[i, c]`` = ``P_i^c``; all-zero row when ``c`` is absent.
+    out_present : (n, C) bool
+        Output, ``c`` is the pseudo-label of at least one (weighted) region.
+    out_counts : (n, C) int64
+        Output, number of (weighted) regions with pseudo-label ``c``.
+    """
+    n = offsets.shape[0] - 1
+    C = probs.shape[1]
+    for i in numba.prange(n):
+        acc = np.zeros((C, C), dtype=np.float64)
+        wsum = np.zeros(C, dtype=np.float64)
+        cnt = np.zeros(C, dtype=np.int64)
+        for r in range(offsets[i], offsets[i + 1]):
+            v = 1.0
+            if use_weights:
+                v = weights[r]
+                if v == 0.0:
+                    continue
+            # pseudo-label (first maximum wins) and entropy in bits
+            best = 0
+            pbest = probs[r, 0]
+            h = 0.0
+            for k in range(C):
+                pk = np.float64(probs[r, k])
+                if probs[r, k] > pbest:
+                    pbest = probs[r, k]
+                    best = k
+                if pk > 0.0:
+                    h -= pk * np.log(pk)
+            w = v * (h * LOG2_E + eps)
+            wsum[best] += w
+            cnt[best] += 1
+            for k in range(C):
+                acc[best, k] += w * np.float64(probs[r, k])
+        for c in range(C):
+            out_counts[i, c] = cnt[c]
+            if cnt[c] > 0:
+                out_present[i, c] = True
+                inv = 1.0 / wsum[c]
+                for k in range(C):
+                    out_mix[i, c, k] = acc[c, k] * inv
+            else:
+                out_present[i, c] = False
+                for k in range(C):
+                    out_mix[i, c, k] = 0.0
+
+
+# --------------------------------------------------------------------------- #
+# compact (present-rows-only) representation
+# --------------------------------------------------------------------------- #
+@numba.njit(cache=True)
+def compact_count_kernel(gate, out_row_off, out_pos):
+    """Row offsets and position table of the compact form.
+
+    gate : (N, K) bool; out_row_off : (N+1,) int64, image ``i`` owns compact
+    rows ``out_row_off[i]:out_row_off[i+1]``; out_pos : (N, K) int64, compact
+    row of (image, group) or -1 when the group is not present.
+    """
+    N, K = gate.shape
+    out_row_off[0] = 0
+    q = 0
+    for i in range(N):
+        for c in range(K):
+            if gate[i, c]:
+                out_pos[i, c] = q
+                q += 1
+            else:
+                out_pos[i, c] = -1
+        out_row_off[i + 1] = q
+
+
+@numba.njit(cache=True, parallel=True)
+def compact_fill_kernel(mixtures, gate, row_off, floor, out_x, out_g):
+    """Fill the compact rows ``[P (C) | log max(P, floor) (C)]`` (float64).
+
+    Parameters
+    ----------
+    mixtures : (n, K, C) float32 or float64
+        Block of images; ``row_off`` (n+1,) is relative to this block.
+    gate : (n, K) bool
+    row_off : (n+1,) int64
+    floor : float
+    out_x : (rows, 2C) float64
+    out_g : (rows,) int64, the group of each row
+    """
+    n, K, C = mixtures.shape
+    logfloor = np.log(floor)
+    for i in numba.prange(n):
+        q = row_off[i]
+        for c in range(K):
+            if gate[i, c]:
+                out_g[q] = c
+                for k in range(C):
+                    x = np.float64(mixtures[i, c, k])
+                    out_x[q, k] = x
+                    out_x[q, C + k] = np.log(x) if x > floor else logfloor
+                q += 1
+
+
+# --------------------------------------------------------------------------- #
+# Eq. 2: pairwise contextual diversity
+# --------------------------------------------------------------------------- #
+@numba.njit(cache=True, inline="always")
+def class_term(xa, q, xb, r):
+    """``0.5 * sum_k (p_a - p_b)(l_a - l_b)`` for row ``q`` of ``xa`` and row
+    ``r`` of ``xb`` (each ``[P | log P]``): one class's symmetric KL.
+
+    LANES independent partial sums in a fixed order (no fastmath): breaks the
+    add-latency chain and stays deterministic, so every kernel using it gets
+    the same bits.
+    """
+    C = xa.shape[1] // 2
+    t0 = 0.0
+    t1 = 0.0
+    t2 = 0.0
+    t3 = 0.0
+    k = 0
+    while k + LANES <= C:
+        t0 += (xa[q, k] - xb[r, k]) * (xa[q, C + k] - xb[r, C + k])
+        t1 += (xa[q, k + 1] - xb[r, k + 1]) * (xa[q, C + k + 1] - xb[r, C + k + 1])
+        t2 += (xa[q, k + 2] - xb[r, k + 2]) * (xa[q, C + k + 2] - xb[r, C + k + 2])
+        t3 += (xa[q, k + 3] - xb[r, k + 3]) * (xa[q, C + k + 3] - xb[r, C + k + 3])
+        k += LANES
+    while k < C:
+        t0 += (xa[q, k] - xb[r, k]) * (xa[q, C + k] - xb[r, C + k])
+        k += 1
+    return 0.5 * ((t0 + t1) + (t2 + t3))
+
+
+@numba.njit(cache=True, inline="always")
+def cd_pair(xa, ga, a0, a1, xb, posb, jb, mean):
+    """CD between image ``a`` (rows ``a0:a1`` of ``xa``/``ga``) and image ``jb``
+    of the table ``posb`` (rows into ``xb``), Eq. 2.
+
+    Sums ``0.5 * sum_k (p_a - p_b)(l_a - l_b)`` over groups present in both,
+    in ascending group order (a's row order); ``mean`` divides by the number
+    of shared groups (0 when none is shared). Returns float64. Every CD value
+    in this module goes through this routine, so all kernels agree bit for bit.
+    """
+    s = 0.0
+    shared = 0
+    for q in range(a0, a1):
+        r = posb[jb, ga[q]]
+        if r >= 0:
+            s += class_term(xa, q, xb, r)
+            shared += 1
+    if mean:
+        if shared == 0:
+            return 0.0
+        return s / shared
+    return s
+
+
+@numba.njit(cache=True, parallel=True)
+def cd_min_to_set_kernel(x, g, row_off, pos, rows, centers, mean, out):
+    """``out[t] = min_{c in centers} d(rows[t], c)`` (+inf when no centers).
+
+    x, g, row_off, pos : compact form; rows : (T,) int64; centers : (M,) int64;
+    out : (T,) float64.
+    """
+    for t in numba.prange(rows.shape[0]):
+        i = rows[t]
+        best = np.inf
+        for m in range(centers.shape[0]):
+            v = cd_pair(x, g, row_off[i], row_off[i + 1], x, pos, centers[m], mean)
+            if v < best:
+                best = v
+        out[t] = best
+
+
+@numba.njit(cache=True, parallel=True)
+def cd_set_sum_kernel(x, g, row_off, pos, picks, mean):
+    """Eq. 3: ``sum_{m, n in picks} d(m, n)`` over ordered pairs (diagonal 0).
+
+    Computed as twice the sum over ``m < n`` (d is symmetric); per-row partial
+    sums are reduced in row order so the result does not depend on threads.
+    """
+    b = picks.shape[0]
+    part = np.zeros(b, dtype=np.float64)
+    for s in numba.prange(b):
+        i = picks[s]
+        acc = 0.0
+        for t in range(s + 1, b):
+            acc += cd_pair(x, g, row_off[i], row_off[i + 1], x, pos, picks[t], mean)
+        part[s] = acc
+    tot = 0.0
+    for s in range(b):
+        tot += part[s]
+    return 2.0 * tot
+
+
+# --------------------------------------------------------------------------- #
+# K-Center-Greedy with CD
+# --------------------------------------------------------------------------- #
+@numba.njit(cache=True, parallel=True)
+def _update_min(x, g, row_off, pos, cand, mind, center, mean):
+    for t in numba.prange(cand.shape[0]):
+        if mind[t] >= 0.0:  # -1 marks rows already picked
+            i = cand[t]
+            v = cd_pair(x, g, row_off[i], row_off[i + 1], x, pos, center, mean)
+            if v < mind[t]:
+                mind[t] = v
+
+
+@numba.njit(cache=True)
+def kcenter_reference_kernel(x, g, row_off, pos, cand, init_centers,
+                             first, budget, mean, out_picks, out_dist):
+    """Exact K-Center-Greedy, one pass over all candidates per pick.
+
+    Parameters
+    ----------
+    x, g, row_off, pos
+        Compact mixtures (see module docstring).
+    cand : (T,) int64
+        Candidate rows in ascending order (never containing initial centers).
+    init_centers : (M,) int64
+        Initial centers (the labeled set).
+    first : int
+        Position in ``cand`` of a forced first pick, or ``NO_FIRST``.
+    budget : int
+        Number of picks, ``<= T``.
+    mean : bool
+        Mean instead of sum reduction over shared groups.
+    out_picks : (budget,) int64
+        Picked rows in pick order.
+    out_dist : (budget,) float64
+        Min CD of each pick to the centers at the time it was picked
+        (``+inf`` with no center yet).
+    """
+    T = cand.shape[0]
+    mind = np.full(T, np.inf)
+    for m in range(init_centers.shape[0]):
+        _update_min(x, g, row_off, pos, cand, mind, init_centers[m], mean)
+    for s in range(budget):
+        if s == 0 and first != NO_FIRST:
+            best = first
+        else:
+            best = 0
+            bval = -1.0
+            for t in range(T):
+                if mind[t] > bval:  # strict: lowest row wins ties
+                    bval = mind[t]
+                    best = t
+        out_picks[s] = cand[best]
+        out_dist[s] = mind[best]
+        mind[best] = -1.0
+        _update_min(x, g, row_off, pos, cand, mind, cand[best], mean)
+    return 0
+
+
+@numba.njit(cache=True, inline="always")
+def _before(ka, ia, kb, ib):
+    """Heap order: larger key first, then lower row first."""
+    return ka > kb or (ka == kb and ia < ib)
+
+
+@numba.njit(cache=True)
+def _sift_down(key, idx, size, pos):
+    k = key[pos]
+    r = idx[pos]
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _before(key[child + 1], idx[child + 1], key[child], idx[child]):
+            child += 1
+        if _before(key[child], idx[child], k, r):
+            key[pos] = key[child]
+            idx[pos] = idx[child]
+            pos = child
+        else:
+            break
+    key[pos] = k
+    idx[pos] = r
+
+
+@numba.njit(cache=True)
+def _add_center(x, g, row_off, pos, j, cx, cpos, m, nrows):
+    """Append image ``j`` as center ``m`` to the contiguous center buffer."""
+    K = pos.shape[1]
+    for c in range(K):
+        cpos[m, c] = -1
+    for q in range(row_off[j], row_off[j + 1]):
+        cx[nrows] = x[q]
+        cpos[m, g[q]] = nrows
+        nrows += 1
+    return nrows
+
+
+@numba.njit(cache=True)
+def _heap_remove(key, idx, size, h):
+    """Remove heap slot ``h`` (max-heap by ``_before``); returns the new size."""
+    size -= 1
+    if h < size:
+        key[h] = key[size]
+        idx[h] = idx[size]
+        pos = h
+        while pos > 0:
+            par = (pos - 1) // 2
+            if _before(key[pos], idx[pos], key[par], idx[par]):
+                tk = key[par]
+                ti = idx[par]
+                key[par] = key[pos]
+                idx[par] = idx[pos]
+                key[pos] = tk
+                idx[pos] = ti
+                pos = par
+            else:
+                break
+        _sift_down(key, idx, size, pos)
+    return size
+
+
+@numba.njit(cache=True)
+def _refresh_top(x, g, row_off, cx, cpos, cand, key, idx, size, stamp, ncent, mean):
+    """Refresh the top of one heap until its bound is current.
+
+    Returns the number of pair distances evaluated. ``floor_val`` is the best
+    exact value certified in this heap during this step: a row whose running
+    minimum drops strictly below it cannot be this heap's argmax, so its
+    refresh stops there (it keeps the tighter bound and the stamp reached).
+    """
+    evals = 0
+    floor_val = -np.inf
+    while size > 0:
+        t = idx[0]
+        if stamp[t] == ncent:
+            break
+        i = cand[t]
+        a0 = row_off[i]
+        a1 = row_off[i + 1]
+        v = key[0]
+        m = stamp[t]
+        while m < ncent:
+            d = cd_pair(x, g, a0, a1, cx, cpos, m, mean)
+            m += 1
+            if d < v:
+                v = d
+                if v < floor_val:
+                    break
+        evals += m - stamp[t]
+        stamp[t] = m
+        key[0] = v
+        if m == ncent and v > floor_val:
+            floor_val = v
+        _sift_down(key, idx, size, 0)
+    return evals
+
+
+@numba.njit(cache=True)
+def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
+                        first, budget, mean, out_picks, out_dist):
+    """Exact K-Center-Greedy over lazily refreshed stale upper bounds.
+
+    Same parameters and results as ``kcenter_reference_kernel`` (bit-identical
+    picks and distances). Heap entries are (bound, candidate position), ordered
+    by larger bound, then lower position; the bound of a candidate is its min
+    CD to centers ``0..stamp-1`` (+inf for stamp 0), an upper bound on its
+    current min CD because min distances only decrease as centers are added.
+    Each step refreshes the heap top against the centers added since its
+    stamp (read from a contiguous copy of the centers' rows: a sequential,
+    cache-friendly scan) until the top's bound is current; that top is the
+    exact argmax with the lowest row among ties. Serial on purpose: the work
+    per step is a few short scans, too fine-grained for thread launches.
+
+    Returns the number of pair distances evaluated (diagnostics).
+    """
+    T = cand.shape[0]
+    K = pos.shape[1]
+    M0 = init_centers.shape[0]
+    init_rows = 0
+    for m in range(M0):
+        j = init_centers[m]
+        init_rows += row_off[j + 1] - row_off[j]
+    cx = np.empty((init_rows + budget * K, x.shape[1]), dtype=x.dtype)
+    cpos = np.empty((M0 + budget, K), dtype=np.int64)
+    nrows = 0
+    for m in range(M0):
+        nrows = _add_center(x, g, row_off, pos, init_centers[m], cx, cpos, m, nrows)
+    ncent = M0
+    stamp = np.zeros(T, dtype=np.int64)
+    key = np.full(T, np.inf)
+    idx = np.arange(T)
+    size = T
+    evals = 0
+    for s in range(budget):
+        if s == 0 and first != NO_FIRST:
+            h = 0
+            while idx[h] != first:
+                h += 1
+            i = cand[first]
+            v = np.inf
+            for m in range(ncent):
+                d = cd_pair(x, g, row_off[i], row_off[i + 1], cx, cpos, m, mean)
+                if d < v:
+                    v = d
+            evals += ncent
+            size = _heap_remove(key, idx, size, h)
+        else:
+            evals += _refresh_top(x, g, row_off, cx, cpos, cand, key, idx, size, stamp, ncent,
+                                  mean)
+            i = cand[idx[0]]
+            v = key[0]
+            size = _heap_remove(key, idx, size, 0)
+        out_picks[s] = i
+        out_dist[s] = v
+        nrows = _add_center(x, g, row_off, pos, i, cx, cpos, ncent, nrows)
+        ncent += 1
+    return evals
