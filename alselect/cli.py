@@ -215,6 +215,66 @@ def inspect(pool, as_json):
         raise click.ClickException(f"pool '{pool}' is invalid: {len(report['problems'])} problem(s) found (listed above)")
 
 
+# -------------------------------------------------------------------------------------- score
+def _read_picks(pool, picks_file: str, use_ids: bool):
+    from .inputs import parse_rows, read_lines
+    from .pool.checks import check_row_indices
+
+    lines = read_lines(picks_file, "--picks")
+    rows = pool.rows_for_ids(lines, "--picks") if use_ids else parse_rows(lines, "--picks")
+    check_row_indices("--picks", rows, pool.n_rows)  # range and duplicates; keeps the given order
+    if rows.size == 0:
+        raise AlselectError(f"--picks: '{picks_file}' lists no samples")
+    return rows
+
+
+@cli.command()
+@click.argument("pool", metavar="POOL")
+@click.option("--picks", "picks_file", required=True, metavar="FILE|-",
+              help="The selection: one row number (id with --ids) per line, e.g. the output of `pick`.")
+@click.option("--ids", "use_ids", is_flag=True, help="--picks holds sample ids.")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.75, show_default=True,
+              help="Weight of R_cd in R = alpha R_cd + (1 - alpha)(R_vr + R_sr).")
+@click.option("--lam", type=float, help="lambda of R_sr (Eq. 5); R_sr is computed only when given.")
+@click.option("--reduce", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
+              help="CD over shared classes: sum (paper) or mean (released code).")
+@click.option("--layout", type=click.Choice(["auto", "mixtures", "regions", "classification"]), default="auto",
+              show_default=True, help="Where the class mixtures come from (as for cdal-cs).")
+@click.option("--classes", default="", help="Restrict CD to these classes (names or indices, comma-separated).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_json):
+    """CDAL rewards of a selection: R_cd (Eq. 3), R_vr (Eq. 4), R_sr (Eq. 5) and their total.
+
+    Use it to compare any two selections of the same pool, e.g. `cdal-cs` against `entropy`.
+    R_vr needs embeddings in the pool; R_sr needs --lam (and uses per-class region counts).
+    """
+    import numpy as np
+
+    from . import cdal
+    from .pool import open_pool
+    from .strategies.contextual import load_cd_inputs, parse_classes
+
+    with open_pool(pool) as opened:
+        picks = _read_picks(opened, picks_file, use_ids)
+        inputs = load_cd_inputs(opened, layout)
+        embeddings = opened.read("embeddings", dtype=np.float32) if opened.has("embeddings") else None
+        rewards = cdal.reward_total(inputs.mixtures, inputs.present, picks, embeddings=embeddings,
+                                    class_counts=inputs.counts if lam is not None else None, lam=lam,
+                                    alpha=alpha, reduce=reduce, classes=parse_classes(classes, opened, inputs.layout))
+    values = {"R_cd": rewards.r_cd, "R_vr": rewards.r_vr, "R_sr": rewards.r_sr, "R": rewards.total,
+              "alpha": alpha, "picks": int(picks.size), "layout": inputs.layout}
+    if as_json:
+        click.echo(json.dumps(values))
+        return
+    for key in ("R_cd", "R_vr", "R_sr", "R"):
+        value = values[key]
+        click.echo(f"{key}\t{'n/a' if value is None else format(value, '.10g')}")
+    if rewards.r_vr is None:
+        click.echo("R_vr: the pool has no embeddings (counted as 0)", err=True)
+    if rewards.r_sr is None:
+        click.echo("R_sr: pass --lam to compute it (counted as 0)", err=True)
+
+
 # --------------------------------------------------------------------------------- strategies
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -227,7 +287,8 @@ def strategies(as_json):
         needs = list(spec.needs) + ([spec.extra_needs] if spec.extra_needs else [])
         items.append({
             "name": spec.name, "summary": spec.summary, "needs": needs, "order": spec.order,
-            "randomized": spec.randomized, "reference": spec.reference,
+            "randomized": spec.is_randomized({p.name: p.default for p in spec.params}) if not callable(spec.randomized)
+            else "with some parameters", "reference": spec.reference,
             "params": [{"name": p.name, "default": p.default, "help": p.help,
                         **({"choices": list(p.choices)} if p.choices else {})} for p in spec.params],
         })
@@ -235,7 +296,8 @@ def strategies(as_json):
         click.echo(json.dumps(items, indent=2))
         return
     for item in items:
-        flags = item["order"] + (", randomized (--seed)" if item["randomized"] else "")
+        flags = item["order"] + {True: ", randomized (--seed)", False: ""}.get(
+            item["randomized"], f", randomized {item['randomized']} (--seed)")
         click.echo(f"{item['name']}: {item['summary']}")
         click.echo(f"    needs: {', '.join(item['needs']) or 'nothing'}; {flags}; {item['reference']}")
         for p in item["params"]:

@@ -212,7 +212,7 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     parsed = spec.parse_params(params)
     seed = _seed(seed)
     notes: list[str] = []
-    if spec.randomized and seed is None:
+    if spec.is_randomized(parsed) and seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         notes.append(f"no seed given; used seed {seed} (pass --seed {seed} to reproduce)")
     for need in spec.needs:

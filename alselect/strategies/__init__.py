@@ -62,7 +62,7 @@ class StrategySpec:
     needs: tuple[str, ...]
     impl: str
     order: str = RANKING
-    randomized: bool = False
+    randomized: bool | Callable[[dict], bool] = False  # a callable decides from the parsed parameters
     params: tuple[Param, ...] = ()
     reference: str = ""
     extra_needs: str = field(default="", compare=False)  # prose for needs that depend on parameters
@@ -80,6 +80,9 @@ class StrategySpec:
         for key, value in raw.items():
             out[key] = known[key].parse(self.name, value)
         return out
+
+    def is_randomized(self, params: dict) -> bool:
+        return self.randomized(params) if callable(self.randomized) else bool(self.randomized)
 
     def load(self) -> Callable:
         module, func = self.impl.split(":")
@@ -109,6 +112,24 @@ _SPECS = [
                                choices=("desc", "asc"))),
                  reference="external scores (VAAL discriminator, predicted loss, ...)",
                  extra_needs="scores/<name>"),
+]
+
+_C = "alselect.strategies.contextual"
+
+_SPECS += [
+    StrategySpec("cdal-cs", "core-set (k-center greedy) with contextual diversity (symmetric KL of class mixtures)",
+                 ("probs",), f"{_C}:cdal_cs", order=SEQUENTIAL,
+                 randomized=lambda params: params["first"] == "random",
+                 params=(Param("reduce", "sum", "sum the per-class symmetric KL over shared classes (paper Eq. 2) "
+                               "or take the mean (released code)", choices=("sum", "mean")),
+                         Param("classes", "", "comma-separated class names or indices to restrict CD to (Fig. 7b)"),
+                         Param("layout", "auto", "where mixtures come from: cd/ mixtures, regions/, or the "
+                               "softmax of a classification pool", choices=("auto", "mixtures", "regions", "classification")),
+                         Param("first", "greedy", "greedy: labeled samples are the initial centers (paper); "
+                               "random: a seeded random first pick even with a labeled set (released code)",
+                               choices=("greedy", "random"))),
+                 reference="CDAL §3.1-3.2 Eq. 1-2, §4.3, §5 Fig. 7b",
+                 extra_needs="cd/mixtures or regions/probs (segmentation, detection); probs alone for classification"),
 ]
 
 REGISTRY: dict[str, StrategySpec] = {s.name: s for s in _SPECS}

@@ -1,0 +1,98 @@
+"""cdal-cs through pick/select on the three pool layouts, and `alselect score`."""
+
+import json
+
+import numpy as np
+import pytest
+
+import alselect
+from alselect.cdal import mixtures_from_regions, reward_total
+from clihelp import assert_clean_error, run
+from conftest import random_probs
+from test_cdal_coreset import ref_cd_matrix, ref_coreset
+
+
+@pytest.fixture
+def seg_arrays(rng):
+    n, c = 40, 4
+    sizes = rng.integers(1, 12, n)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    base = rng.normal(size=(n, c)) * 2.0
+    logits = base[np.repeat(np.arange(n), sizes)] + rng.normal(size=(offsets[-1], c)) * 2.0
+    region_probs = np.exp(logits - logits.max(1, keepdims=True))
+    region_probs /= region_probs.sum(1, keepdims=True)
+    return dict(probs=random_probs(rng, n, c), region_probs=region_probs.astype(np.float32), region_offsets=offsets,
+                embeddings=rng.normal(size=(n, 3)).astype(np.float32), labeled=[0, 5, 9],
+                class_names=["road", "person", "rider", "car"])
+
+
+@pytest.mark.parametrize("reduce,classes,class_idx", [("sum", "", None), ("mean", "", None),
+                                                      ("sum", "person,rider", [1, 2])])
+def test_regions_layout_matches_brute_force(make_pool, seg_arrays, reduce, classes, class_idx):
+    path = make_pool(**seg_arrays)
+    mix, pres, _ = mixtures_from_regions(seg_arrays["region_probs"], seg_arrays["region_offsets"])
+    expected, dists = ref_coreset(ref_cd_matrix(mix, pres, reduce, class_idx), 12, labeled=[0, 5, 9])
+    result = alselect.select(path, "cdal-cs", 12, reduce=reduce, classes=classes)
+    np.testing.assert_array_equal(result.indices, expected)
+    np.testing.assert_allclose(result.scores, dists, rtol=1e-9)
+
+
+def test_precomputed_mixtures_give_the_same_picks_as_regions(make_pool, seg_arrays):
+    mix, pres, counts = mixtures_from_regions(seg_arrays["region_probs"], seg_arrays["region_offsets"])
+    regions = make_pool(**seg_arrays)
+    mixtures = make_pool(probs=seg_arrays["probs"], labeled=seg_arrays["labeled"], cd_mixtures=mix,
+                         class_present=pres, class_counts=counts)
+    a = alselect.select(regions, "cdal-cs", 10).indices
+    b = alselect.select(mixtures, "cdal-cs", 10).indices
+    np.testing.assert_array_equal(a, b)
+
+
+def test_classification_layout_compares_full_softmax(make_pool, rng):
+    probs = random_probs(rng, 30, 5)
+    path = make_pool(probs=probs, labeled=[1, 2])
+    mix = probs.astype(np.float64)[:, None, :]
+    expected, _ = ref_coreset(ref_cd_matrix(mix, np.ones((30, 1), bool)), 8, labeled=[1, 2])
+    np.testing.assert_array_equal(alselect.select(path, "cdal-cs", 8).indices, expected)
+    r = run("pick", path, "-s", "cdal-cs", "-b", 8)
+    assert r.stdout.split() == [str(i) for i in expected]
+    assert_clean_error(run("pick", path, "-s", "cdal-cs", "-b", 2, "-p", "classes=1"), "classification pool")
+    assert_clean_error(run("pick", path, "-s", "cdal-cs", "-b", 2, "-p", "layout=regions"), "regions/probs", "--region-probs")
+
+
+def test_random_first_pick_is_seeded(make_pool, seg_arrays):
+    path = make_pool(**seg_arrays)
+    a = alselect.select(path, "cdal-cs", 5, first="random", seed=3)
+    assert a.indices[0] not in seg_arrays["labeled"]
+    np.testing.assert_array_equal(a.indices, alselect.select(path, "cdal-cs", 5, first="random", seed=3).indices)
+    unseeded = alselect.select(path, "cdal-cs", 5, first="random")
+    assert "pass --seed" in unseeded.notes[0]
+
+
+def test_unknown_class_name(make_pool, seg_arrays):
+    path = make_pool(**seg_arrays)
+    assert_clean_error(run("pick", path, "-s", "cdal-cs", "-b", 2, "-p", "classes=bus"), "unknown class 'bus'", "road")
+
+
+def test_score_command_matches_the_reward_functions(make_pool, seg_arrays, tmp_path):
+    path = make_pool(**seg_arrays)
+    picks = alselect.select(path, "cdal-cs", 6).indices
+    (tmp_path / "picks.txt").write_text("".join(f"{i}\n" for i in picks))
+    mix, pres, counts = mixtures_from_regions(seg_arrays["region_probs"], seg_arrays["region_offsets"])
+    expected = reward_total(mix, pres, picks, embeddings=seg_arrays["embeddings"], class_counts=counts, lam=0.5)
+    r = run("score", path, "--picks", tmp_path / "picks.txt", "--lam", 0.5, "--json")
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    for key, value in (("R_cd", expected.r_cd), ("R_vr", expected.r_vr), ("R_sr", expected.r_sr), ("R", expected.total)):
+        assert got[key] == pytest.approx(value, rel=1e-9)
+    text = run("score", path, "--picks", "-", input="\n".join(map(str, picks))).stdout
+    assert text.splitlines()[2] == "R_sr\tn/a" and text.startswith("R_cd\t")
+
+
+def test_score_command_bad_picks(make_pool, seg_arrays, tmp_path):
+    path = make_pool(**seg_arrays)
+    (tmp_path / "p.txt").write_text("1\n1\n")
+    assert_clean_error(run("score", path, "--picks", tmp_path / "p.txt"), "more than once")
+    (tmp_path / "p.txt").write_text("400\n")
+    assert_clean_error(run("score", path, "--picks", tmp_path / "p.txt"), "row 400")
+    (tmp_path / "p.txt").write_text("")
+    assert_clean_error(run("score", path, "--picks", tmp_path / "p.txt"), "lists no samples")
