@@ -20,7 +20,15 @@ FORMATS = ("txt", "csv", "jsonl")
 
 def _plain(value):
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    return value
+
+
+def _json_value(value):
+    """JSON has no inf/NaN: a first k-center pick (distance inf, no center yet) becomes null."""
+    value = _plain(value)
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
     return value
 
 
@@ -35,7 +43,7 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence], fmt: str) -> s
         writer.writerows([[_cell(v) for v in row] for row in rows])
         return buf.getvalue()
     if fmt == "jsonl":
-        return "".join(json.dumps({c: _plain(v) for c, v in zip(columns, row)}) + "\n" for row in rows)
+        return "".join(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}) + "\n" for row in rows)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
