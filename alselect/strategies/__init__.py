@@ -114,6 +114,40 @@ _SPECS = [
                  extra_needs="scores/<name>"),
 ]
 
+_E = "alselect.strategies.embedding"
+_INIT = Param("init", "max-norm", "first pick when nothing is labeled: the largest-norm sample, or a seeded random one",
+              choices=("max-norm", "random"))
+
+_SPECS += [
+    StrategySpec("kcenter", "core-set k-center greedy: repeatedly the sample farthest from its nearest center (exact)",
+                 (), f"{_E}:kcenter", order=SEQUENTIAL,
+                 randomized=lambda params: params["init"] == "random",
+                 params=(Param("features", "embeddings", "the space: embeddings, or the probability vectors",
+                               choices=("embeddings", "probs")), _INIT),
+                 reference="core-set (Sener & Savarese); UWE paper §3.1 baseline",
+                 extra_needs="embeddings (probs with -p features=probs)"),
+    StrategySpec("kmeanspp", "k-means++ seeding on the embeddings: D² sampling without replacement",
+                 ("embeddings",), f"{_E}:kmeanspp", order=SEQUENTIAL, randomized=True, params=(_INIT,),
+                 reference="k-means++ (Arthur & Vassilvitskii); BADGE's sampler"),
+    StrategySpec("badge", "BADGE: k-means++ seeding on gradient embeddings (p - onehot(argmax p)) x f, factored",
+                 ("probs", "embeddings"), f"{_E}:badge", order=SEQUENTIAL, randomized=True,
+                 params=(Param("labeled_centers", False, "also use labeled samples as initial centers (the BADGE "
+                               "paper and code do not)", type=parse_bool),),
+                 reference="UWE paper §3.1 (BADGE recap); Ash et al."),
+    StrategySpec("uwe", "uncertainty-weighted embeddings u(x)^tau f(x), then k-center greedy or k-means++",
+                 ("probs", "embeddings"), f"{_E}:uwe", order=SEQUENTIAL,
+                 randomized=lambda params: params["sampler"] == "kmeanspp",
+                 params=(Param("uncertainty", "entropy", "u(x): entropy, bvsb (p_second / p_best), "
+                               "least-confidence (1 - p_best), or margin (1 - (p_best - p_second))",
+                               choices=("entropy", "bvsb", "least-confidence", "margin")),
+                         Param("tau", 1.0, "exponent tau on the uncertainty (paper §5.2)", type=float),
+                         Param("normalize", "none", "none (paper) or minmax-normalise u first (authors' code)",
+                               choices=("none", "minmax")),
+                         Param("sampler", "kcenter", "kcenter (labeled = initial centers) or kmeanspp",
+                               choices=("kcenter", "kmeanspp"))),
+                 reference="UWE paper §3.2-3.4, §5.2"),
+]
+
 _C = "alselect.strategies.contextual"
 
 _SPECS += [
