@@ -450,9 +450,20 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
             raise ValueError(f"labeled rows must lie in [0, {N}), got [{lab[0]}, {lab[-1]}].")
     cand = _candidate_rows(candidates, N, exclude=lab)
     b = _check_budget(budget, cand.size, "candidate rows (labeled rows excluded)")
-    from alselect.kernels.balanced_kcenter import balanced_kcenter_kernel
+    from alselect.kernels.balanced_kcenter import (
+        balanced_kcenter_kernel,
+        first_pick_by_penalty,
+        min_sqdist_to_centers,
+    )
 
-    return balanced_kcenter_kernel(X, P, om, b, lam, lab, cand)
+    d2 = np.full(N, np.inf)
+    first = -1
+    if lab.size == 0:
+        first = int(first_pick_by_penalty(P, om, lam, cand))
+        min_sqdist_to_centers(X, cand, np.array([first], dtype=np.int64), d2)
+    else:
+        min_sqdist_to_centers(X, cand, lab, d2)
+    return balanced_kcenter_kernel(X, P, om, b, lam, lab, cand, first, d2)
 
 
 # --------------------------------------------------------------------------- report

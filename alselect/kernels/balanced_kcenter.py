@@ -74,8 +74,12 @@ def _penalty(P, j, r):
 
 
 @numba.njit(cache=True, parallel=True)
-def _init_distances(X, rows, centers, d2):
-    """``d2[j] = min_c ||x_j - x_c||^2`` over ``centers`` for every ``j`` in ``rows``."""
+def min_sqdist_to_centers(X, rows, centers, d2):
+    """``d2[j] = min(d2[j], min_c ||x_j - x_c||^2)`` for every ``j`` in ``rows`` (parallel).
+
+    Called from Python (not from another kernel: cached parallel kernels called
+    from cached kernels crashed with numba 0.68).
+    """
     for t in numba.prange(rows.size):
         j = rows[t]
         best = d2[j]
@@ -84,6 +88,36 @@ def _init_distances(X, rows, centers, d2):
             if v < best:
                 best = v
         d2[j] = best
+
+
+@numba.njit(cache=True)
+def first_pick_by_penalty(P, r, lam, cand_rows):
+    """First pick with nothing labeled: ``argmin_j lam * ||r - p_j||_1``, lowest row on ties.
+
+    Parameters
+    ----------
+    P : ndarray, shape (N, C)
+    r : ndarray of float64, shape (C,)
+    lam : float
+    cand_rows : ndarray of int64, shape (M,), sorted
+
+    Returns
+    -------
+    int
+    """
+    M = cand_rows.size
+    if lam == 0.0:
+        return cand_rows[0]
+    best = np.inf
+    for t in range(M):
+        pj = lam * _penalty(P, cand_rows[t], r)
+        if pj < best:
+            best = pj
+    tol = TIE_RTOL * (1.0 + best)
+    for t in range(M):
+        if lam * _penalty(P, cand_rows[t], r) <= best + tol:
+            return cand_rows[t]
+    return cand_rows[0]
 
 
 @numba.njit(cache=True)
@@ -117,7 +151,7 @@ def _sift_down(heap, key, n, pos):
 
 
 @numba.njit(cache=True)
-def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows):
+def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows, first, d2):
     """Run Algorithm 2 lazily.
 
     Parameters
@@ -136,6 +170,12 @@ def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows):
         Initial centers (may be empty).
     cand_rows : ndarray of int64, shape (M,)
         Sorted candidate rows (disjoint from ``labeled``).
+    first : int
+        With ``L == 0``: the first pick (:func:`first_pick_by_penalty`); ignored otherwise.
+    d2 : ndarray of float64, shape (N,)
+        Squared distance of every candidate to its nearest initial center
+        (labeled rows, or ``first`` when ``L == 0``), from
+        :func:`min_sqdist_to_centers`; updated in place.
 
     Returns
     -------
@@ -150,7 +190,6 @@ def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows):
     centers[:L] = labeled
     picks = np.empty(budget, dtype=np.int64)
     r = omega.copy()
-    d2 = np.full(N, np.inf)
     stamp = np.zeros(N, dtype=np.int64)     # centers already folded into d2[j]
     estamp = np.zeros(N, dtype=np.int64)    # step at which E[j] was computed
     E = np.zeros(N)
@@ -171,19 +210,7 @@ def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows):
     step = 0
     ncent = L
     if L == 0:
-        # d_j = +inf for all: the penalty alone decides; lowest row on ties.
-        best_pen = np.inf
-        for t in range(M):
-            pj = _penalty(P, cand_rows[t], r) if use_pen else 0.0
-            if pj < best_pen:
-                best_pen = pj
-        tol = TIE_RTOL * (1.0 + lam * best_pen)
-        first = -1
-        for t in range(M):
-            pj = _penalty(P, cand_rows[t], r) if use_pen else 0.0
-            if lam * pj <= lam * best_pen + tol:
-                first = cand_rows[t]
-                break
+        # d_j = +inf for every row, so the penalty alone chose ``first``
         picks[0] = first
         alive[first] = False
         centers[0] = first
@@ -191,13 +218,12 @@ def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows):
             r[i] -= np.float64(P[first, i])
         ncent = 1
         step = 1
-    _init_distances(X, cand_rows, centers[:ncent], d2)
+        if use_pen:
+            for t in range(M):
+                E[cand_rows[t]] = _extra(P, cand_rows[t], r)
+                estamp[cand_rows[t]] = step
     for t in range(M):
         stamp[cand_rows[t]] = ncent
-    if use_pen and step > 0:
-        for t in range(M):
-            E[cand_rows[t]] = _extra(P, cand_rows[t], r)
-            estamp[cand_rows[t]] = step
 
     heap = np.empty(M, dtype=np.int64)
     n = 0
