@@ -394,7 +394,8 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
 
 
 # --------------------------------------------------------------------------- k-center
-def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None, scale="paper"):
+def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None, scale="paper",
+                     first=None):
     """Greedy class-balanced k-center, Algorithm 2 (exact, lazy, O(N) memory).
 
     Step ``t`` picks ``argmin_j -d_j + lam' * ||Omega - P^T z - p_j||_1`` over the
@@ -403,7 +404,9 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     ``lam / C`` (``scale="code"``, the authors' released code).  With nothing
     labeled, ``d_j = +inf`` for all rows at the first step, so the penalty alone
     decides the first pick (lowest row on ties: row ``candidates[0]`` when
-    ``lam = 0``).  Ties within a relative 1e-9 go to the lowest row.
+    ``lam = 0``) unless ``first`` names it (e.g. the largest-norm row, the
+    plain k-center engine's rule).  Ties within a relative 1e-9 go to the
+    lowest row.
 
     Parameters
     ----------
@@ -419,6 +422,8 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     candidates : None, bool mask (N,) or int array
         Eligible rows (default: all rows not labeled).
     scale : {"paper", "code"}
+    first : None or int
+        First pick when nothing is labeled (ignored otherwise); must be a candidate.
 
     Returns
     -------
@@ -457,11 +462,16 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     )
 
     d2 = np.full(N, np.inf)
-    first = -1
     if lab.size == 0:
-        first = int(first_pick_by_penalty(P, om, lam, cand))
+        if first is None:
+            first = int(first_pick_by_penalty(P, om, lam, cand))
+        elif not isinstance(first, (int, np.integer)) or not np.isin(first, cand):
+            raise ValueError(f"first={first!r} is not a candidate row; pass a candidate row "
+                             "number or None.")
+        first = int(first)
         min_sqdist_to_centers(X, cand, np.array([first], dtype=np.int64), d2)
     else:
+        first = -1
         min_sqdist_to_centers(X, cand, lab, d2)
     return balanced_kcenter_kernel(X, P, om, b, lam, lab, cand, first, d2)
 

@@ -92,6 +92,11 @@ def test_scale_code_divides_lambda_by_C_and_float16_and_candidates():
     X16 = X.astype(np.float16)
     np.testing.assert_array_equal(balanced_kcenter(X16, P, om, 10, 1.0),
                                   reference(X16.astype(np.float32), P, om, 10, 1.0, []))
+    got = balanced_kcenter(X, P, om, 6, 0.0, first=17)
+    assert got[0] == 17
+    np.testing.assert_array_equal(got, np.r_[17, plain_kcenter(X, 5, [17])])
+    with pytest.raises(ValueError, match="first=99 is not a candidate row"):
+        balanced_kcenter(X, P, om, 6, 0.0, first=99)
     cand = np.arange(10, 60)
     got = balanced_kcenter(X, P, om, 5, 1.0, labeled=[0, 1], candidates=cand)
     assert set(got) <= set(cand)
