@@ -356,8 +356,8 @@ def solve_balanced_program(u, P, omega, budget, lam, *, candidates, gap_tol=DEFA
     timings["lp"] = time.perf_counter() - ts
     y = y_best
     g, w, wb, wb1 = _lagrangian_bound(u_c, P, cand, omega, b, y)
-    work_idx = np.asarray(master.cols, dtype=np.int64)
     x_lp = x_best
+    work_idx = np.asarray(master.cols[:x_lp.size], dtype=np.int64)  # columns only get appended
     frac_mask = (x_lp > LP_INT_TOL) & (x_lp < 1 - LP_INT_TOL)
     n_frac = int(frac_mask.sum())
 

@@ -101,6 +101,16 @@ def test_candidates_restrict_the_choice():
     assert res2.objective == pytest.approx(res.objective, abs=1e-9)
 
 
+def test_omega_far_above_budget_many_lp_rounds():
+    # regression: the best dual may come from an earlier column-generation round
+    rng = np.random.default_rng(11)
+    N, C = 14, 6
+    u, P, om = make(rng, N, C)
+    om = om * 10
+    res = solve_balanced(u, P, om, 5, 1.0, gap_tol=0.0)
+    assert res.objective == pytest.approx(brute_force(u, P, om, 5, 1.0, range(N)), abs=1e-7)
+
+
 def test_budget_equal_to_candidates_takes_all():
     rng = np.random.default_rng(3)
     u, P, om = make(rng, 8, 3)
