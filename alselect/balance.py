@@ -43,6 +43,12 @@ TARGET_SUM_TOL = 1e-6
 ROW_BLOCK = 8192
 #: ``0 * log 0`` is taken as 0: probabilities are clipped below at this.
 LOG_FLOOR = 1e-300
+#: Labeled rows from which the initial distances are screened with BLAS (below: direct loops).
+SCREEN_MIN_CENTERS = 64
+#: Rows per GEMM block of the screened initial pass.
+SCREEN_ROW_BLOCK = 1024
+#: Centers per GEMM block of the screened initial pass (block of dots: 1024 x 1024).
+SCREEN_CENTER_BLOCK = 1024
 #: Penalty scales of :func:`balanced_kcenter`: the thesis' lam, or the authors' code's lam / C.
 KCENTER_SCALES = ("paper", "code")
 
@@ -462,7 +468,10 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     )
 
     d2 = np.full(N, np.inf)
-    if lab.size == 0:
+    if lab.size >= SCREEN_MIN_CENTERS:
+        first = -1
+        _screened_min_sqdist(X, cand, lab, d2)
+    elif lab.size == 0:
         if first is None:
             first = int(first_pick_by_penalty(P, om, lam, cand))
         elif not isinstance(first, (int, np.integer)) or not np.isin(first, cand):
@@ -474,6 +483,34 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
         first = -1
         min_sqdist_to_centers(X, cand, lab, d2)
     return balanced_kcenter_kernel(X, P, om, b, lam, lab, cand, first, d2)
+
+
+def _screened_min_sqdist(X, rows, centers, d2):
+    """``d2[j] = min_c d64(x_j, x_c)`` exactly, screened by blocked BLAS dot products.
+
+    Each (row block x center block) product is one GEMM in the input dtype; a
+    rigorous rounding bound decides which pairs are recomputed in float64 (see
+    ``fold_screened_block``).  Temporaries: a few MB per block.
+    """
+    from alselect.kernels.balanced_kcenter import fold_screened_block
+
+    N, K = X.shape
+    sqn = np.zeros(N)
+    for s in range(0, N, ROW_BLOCK):
+        blk = np.asarray(X[s:s + ROW_BLOCK], dtype=np.float64)
+        sqn[s:s + ROW_BLOCK] = np.einsum("ij,ij->i", blk, blk)
+    nrm = np.sqrt(sqn)
+    unit = 2.0 ** -24 if X.dtype == np.float32 else 2.0 ** -53
+    gamma_dot = K * unit / (1.0 - K * unit)
+    gamma64 = K * 2.0 ** -53 / (1.0 - K * 2.0 ** -53)
+    upper = np.full(N, np.inf)
+    for cs in range(0, centers.size, SCREEN_CENTER_BLOCK):
+        cblk = centers[cs:cs + SCREEN_CENTER_BLOCK]
+        XC = X[cblk]
+        for rs in range(0, rows.size, SCREEN_ROW_BLOCK):
+            rblk = rows[rs:rs + SCREEN_ROW_BLOCK]
+            G = X[rblk] @ XC.T
+            fold_screened_block(X, rblk, cblk, G, sqn, nrm, gamma_dot, gamma64, d2, upper)
 
 
 # --------------------------------------------------------------------------- report

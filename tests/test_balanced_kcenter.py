@@ -76,6 +76,17 @@ def test_identical_to_bruteforce(seed):
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_many_labeled_screened_initial_pass(seed):
+    # >= 64 labeled rows take the BLAS-screened exact initial pass
+    rng = np.random.default_rng(200 + seed)
+    X, P, om = data(rng, 300, 8, 3, dtype=[np.float32, np.float64][seed % 2], rounded=seed >= 2)
+    X[150:160] = X[0:10]                      # duplicates of labeled rows: d = 0 exactly
+    lab = np.arange(0, 100)
+    got = balanced_kcenter(X, P, om, 30, [0.0, 0.5][seed % 2], labeled=lab)
+    np.testing.assert_array_equal(got, reference(X, P, om, 30, [0.0, 0.5][seed % 2], lab))
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_lambda_zero_is_plain_kcenter(seed):
     rng = np.random.default_rng(50 + seed)
     X, P, om = data(rng, 80, 4, 3)

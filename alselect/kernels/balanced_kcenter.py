@@ -90,6 +90,60 @@ def min_sqdist_to_centers(X, rows, centers, d2):
         d2[j] = best
 
 
+@numba.njit(cache=True, parallel=True)
+def fold_screened_block(X, rows, centers, G, sqn, nrm, gamma_dot, gamma64, d2, upper):
+    """Fold one GEMM block of centers into ``d2`` with exact float64 re-checks.
+
+    ``G[a, q]`` is the BLAS dot ``<x_rows[a], x_centers[q]>`` in the input dtype,
+    so ``approx = n_j + n_c - 2 G`` differs from the canonical float64 squared
+    distance ``d64`` by at most
+    ``B = 2 gamma_dot |x_j| |x_c| + 8 gamma64 (|x_j| + |x_c|)^2``
+    (dot-product rounding, float64 norms and sum).  A center can hold the
+    minimum only if ``approx - B <= upper[j]`` (the running min of
+    ``approx + B``); only those are recomputed exactly.  The result in ``d2`` is
+    therefore exactly ``min_c d64(j, c)``.
+
+    Parameters
+    ----------
+    X : ndarray, shape (N, D)
+    rows : ndarray of int64, shape (R,)
+    centers : ndarray of int64, shape (Q,)
+    G : ndarray of float32 or float64, shape (R, Q)
+    sqn : ndarray of float64, shape (N,)
+        Squared row norms.
+    nrm : ndarray of float64, shape (N,)
+        Row norms.
+    gamma_dot, gamma64 : float
+        ``K u / (1 - K u)`` for the GEMM dtype and for float64.
+    d2 : ndarray of float64, shape (N,)
+        Running exact minimum (updated in place).
+    upper : ndarray of float64, shape (N,)
+        Running minimum of the upper bounds (updated in place).
+    """
+    for a in numba.prange(rows.size):
+        j = rows[a]
+        up = upper[j]
+        for q in range(centers.size):
+            c = centers[q]
+            approx = sqn[j] + sqn[c] - 2.0 * np.float64(G[a, q])
+            s = nrm[j] + nrm[c]
+            bound = 2.0 * gamma_dot * nrm[j] * nrm[c] + 8.0 * gamma64 * s * s
+            if approx + bound < up:
+                up = approx + bound
+        best = d2[j]
+        for q in range(centers.size):
+            c = centers[q]
+            approx = sqn[j] + sqn[c] - 2.0 * np.float64(G[a, q])
+            s = nrm[j] + nrm[c]
+            bound = 2.0 * gamma_dot * nrm[j] * nrm[c] + 8.0 * gamma64 * s * s
+            if approx - bound <= up and approx - bound <= best:
+                v = _sqdist_upto(X, j, c, best)
+                if v < best:
+                    best = v
+        d2[j] = best
+        upper[j] = up
+
+
 @numba.njit(cache=True)
 def first_pick_by_penalty(P, r, lam, cand_rows):
     """First pick with nothing labeled: ``argmin_j lam * ||r - p_j||_1``, lowest row on ties.
