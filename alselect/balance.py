@@ -411,7 +411,7 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     labeled, ``d_j = +inf`` for all rows at the first step, so the penalty alone
     decides the first pick (lowest row on ties: row ``candidates[0]`` when
     ``lam = 0``) unless ``first`` names it (e.g. the largest-norm row, the
-    plain k-center engine's rule).  Ties within a relative 1e-9 go to the
+    plain k-center engine's rule).  Ties within a relative 1e-12 go to the
     lowest row.
 
     Parameters

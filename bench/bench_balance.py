@@ -107,7 +107,7 @@ def reference_kcenter(X, P, om, b, lam, labeled, cand, max_picks):
         d = np.sqrt(d2[rows]) if np.isfinite(d2[rows]).any() else np.zeros(rows.size)
         score = -d + lam * pen
         i = int(np.argmin(score))
-        tol = 1e-9 * (1 + d[i] + lam * pen[i])
+        tol = 1e-12 * (1 + d[i] + lam * pen[i])
         w = int(rows[np.flatnonzero(score <= score[i] + tol)[0]])
         picks.append(w)
         alive[w] = False

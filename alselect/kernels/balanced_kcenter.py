@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 #: Relative tolerance under which two scores count as tied (lowest row wins).
-TIE_RTOL = 1e-9
+TIE_RTOL = 1e-12
 
 
 @numba.njit(cache=True, inline="always")
