@@ -14,13 +14,14 @@ Strategy (see ``docs/class-balance.md`` for the proofs):
 
    ``g(y)`` is a certified lower bound for ANY such ``y``; its maximum equals the
    LP-relaxation optimum.  We find the maximiser by column generation: the LP
-   restricted to a working set of columns is solved with HiGHS (dual simplex,
-   scipy ``linprog``); its equality duals are ``y``; columns with large
-   ``w_j`` are added until ``g(y)`` (over ALL candidates) meets the restricted
-   LP value.
+   restricted to a working set of columns is solved with HiGHS (simplex via
+   ``highspy``, warm-started between rounds); its equality duals are ``y``;
+   columns with large ``w_j`` are added until ``g(y)`` (over ALL candidates)
+   meets the restricted LP value.
 2. **Incumbent.**  The LP vertex has at most ``C + 1`` fractional columns; a
-   tiny MIP over those (all other columns fixed at their LP values) gives a good
-   feasible ``z`` (upper bound ``UB``).
+   tiny MIP over those (all other columns fixed at their LP values) gives a
+   feasible ``z``, improved by a 1-swap local search near the threshold
+   (upper bound ``UB``).
 3. **Reduced-cost fixing.**  Let ``w_(b)`` / ``w_(b+1)`` be the b-th / (b+1)-th
    largest ``w``.  Forcing ``z_j = 0`` for a top-b column raises the Lagrangian
    bound to ``g + w_j - w_(b+1)``; forcing ``z_j = 1`` for a non-top column
@@ -32,7 +33,8 @@ Strategy (see ``docs/class-balance.md`` for the proofs):
    (open source, no licence).  Its optimum is the global optimum; the
    certified lower bound is ``max(g(y), reduced-MIP dual bound)``.
 
-``cvxpy`` / ``scipy.optimize`` are imported inside the functions.
+Steps 2-4 stop as soon as ``(UB - LB) / max(|UB|, 1) <= gap_tol``.
+``cvxpy`` / ``highspy`` are imported inside the functions.
 """
 
 from __future__ import annotations
