@@ -204,13 +204,31 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
 # ------------------------------------------------------------------------------------ inspect
 @cli.command()
 @click.argument("pool", metavar="POOL")
+@click.option("--picks", "picks_file", metavar="FILE|-",
+              help="Also report the class balance of this selection (one row, or id with --ids, per line).")
+@click.option("--ids", "use_ids", is_flag=True, help="--picks holds sample ids.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def inspect(pool, as_json):
-    """Describe POOL and validate every value in it (exit status 1 when invalid)."""
-    from .inspect import describe, render
+def inspect(pool, picks_file, use_ids, as_json):
+    """Describe POOL and validate every value in it (exit status 1 when invalid).
+
+    With --picks, add the predicted-class histogram of the selection next to the pool's and
+    the labeled set's, the true-class histogram when the pool has ground truth, and the
+    normalised L1 balance score of each (0 = uniform, 1 = a single class).
+    """
+    from .inspect import balance_report, describe, render, render_balance
 
     report = describe(pool, progress=_progress_factory())
-    click.echo(json.dumps(report, indent=2) if as_json else render(report))
+    if picks_file is not None and not report["problems"]:
+        from .pool import open_pool
+
+        with open_pool(pool) as opened:
+            report["balance"] = balance_report(opened, _read_picks(opened, picks_file, use_ids))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(render(report))
+        if "balance" in report:
+            click.echo(render_balance(report["balance"], report["class_names"]))
     if report["problems"]:
         raise click.ClickException(f"pool '{pool}' is invalid: {len(report['problems'])} problem(s) found (listed above)")
 

@@ -119,3 +119,48 @@ def render(report: dict) -> str:
     else:
         lines.append("validation: OK")
     return "\n".join(lines)
+
+
+def balance_report(pool, picks: np.ndarray) -> dict:
+    """Class histograms of a selection next to the pool's and the labeled set's, with the
+    normalised L1 balance score of thesis Eq. 4.10 (0 = uniform, 1 = a single class)."""
+    from .balance import balance_score
+
+    c = pool.n_classes
+    predicted = np.empty(pool.n_rows, dtype=np.int64)
+    for start, block in pool.iter_rows("probs"):
+        predicted[start:start + block.shape[0]] = np.argmax(block, axis=1)
+    labeled = pool.labeled_rows()
+    groups = {"pool": np.arange(pool.n_rows), "labeled": labeled, "picks": picks,
+              "labeled+picks": np.union1d(labeled, picks)}
+    report = {"picks": int(picks.size), "predicted": {}, "true": None, "balance_score": {}}
+    for name, rows in groups.items():
+        counts = np.bincount(predicted[rows], minlength=c)
+        report["predicted"][name] = counts.tolist()
+        report["balance_score"][f"predicted_{name}"] = balance_score(counts) if rows.size else None
+    if pool.has("truth"):
+        truth = pool.read("truth")
+        report["true"] = {}
+        for name, rows in groups.items():
+            known = truth[rows][truth[rows] >= 0]
+            counts = np.bincount(known, minlength=c)
+            report["true"][name] = counts.tolist()
+            report["balance_score"][f"true_{name}"] = balance_score(counts) if known.size else None
+    return report
+
+
+def render_balance(report: dict, class_names: list[str]) -> str:
+    kinds = [("predicted", "predicted class")] + ([("true", "true class")] if report["true"] else [])
+    lines = [f"balance of the {report['picks']} picks (L1 balance score, Eq. 4.10: 0 = uniform, 1 = one class):"]
+    width = max(len(n) for n in class_names + ["class"])
+    for kind, title in kinds:
+        hist = report[kind]
+        lines.append(f"  {title} histogram:")
+        groups = ("pool", "labeled", "picks", "labeled+picks")
+        lines.append(f"    {'class':<{width}}" + "".join(f"  {g:>13}" for g in groups))
+        for c, name in enumerate(class_names):
+            lines.append(f"    {name:<{width}}" + "".join(f"  {hist[g][c]:>13}" for g in groups))
+        scores = [report["balance_score"].get(f"{kind}_{g}") for g in groups]
+        cells = "".join(f"  {'n/a' if s is None or s != s else format(s, '.4f'):>13}" for s in scores)
+        lines.append(f"    {'L1 score':<{width}}{cells}")
+    return "\n".join(lines)

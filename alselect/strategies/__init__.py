@@ -148,6 +148,37 @@ _SPECS += [
                  reference="UWE paper §3.2-3.4, §5.2"),
 ]
 
+_B = "alselect.strategies.balanced"
+_OMEGA = (Param("b0", -1, "labeled-set size at the first cycle (default: derived, see docs/class-balance.md)", type=int),
+          Param("cycle", 0, "active-learning cycle c of Eq. 4.4 (default: derived from b0, or 1)", type=int),
+          Param("target", "uniform", "target class distribution: uniform, or a file with one weight per class"))
+
+_SPECS += [
+    StrategySpec("balanced", "most informative samples under an L1 class-balance penalty, solved exactly (MIP)",
+                 ("probs",), f"{_B}:balanced",
+                 params=(Param("lam", 1.0, "weight lambda of the L1 balance term (choose the smallest lambda after "
+                               "which the L1 term stops falling; thesis Fig. 4.4)", type=float),
+                         Param("u", "entropy", "informativeness: entropy (Eq. 4.7), bald, margin, "
+                               "least-confidence, or score (Eq. 4.9)",
+                               choices=("entropy", "bald", "margin", "least-confidence", "score")),
+                         Param("score", "", "with u=score: NAME of the pool score, NAME:asc when smaller is more "
+                               "informative (VAAL)"),
+                         *_OMEGA,
+                         Param("time_limit", 0.0, "seconds; when hit, the best feasible selection and its certified "
+                               "gap are returned (0 = no limit)", type=float),
+                         Param("gap", 1e-4, "relative optimality gap at which the solve stops (0 = exact optimum)",
+                               type=float)),
+                 reference="thesis §4.4, Eq. 4.4-4.9, Algorithm 1",
+                 extra_needs="labels of the labeled samples; mc_probs for u=bald; scores/<name> for u=score"),
+    StrategySpec("balanced-kcenter", "k-center greedy with the class-balance penalty (thesis Algorithm 2)",
+                 ("probs", "embeddings"), f"{_B}:balanced_kcenter", order=SEQUENTIAL,
+                 params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty", type=float), *_OMEGA,
+                         Param("scale", "paper", "paper: lambda as written; code: lambda / C as in the authors' code",
+                               choices=("paper", "code"))),
+                 reference="thesis §4.4, Algorithm 2",
+                 extra_needs="labels of the labeled samples"),
+]
+
 _C = "alselect.strategies.contextual"
 
 _SPECS += [

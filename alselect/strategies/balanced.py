@@ -1,0 +1,126 @@
+"""Class-balanced selection (thesis chapter 4): the L1-balanced program and balanced k-center.
+
+Ω, the number of samples each class still needs (Eq. 4.4), is derived from the pool:
+
+- n_i counts the labeled samples of class i (the pool's ``labels``; every labeled row must
+  have a known label);
+- b is this cycle's budget; b0 the labeled-set size at the first cycle; c the cycle number.
+  With neither ``-p b0`` nor ``-p cycle`` given this is the first cycle (c = 1, b0 = the
+  current labeled count). With only ``cycle``: b0 = labeled count − (c − 1)·b. With only
+  ``b0``: c = round((labeled count − b0) / b) + 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SelectionError
+from ..selection import Context, Picks
+from .uncertainty import stream_scores
+
+
+def _labels_of_labeled(ctx: Context) -> np.ndarray:
+    if ctx.labeled.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if not ctx.pool.has("labels"):
+        raise SelectionError(
+            f"class balancing needs the labels of the {ctx.labeled.size} labeled samples (dataset 'labels'); "
+            "add them with `alselect pack ... --labels Y.npy` (-1 for unlabeled rows)"
+        )
+    labels = ctx.pool.read("labels")[ctx.labeled]
+    unknown = int((labels < 0).sum())
+    if unknown:
+        raise SelectionError(
+            f"{unknown} of the {ctx.labeled.size} labeled samples have no label in 'labels' (-1); class balancing "
+            "counts labeled samples per class, so store their labels with `alselect pack ... --labels Y.npy`"
+        )
+    return labels
+
+
+def _target(spec: str, n_classes: int):
+    if spec in ("", "uniform"):
+        return None
+    from ..inputs import read_lines
+
+    try:
+        values = np.array([float(v) for v in read_lines(spec, "-p target")], dtype=np.float64)
+    except ValueError:
+        raise SelectionError(f"-p target: '{spec}' must hold one number per line (a class distribution)") from None
+    if values.shape != (n_classes,) or (values < 0).any() or values.sum() <= 0:
+        raise SelectionError(
+            f"-p target: '{spec}' must hold {n_classes} non-negative numbers (one per class), got {values.size}"
+        )
+    return values / values.sum()
+
+
+def omega_for(ctx: Context, budget: int, b0: int, cycle: int, target: str) -> np.ndarray:
+    """Ω for this selection, with the defaults described in the module docstring."""
+    from ..balance import infer_cycle, omega
+
+    n_labeled = int(ctx.labeled.size)
+    if b0 < 0 and cycle <= 0:
+        b0, cycle = n_labeled, 1
+    elif b0 < 0:
+        b0 = n_labeled - (cycle - 1) * budget
+        if b0 < 0:
+            raise SelectionError(
+                f"-p cycle={cycle} with budget {budget} implies a negative initial labeled-set size "
+                f"({n_labeled} labeled now); pass -p b0= explicitly"
+            )
+    elif cycle <= 0:
+        cycle = infer_cycle(n_labeled, budget, b0)
+    om = omega(_labels_of_labeled(ctx), ctx.pool.n_classes, budget, b0=b0, cycle=cycle,
+               target=_target(target, ctx.pool.n_classes))
+    ctx.note(f"Omega for cycle {cycle} (b={budget}, b0={b0}): {om.sum():.1f} samples still needed over "
+             f"{int((om > 0).sum())} classes")
+    return om
+
+
+def _informativeness(ctx: Context, u: str, score_name: str) -> np.ndarray:
+    from ..kernels import uncertainty as K
+
+    if u == "entropy":
+        return stream_scores(ctx, "probs", K.entropy)
+    if u == "least-confidence":
+        return stream_scores(ctx, "probs", K.least_confidence)
+    if u == "margin":  # a smaller best-vs-second gap is more informative
+        return 1.0 - stream_scores(ctx, "probs", K.margin)
+    if u == "bald":
+        return stream_scores(ctx, "mc_probs", K.bald)
+    name, _, order = score_name.partition(":")
+    if not name:
+        raise SelectionError("-p u=score needs -p score=NAME[:asc] naming a score in the pool's 'scores' group")
+    ctx.require(f"scores/{name}")
+    values = ctx.read(f"scores/{name}", dtype=np.float64)
+    return -values if order == "asc" else values  # asc: smaller = more informative (e.g. VAAL)
+
+
+def balanced(ctx: Context, budget: int, lam: float, u: str, score: str, b0: int, cycle: int, target: str,
+             time_limit: float, gap: float) -> Picks:
+    from ..balance import solve_balanced
+
+    informative = _informativeness(ctx, u, score)
+    om = omega_for(ctx, budget, b0, cycle, target)
+    P = ctx.read("probs", dtype=np.float64)
+    result = solve_balanced(informative, P, om, budget, lam, time_limit=time_limit if time_limit > 0 else None,
+                            candidates=np.flatnonzero(ctx.candidates), gap_tol=gap)
+    ctx.note(f"solver status {result.status}, objective {result.objective:.6g}, certified lower bound "
+             f"{result.lower_bound:.6g}, gap {result.gap:.2e}, LP fractional variables {result.lp_fractional_count}, "
+             f"solve time {result.solve_time:.2f} s")
+    return Picks(result.picks, informative[result.picks])
+
+
+def balanced_kcenter(ctx: Context, budget: int, lam: float, b0: int, cycle: int, target: str, scale: str) -> Picks:
+    from ..balance import balanced_kcenter as run
+
+    X = ctx.read("embeddings", dtype=np.float32)
+    P = ctx.read("probs", dtype=np.float64)
+    om = omega_for(ctx, budget, b0, cycle, target)
+    first = None
+    if ctx.labeled.size == 0:  # same first pick as `kcenter`: the largest-norm candidate, ties lowest row
+        norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        norms[~ctx.candidates] = -1.0
+        first = int(np.argmax(norms))
+    picks = run(X, P, om, budget, lam, labeled=ctx.labeled, candidates=np.flatnonzero(ctx.candidates),
+                scale=scale, first=first)
+    return Picks(picks, np.full(picks.shape[0], np.nan))
