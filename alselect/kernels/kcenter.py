@@ -61,6 +61,8 @@ ROW_BLOCK = 2048
 CENTER_BLOCK = 1024
 #: below this many new centers a refresh uses an inline loop instead of BLAS
 SMALL_REFRESH = 16
+#: rows refreshed together (one GEMM) when the top row needs a long refresh
+REFRESH_BATCH = 32
 #: slack factor on the rigorous floating-point error bound
 BOUND_SAFETY = 2.0
 #: float64 unit roundoff
@@ -446,42 +448,68 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         _sift_down(hk, hv, size, pos)
     cand = np.empty(N, dtype=np.int64)
     scratch = np.empty(L + budget)
-    xi = np.empty(K)
     small = np.empty(SMALL_REFRESH)
+    batch = np.empty(REFRESH_BATCH, dtype=np.int64)
+    xb = np.empty((REFRESH_BATCH, K))
     for t in range(t0, budget):
         best_lo = -np.inf
         ncand = 0
         while size > 0 and hk[0] >= best_lo:
             i, size = _pop(hk, hv, size)
             stats[0] += 1
-            if not tight[i]:
-                stats[5] += 1
-                stats[6] += _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1,
-                                     allc, ninit)
-                tight[i] = True
-            lo = lastc[i]
-            if lo < nc:
+            nb = 1
+            batch[0] = i
+            if nc - lastc[i] >= SMALL_REFRESH:
+                # Speculative batch: the rows just below the top will almost
+                # surely need the same refresh soon; one GEMM serves them all.
+                while nb < REFRESH_BATCH and size > 0:
+                    j, size = _pop(hk, hv, size)
+                    stats[0] += 1
+                    batch[nb] = j
+                    nb += 1
+            lo_min = nc
+            for b in range(nb):
+                i = batch[b]
+                if not tight[i]:
+                    stats[5] += 1
+                    stats[6] += _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1,
+                                         allc, ninit)
+                    tight[i] = True
+                if lastc[i] < lo_min:
+                    lo_min = lastc[i]
+            if nb > 1:
+                for b in range(nb):
+                    for kk in range(K):
+                        xb[b, kk] = A[batch[b], kk]
+                dots2 = np.dot(xb[:nb], cbuf[lo_min:nc].T)  # (nb, k) GEMM
+                for b in range(nb):
+                    i = batch[b]
+                    lo = lastc[i]
+                    if lo < nc:
+                        stats[1] += nc - lo
+                        _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc],
+                                    cid[lo:nc], dots2[b, lo - lo_min:],
+                                    m1, m2, c1)
+                        lastc[i] = nc
+            elif lo_min < nc:
+                lo = lo_min
                 k = nc - lo
                 stats[1] += k
-                if k < SMALL_REFRESH:
-                    for c in range(k):
-                        acc = 0.0
-                        for kk in range(K):
-                            acc += np.float64(A[i, kk]) * cbuf[lo + c, kk]
-                        small[c] = acc
-                    dots = small[:k]
-                else:
+                for c in range(k):
+                    acc = 0.0
                     for kk in range(K):
-                        xi[kk] = A[i, kk]
-                    dots = np.dot(cbuf[lo:nc], xi)
+                        acc += np.float64(A[i, kk]) * cbuf[lo + c, kk]
+                    small[c] = acc
                 _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc], cid[lo:nc],
-                            dots, m1, m2, c1)
+                            small[:k], m1, m2, c1)
                 lastc[i] = nc
-            cand[ncand] = i
-            ncand += 1
-            v = m1[i] - Ehi[i]
-            if v > best_lo:
-                best_lo = v
+            for b in range(nb):
+                i = batch[b]
+                cand[ncand] = i
+                ncand += 1
+                v = m1[i] - Ehi[i]
+                if v > best_lo:
+                    best_lo = v
         if ncand == 0:
             return picks[:t], mind2[:t], stats
         nclose = 0
