@@ -11,8 +11,8 @@ over the pool per pick.  The timed kcenter reference is the usual float32 GEMM
 form (ratio column); "identical" compares with a float64 reference applying the
 engine's documented near-tie rule (the exact greedy sequence).  The 1M-row kcenter
 run times the reference on a few picks and extrapolates linearly.
-Peak memory is the process high-water mark above the resident set before the
-call (Linux /proc/self/status VmHWM, reset through /proc/self/clear_refs).
+Peak memory: each measured call runs in a forked child; the figure is the
+child's high-water mark (VmHWM) above its resident set at the start.
 """
 
 import argparse
@@ -73,17 +73,30 @@ def _status(field):
 
 
 def measured(fn):
-    """(result, seconds, peak bytes above the resident set before the call)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-    base = _status("VmRSS:")
-    t = time.perf_counter()
-    out = fn()
-    el = time.perf_counter() - t
-    return out, el, max(_status("VmHWM:") - base, 0)
+    """(result, seconds, peak bytes above the resident set before the call).
+
+    Runs ``fn`` in a forked child so that the child's high-water mark (which
+    starts at its resident set) measures this call alone.
+    """
+    import pickle
+
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(rfd)
+        base = _status("VmRSS:")
+        t = time.perf_counter()
+        out = fn()
+        el = time.perf_counter() - t
+        peak = max(_status("VmHWM:") - base, 0)
+        with os.fdopen(wfd, "wb") as f:
+            pickle.dump((out, el, peak), f)
+        os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as f:
+        out = pickle.load(f)
+    os.waitpid(pid, 0)
+    return out
 
 
 # ------------------------------------------------------------ references
