@@ -279,17 +279,28 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
 
 # ------------------------------------------------------------ D^2 sampling
 
-def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init):
+def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None):
     from alselect.kernels import d2sampling as d2
 
+    N = A.shape[0]
     if Q is None:
-        Q = np.zeros((A.shape[0], 1), dtype=A.dtype)
+        Q = np.zeros((N, 1), dtype=A.dtype)
     n = d2.sqnorms(A, Q, has_q, s)
+    if has_q:  # BADGE: data for the O(1) pseudo-label bound
+        y = np.argmax(P, axis=1).astype(np.int64)
+        psum = P.sum(axis=1, dtype=np.float64)
+        ones = np.ones(N)
+        fnorm = np.sqrt(d2.sqnorms(A, Q, False, ones))
+        anorm = np.sqrt(d2.sqnorms(Q, Q, False, ones))
+    else:
+        y = np.zeros(N, dtype=np.int64)
+        psum = fnorm = anorm = np.zeros(N)
     first = -1
     if not centers_mask.any():
         first = _first_pick(init, pickable, n, None, rng_u=u[0])
     init_c = np.flatnonzero(centers_mask).astype(np.int64)
-    picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, u)
+    picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, u, y, psum,
+                            fnorm, anorm)
     return picks
 
 
@@ -368,7 +379,7 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
         return np.empty(0, dtype=np.int64)
     a = badge_embedding_factors(P)
     centers = lab if labeled_as_centers else np.zeros(N, dtype=bool)
-    return _d2_run(F, a, True, np.ones(N), ~lab, centers, budget, u, "max-norm")
+    return _d2_run(F, a, True, np.ones(N), ~lab, centers, budget, u, "max-norm", P=P)
 
 
 # ------------------------------------------------------------ UWE

@@ -121,10 +121,25 @@ def test_d2_distribution_chi_square():
     d2 = ((X - X[3]) ** 2).sum(1)
     d2[3] = 0
     expected = d2 / d2.sum()
+    from alselect.kernels import d2sampling as d2
+
     trials = 4000
     counts = np.zeros(5)
-    for seed in range(trials):
-        counts[kmeanspp(X, 2, seed=seed)[1]] += 1
+    ones = np.ones(5)
+    n = d2.sqnorms(X, X, False, ones)
+    zeros_i, zeros_f = np.zeros(5, dtype=np.int64), np.zeros(5)
+    pickable = np.ones(5, dtype=bool)
+    none = np.empty(0, dtype=np.int64)
+    for seed in range(trials):  # the kernel directly: same uniforms as kmeanspp
+        u = np.random.default_rng(seed).random(2)
+        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, u, zeros_i,
+                            zeros_f, zeros_f, zeros_f)
+        counts[p[1]] += 1
+    for seed in range(20):  # ... which is what the public function runs
+        u = np.random.default_rng(seed).random(2)
+        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, u, zeros_i,
+                            zeros_f, zeros_f, zeros_f)
+        np.testing.assert_array_equal(kmeanspp(X, 2, seed=seed), p)
     assert counts[3] == 0
     keep = expected > 0
     chi2, pval = stats.chisquare(counts[keep], expected[keep] * trials)

@@ -28,7 +28,9 @@ Pruning (exact; Euclidean geometry of the g space)
 Each row remembers its nearest center a(i).  With a new center c, the row can
 only get closer if d(c, a(i)) < 2 sqrt(D2_i) (Elkan's lemma) and
 | ||g_i|| - ||g_c|| | < sqrt(D2_i); whole groups of rows sharing a(i) are
-skipped with the group maximum of D2.  Both tests carry a small relative
+skipped with the group maximum of D2.  For BADGE a third test bounds
+|a_i.a_c| from the pseudo-labels and two probabilities (``_badge_lower_bound``)
+so that most rows are skipped without reading their features.  Both tests carry a small relative
 slack ``PRUNE_SLACK`` so that rounding never prunes a row that would change.
 """
 
@@ -84,20 +86,51 @@ def sqnorms(A, Q, has_q, s):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c):
+    """Lower bound on the BADGE distance (1) from O(1) reads of row i.
+
+    With a = p - onehot(y) and p on the simplex,
+    a_i.a_c = p_i.p_c - p_i[y_c] - p_c[y_i] + [y_i = y_c] and
+    0 <= p_i.p_c <= max_k p_c[k] * sum_k p_i[k], which bounds |a_i.a_c| without
+    reading a_i; |f_i.f_c| <= |f_i| |f_c| then bounds the distance.
+    """
+    yi = y[i]
+    yc = y[c]
+    same = 1.0 if yi == yc else 0.0
+    pi_yc = np.float64(Q[i, yc]) + same       # p_i[y_c]
+    pc_yi = np.float64(Q[c, yi]) + same       # p_c[y_i]
+    pc_max = np.float64(Q[c, yc]) + 1.0       # p_c[y_c]
+    base = same - pi_yc - pc_yi
+    hi = base + pc_max * psum[i]
+    amax = max(abs(base), abs(hi))
+    cs = anorm[i] * anorm[c]
+    if cs < amax:
+        amax = cs
+    return n[i] + n[c] - 2.0 * amax * fnorm[i] * fnorm[c]
+
+
+@njit(cache=True)
 def _add_center(A, Q, has_q, n, s, c, q, d2, assign, active, maxd2, centers,
-                skip, cc2):
-    """Fold center c (slot q) into the min-distance state; pruned, exact."""
+                skip, cc2, y, psum, fnorm, anorm):
+    """Fold center c (slot q) into the min-distance state; pruned, exact.
+
+    ``y, psum, fnorm, anorm`` (argmax class, probability row sums, |f|, |a|)
+    enable the O(1) BADGE bound when ``has_q``; unused otherwise.  Serial on
+    purpose: one fork-join per pick costs whole scheduler time slices on a
+    busy 2-core machine, more than the pruned work itself.
+    """
     N = A.shape[0]
     nrm_c = np.sqrt(n[c])
-    for j in prange(q):
+    evals = 0
+    for j in range(q):
         skip[j] = True
         if maxd2[j] > 0.0:
             lb = np.sqrt(n[centers[j]]) - nrm_c
             if lb * lb < 4.0 * maxd2[j] * (1.0 + PRUNE_SLACK):
                 cc2[j] = pair_dist(A, Q, has_q, n, s, c, centers[j])
                 skip[j] = cc2[j] >= 4.0 * maxd2[j] * (1.0 + PRUNE_SLACK)
-    for i in prange(N):
+    for i in range(N):
         if not active[i]:
             continue
         di = d2[i]
@@ -112,10 +145,20 @@ def _add_center(A, Q, has_q, n, s, c, q, d2, assign, active, maxd2, centers,
         lb = np.sqrt(n[i]) - nrm_c
         if lb * lb >= di * (1.0 + PRUNE_SLACK):
             continue
+        if has_q:
+            lbq = _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c)
+            if lbq >= di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c]):
+                continue
+            # second stage: exact a_i.a_c (C values) before the D feature values
+            lbq = n[i] + n[c] - 2.0 * abs(_dot(Q, i, c)) * fnorm[i] * fnorm[c]
+            if lbq >= di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c]):
+                continue
+        evals += 1
         d = pair_dist(A, Q, has_q, n, s, i, c)
         if d < di:
             d2[i] = d
             assign[i] = q
+    return evals
 
 
 @njit(cache=True)
@@ -163,7 +206,8 @@ def _draw(d2, active, total, remaining, u):
 
 
 @njit(cache=True)
-def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u):
+def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
+              fnorm, anorm):
     """k-means++ seeding on distance (1).
 
     Parameters
@@ -176,11 +220,14 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u):
     init_centers : (L,) int64  initial centers (may be empty)
     first : int  first pick when L == 0, else ignored
     u : (budget,) float64  uniforms in [0, 1); u[t] drives pick t
+    y : (N,) int64  argmax class (BADGE; any values otherwise)
+    psum : (N,) float64  row sums of the probabilities (BADGE)
+    fnorm, anorm : (N,) float64  |A_i| and |Q_i| (BADGE)
 
     Returns
     -------
     picks : (budget,) int64 in pick order
-    pair_evals : int  distances evaluated (pruning diagnostics)
+    evals : int  distances evaluated (the rest were pruned)
     """
     N = A.shape[0]
     budget = u.shape[0]
@@ -200,11 +247,12 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u):
     skip = np.zeros(nmax, dtype=np.bool_)
     cc2 = np.zeros(nmax, dtype=np.float64)
     q = 0
+    evals = 0
     for t in range(L):
         c = init_centers[t]
         centers[q] = c
-        _add_center(A, Q, has_q, n, s, c, q, d2, assign, active, maxd2,
-                    centers, skip, cc2)
+        evals += _add_center(A, Q, has_q, n, s, c, q, d2, assign, active, maxd2,
+                    centers, skip, cc2, y, psum, fnorm, anorm)
         q += 1
         _scan(d2, assign, active, maxd2, q)
     t0 = 0
@@ -213,8 +261,8 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u):
         active[first] = False
         d2[first] = 0.0
         centers[0] = first
-        _add_center(A, Q, has_q, n, s, first, 0, d2, assign, active, maxd2,
-                    centers, skip, cc2)
+        evals += _add_center(A, Q, has_q, n, s, first, 0, d2, assign, active, maxd2,
+                    centers, skip, cc2, y, psum, fnorm, anorm)
         q = 1
         t0 = 1
     for t in range(t0, budget):
@@ -225,7 +273,7 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u):
         d2[w] = 0.0
         centers[q] = w
         if t + 1 < budget:
-            _add_center(A, Q, has_q, n, s, w, q, d2, assign, active, maxd2,
-                        centers, skip, cc2)
+            evals += _add_center(A, Q, has_q, n, s, w, q, d2, assign, active, maxd2,
+                        centers, skip, cc2, y, psum, fnorm, anorm)
         q += 1
-    return picks, 0
+    return picks, evals
