@@ -38,6 +38,10 @@ INITS = ("max-norm", "random")
 F16_BLOCK = 65536
 #: tolerance on row sums when checking probabilities
 PROB_SUM_TOL = 1e-3
+#: largest center-center table for triangle pruning, relative to the embeddings
+TRI_MEM_FRACTION = 0.25
+#: ... or in bytes, whichever is larger
+TRI_MEM_FLOOR = 64 * 2 ** 20
 _U32 = 2.0 ** -24
 _U64 = 2.0 ** -53
 
@@ -150,8 +154,12 @@ def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget):
     e_lo = kc.row_error_bounds(anorm, bnorm, n, s, kc.gamma(K + 2, u), g64)
     e_hi = kc.row_error_bounds(anorm, bnorm, n, s, g64, g64)
     init = np.flatnonzero(labeled).astype(np.int64)
+    # the (budget, budget) float32 table for triangle pruning must stay small
+    # next to the embeddings (peak memory target: 1.5x the array)
+    use_tri = mode == kc.MODE_EUCLID and 4 * budget * budget <= max(
+        TRI_MEM_FRACTION * A.nbytes, TRI_MEM_FLOOR)
     picks, mind2, _ = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, pickable, init,
-                                        int(first), budget)
+                                        int(first), budget, use_tri)
     return picks, mind2
 
 

@@ -63,6 +63,12 @@ CENTER_BLOCK = 1024
 SMALL_REFRESH = 16
 #: rows refreshed together (one GEMM) when the top row needs a long refresh
 REFRESH_BATCH = 32
+#: relative slack for the float32 rounding of the center-center table
+CC_REL = 1e-6
+#: picks after which the triangle pruning is judged ...
+TRI_PROBE = 200
+#: ... and dropped if it skips fewer than this fraction of the pairs it tests
+TRI_MIN_RATE = 0.5
 #: slack factor on the rigorous floating-point error bound
 BOUND_SAFETY = 2.0
 #: float64 unit roundoff
@@ -368,8 +374,75 @@ def _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1, allc, nall):
 
 
 @njit(cache=True)
+def _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf):
+    """Fold picked centers lo..nc-1 into row i (float64 accumulation)."""
+    K = A.shape[1]
+    k = nc - lo
+    if k < SMALL_REFRESH:
+        dots = np.empty(k)
+        for c in range(k):
+            acc = 0.0
+            for kk in range(K):
+                acc += np.float64(A[i, kk]) * cbuf[lo + c, kk]
+            dots[c] = acc
+    else:
+        for kk in range(K):
+            rowbuf[kk] = A[i, kk]
+        dots = np.dot(cbuf[lo:nc], rowbuf)  # BLAS matrix-vector product
+    _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc], cid[lo:nc], dots, m1, m2, c1)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi, i, lo, nc,
+                    m1, m2, c1, stats):
+    """Fold picked centers lo..nc-1 into row i, skipping provably far ones.
+
+    Euclidean only (triangle inequality).  With c1 the row's nearest center so
+    far, a center c cannot come closer than (|c - c1| - |x_i - c1|)^2; when
+    that lower bound (made rigorous with the error bounds and the float32
+    rounding of the center-center table) exceeds m1, c is skipped and the bound
+    is folded into m2 instead, keeping m2 a valid lower bound.
+    """
+    K = A.shape[1]
+    b1 = m1[i]
+    b2 = m2[i]
+    bc = c1[i]
+    q1 = slot_of[bc]
+    ei = Ehi[i]
+    ni = n[i]
+    si = s[i]
+    for c in range(lo, nc):
+        stats[7] += 1
+        lb = np.float64(cc[q1, c]) * (1.0 - CC_REL) - Ehi[cid[c]] - Ehi[bc]
+        if lb > 0.0:
+            lbd = np.sqrt(lb) - np.sqrt(b1 + ei)
+            if lbd > 0.0:
+                lbsq = lbd * lbd - ei
+                if lbsq > b1:
+                    stats[8] += 1
+                    if lbsq < b2:
+                        b2 = lbsq
+                    continue
+        acc = 0.0
+        for kk in range(K):
+            acc += np.float64(A[i, kk]) * cbuf[c, kk]
+        v = ni + cn[c] - 2.0 * si * cs[c] * acc
+        if v < b1:
+            b2 = min(b2, b1)
+            b1 = v
+            bc = cid[c]
+            q1 = c
+        elif v < b2:
+            b2 = v
+    stats[1] += nc - lo
+    m1[i] = b1
+    m2[i] = b2
+    c1[i] = bc
+
+
+@njit(cache=True)
 def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
-                   budget):
+                   budget, use_tri):
     """Exact greedy k-center on the distance (1); see the module docstring.
 
     Parameters
@@ -385,6 +458,9 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     init_centers : (L,) int64  initial centers (labeled rows); may be empty
     first : int  first pick when L == 0 (ignored otherwise)
     budget : int  number of picks, at most pickable.sum()
+    use_tri : bool  keep a (budget, budget) float32 table of picked-center
+        distances and prune refreshes with the triangle inequality (MODE_EUCLID
+        only); switched off automatically when it prunes too little
 
     Returns
     -------
@@ -392,15 +468,16 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     mind2 : (budget,) float64 distance (1) of each pick to its nearest center
         at the moment it was picked (+inf for a first pick with no centers);
         the exact D64 when a near-tie was resolved, else within Ehi of it.
-    stats : (7,) int64  heap pops, row-center pairs refreshed, near-ties
+    stats : (9,) int64  heap pops, row-center pairs refreshed, near-ties
         resolved, rows evaluated exactly, of which by a full center scan,
-        rows tightened, center pairs scanned while tightening
+        rows tightened, center pairs scanned while tightening, triangle tests,
+        pairs pruned by them
     """
     N, K = A.shape
     L = init_centers.shape[0]
     picks = np.empty(budget, dtype=np.int64)
     mind2 = np.empty(budget)
-    stats = np.zeros(7, dtype=np.int64)
+    stats = np.zeros(9, dtype=np.int64)
     if budget == 0:
         return picks, mind2, stats
     live = pickable.copy()
@@ -416,6 +493,11 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     c1 = np.full(N, -1, dtype=np.int64)
     lastc = np.zeros(N, dtype=np.int64)
     tight = np.zeros(N, dtype=np.bool_)
+    use_tri = use_tri and mode == MODE_EUCLID
+    cc = np.empty((budget, budget) if use_tri else (1, 1), dtype=np.float32)
+    slot_of = np.full(N if use_tri else 1, -1, dtype=np.int64)
+    if use_tri and L == 0:
+        slot_of[first] = 0
     nc = 0  # picked centers so far (rows of cbuf)
     t0 = 0
     if L == 0:
@@ -450,6 +532,8 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     scratch = np.empty(L + budget)
     small = np.empty(SMALL_REFRESH)
     batch = np.empty(REFRESH_BATCH, dtype=np.int64)
+    gsel = np.empty(REFRESH_BATCH, dtype=np.int64)
+    rowbuf = np.empty(K)
     xb = np.empty((REFRESH_BATCH, K))
     for t in range(t0, budget):
         best_lo = -np.inf
@@ -459,7 +543,17 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
             stats[0] += 1
             nb = 1
             batch[0] = i
-            if nc - lastc[i] >= SMALL_REFRESH:
+            if use_tri and not tight[i]:
+                stats[5] += 1
+                stats[6] += _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1,
+                                     allc, ninit)
+                tight[i] = True
+            if use_tri and slot_of[c1[i]] >= 0:
+                if lastc[i] < nc:
+                    _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi,
+                                    i, lastc[i], nc, m1, m2, c1, stats)
+                    lastc[i] = nc
+            elif nc - lastc[i] >= SMALL_REFRESH:
                 # Speculative batch: the rows just below the top will almost
                 # surely need the same refresh soon; one GEMM serves them all.
                 while nb < REFRESH_BATCH and size > 0:
@@ -478,30 +572,41 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
                 if lastc[i] < lo_min:
                     lo_min = lastc[i]
             if nb > 1:
-                for b in range(nb):
-                    for kk in range(K):
-                        xb[b, kk] = A[batch[b], kk]
-                dots2 = np.dot(xb[:nb], cbuf[lo_min:nc].T)  # (nb, k) GEMM
+                # rows needing at least half of the top row's range share one
+                # GEMM; the others are refreshed on their own (no wasted work)
+                lo_top = lastc[batch[0]]
+                cut = nc - (nc - lo_top) // 2
+                ng = 0
                 for b in range(nb):
                     i = batch[b]
-                    lo = lastc[i]
-                    if lo < nc:
+                    if lastc[i] <= cut:
+                        for kk in range(K):
+                            xb[ng, kk] = A[i, kk]
+                        gsel[ng] = i
+                        ng += 1
+                    elif lastc[i] < nc:
+                        _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lastc[i], nc,
+                                     m1, m2, c1, rowbuf)
+                        stats[1] += nc - lastc[i]
+                        lastc[i] = nc
+                lo_g = nc
+                for g in range(ng):
+                    if lastc[gsel[g]] < lo_g:
+                        lo_g = lastc[gsel[g]]
+                if ng > 0:
+                    dots2 = np.dot(xb[:ng], cbuf[lo_g:nc].T)  # (ng, k) GEMM
+                    for g in range(ng):
+                        i = gsel[g]
+                        lo = lastc[i]
                         stats[1] += nc - lo
                         _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc],
-                                    cid[lo:nc], dots2[b, lo - lo_min:],
+                                    cid[lo:nc], dots2[g, lo - lo_g:],
                                     m1, m2, c1)
                         lastc[i] = nc
             elif lo_min < nc:
-                lo = lo_min
-                k = nc - lo
-                stats[1] += k
-                for c in range(k):
-                    acc = 0.0
-                    for kk in range(K):
-                        acc += np.float64(A[i, kk]) * cbuf[lo + c, kk]
-                    small[c] = acc
-                _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc], cid[lo:nc],
-                            small[:k], m1, m2, c1)
+                stats[1] += nc - lo_min
+                _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lo_min, nc, m1, m2,
+                             c1, rowbuf)
                 lastc[i] = nc
             for b in range(nb):
                 i = batch[b]
@@ -545,6 +650,17 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         cn[nc] = n[w]
         cs[nc] = s[w]
         cid[nc] = w
+        if use_tri:
+            slot_of[w] = nc
+            if nc > 0:
+                dd = np.dot(cbuf[:nc], cbuf[nc])
+                for q in range(nc):
+                    v = cn[q] + cn[nc] - 2.0 * cs[q] * cs[nc] * dd[q]
+                    cc[nc, q] = v
+                    cc[q, nc] = v
+            cc[nc, nc] = 0.0
+            if t >= TRI_PROBE and stats[8] < TRI_MIN_RATE * stats[7]:
+                use_tri = False  # concentrated data: the table does not pay
         nc += 1
         allc[nall] = w
         nall += 1
