@@ -11,8 +11,8 @@ over the pool per pick.  The timed kcenter reference is the usual float32 GEMM
 form (ratio column); "identical" compares with a float64 reference applying the
 engine's documented near-tie rule (the exact greedy sequence).  The 1M-row kcenter
 run times the reference on a few picks and extrapolates linearly.
-Peak memory: each measured call runs in a forked child; the figure is the
-child's high-water mark (VmHWM) above its resident set at the start.
+Peak memory: a helper process polls this process's VmRSS every 2 ms; the
+figure is the peak during the call above the resident set before it.
 """
 
 import argparse
@@ -72,31 +72,52 @@ def _status(field):
     return 0
 
 
+_MONITOR_CODE = r"""
+import sys, time, select
+pid = sys.argv[1]
+def rss():
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+peak = rss()
+while True:
+    r, _, _ = select.select([sys.stdin], [], [], 0.002)
+    peak = max(peak, rss())
+    if r:
+        if not sys.stdin.readline():
+            break
+        print(peak, flush=True)
+        peak = rss()
+"""
+_monitor = None
+
+
+def start_monitor():
+    """A separate process polling our VmRSS every 2 ms (numba's OpenMP layer
+    forbids fork, and kernels hold the GIL, so no in-process sampler)."""
+    global _monitor
+    import subprocess
+
+    _monitor = subprocess.Popen([sys.executable, "-c", _MONITOR_CODE, str(os.getpid())],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def _monitor_peak():
+    _monitor.stdin.write("x\n")
+    _monitor.stdin.flush()
+    return int(_monitor.stdout.readline())
+
+
 def measured(fn):
-    """(result, seconds, peak bytes above the resident set before the call).
-
-    Runs ``fn`` in a forked child so that the child's high-water mark (which
-    starts at its resident set) measures this call alone.
-    """
-    import pickle
-
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(rfd)
-        base = _status("VmRSS:")
-        t = time.perf_counter()
-        out = fn()
-        el = time.perf_counter() - t
-        peak = max(_status("VmHWM:") - base, 0)
-        with os.fdopen(wfd, "wb") as f:
-            pickle.dump((out, el, peak), f)
-        os._exit(0)
-    os.close(wfd)
-    with os.fdopen(rfd, "rb") as f:
-        out = pickle.load(f)
-    os.waitpid(pid, 0)
-    return out
+    """(result, seconds, peak bytes above the resident set before the call)."""
+    _monitor_peak()  # reset
+    base = _status("VmRSS:")
+    t = time.perf_counter()
+    out = fn()
+    el = time.perf_counter() - t
+    return out, el, max(_monitor_peak() - base, 0)
 
 
 # ------------------------------------------------------------ references
@@ -177,7 +198,7 @@ def bench_kcenter(gen, N, D, C, L, budget):
     rng = np.random.default_rng(SEED)
     X, _ = gen(N, D, C, rng)
     lab = rng.choice(N, L, replace=False)
-    kcenter_greedy(X[:2000], 10, labeled=lab[lab < 2000][:5])  # compile / load cache
+    kcenter_greedy(X[:2000], 10, labeled=[0, 1])  # compile / load cache
     (p, _), t_new, mem = measured(lambda: kcenter_greedy(X, budget, labeled=lab))
     rp, t_ref, _ = measured(lambda: kcenter_reference(X, budget, lab))
     rx, t_rx, _ = measured(lambda: kcenter_reference(X, budget, lab, exact=True))
@@ -216,6 +237,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes, seconds")
     ap.add_argument("--skip-1m", action="store_true", help="skip the 1M-row run")
     args = ap.parse_args()
+    start_monitor()
     if args.quick:
         N, D, C, L, B, BIG, BB = 5000, 64, 10, 100, 250, 50000, 500
     else:
