@@ -1,0 +1,455 @@
+"""Embedding-space selection: K-Center-Greedy, k-means++, BADGE and UWE.
+
+Thin validated layer over the kernels in ``alselect.kernels.kcenter``,
+``alselect.kernels.d2sampling`` and ``alselect.kernels.uwe``: inputs are
+checked once here (shapes, dtypes, finiteness, ranges), float16 is converted to
+float32 block by block, and random streams are drawn here so that NumPy
+references can consume the very same uniforms.  See docs/diversity.md for the
+algorithms, the exactness rule and the tie-breaking (lowest row everywhere).
+
+Row sets
+--------
+``labeled`` (bool mask or index array): rows that are already labeled; never
+picked.  For ``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial
+centers (issue 3; UWE paper Algorithm 1).  ``badge`` follows the BADGE paper and
+code: labeled rows are excluded but are not centers unless
+``labeled_as_centers=True``.
+``candidates`` (bool mask or index array, kcenter only): rows that may be
+picked; other rows that are not labeled are ignored entirely (they are neither
+picked nor centers, and their distances do not matter).
+"""
+
+import numpy as np
+
+__all__ = [
+    "kcenter_greedy",
+    "kcenter_greedy_ip",
+    "kmeanspp",
+    "badge",
+    "uwe_weights",
+    "uwe",
+]
+
+UNCERTAINTIES = ("entropy", "bvsb", "least-confidence", "margin")
+NORMALIZATIONS = ("none", "minmax")
+SAMPLERS = ("kcenter", "kmeanspp")
+INITS = ("max-norm", "random")
+#: rows converted per block when float16 input is widened to float32
+F16_BLOCK = 65536
+#: tolerance on row sums when checking probabilities
+PROB_SUM_TOL = 1e-3
+#: largest center-center table for triangle pruning, relative to the embeddings
+TRI_MEM_FRACTION = 0.25
+#: ... or in bytes, whichever is larger
+TRI_MEM_FLOOR = 64 * 2 ** 20
+_U32 = 2.0 ** -24
+_U64 = 2.0 ** -53
+
+
+# ------------------------------------------------------------ validation
+
+def _as_matrix(X, name):
+    """C-contiguous float32/float64 2-D array; float16 widened in blocks."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (N, D); got shape {X.shape}. "
+                         f"Reshape it to one row per sample.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one row and one column; got shape "
+                         f"{X.shape}.")
+    if X.dtype == np.float16:
+        out = np.empty(X.shape, dtype=np.float32)
+        for r in range(0, X.shape[0], F16_BLOCK):
+            out[r:r + F16_BLOCK] = X[r:r + F16_BLOCK]
+        X = out
+    elif X.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name} must be float16, float32 or float64; got {X.dtype}. "
+                         f"Convert it with .astype(np.float32).")
+    X = np.ascontiguousarray(X)
+    for r in range(0, X.shape[0], F16_BLOCK):
+        if not np.isfinite(X[r:r + F16_BLOCK]).all():
+            bad = r + int(np.nonzero(~np.isfinite(X[r:r + F16_BLOCK]).all(axis=1))[0][0])
+            raise ValueError(f"{name} must be finite; row {bad} contains NaN or inf. "
+                             f"Remove or repair that sample.")
+    return X
+
+
+def _row_set(rows, N, name):
+    """Bool mask of length N from None, a bool mask or an index array."""
+    mask = np.zeros(N, dtype=bool)
+    if rows is None:
+        return mask
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        if rows.shape != (N,):
+            raise ValueError(f"{name} as a boolean mask must have shape ({N},); got "
+                             f"{rows.shape}.")
+        return rows.copy()
+    if rows.size == 0:
+        return mask
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(f"{name} must be a boolean mask or a 1-D array of row indices; "
+                         f"got dtype {rows.dtype} and shape {rows.shape}.")
+    if rows.min() < 0 or rows.max() >= N:
+        raise ValueError(f"{name} holds row index {int(rows.min() if rows.min() < 0 else rows.max())}"
+                         f" outside [0, {N}); indices must address rows of the array.")
+    mask[rows] = True
+    return mask
+
+
+def _check_budget(budget, available, what):
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+        raise ValueError(f"budget must be an integer; got {budget!r}.")
+    budget = int(budget)
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0; got {budget}.")
+    if budget > available:
+        raise ValueError(f"budget {budget} exceeds the {available} {what}; lower the "
+                         f"budget to at most {available}.")
+    return budget
+
+
+def _check_probs(P, name="probs"):
+    P = _as_matrix(P, name)
+    for r in range(0, P.shape[0], F16_BLOCK):
+        blk = P[r:r + F16_BLOCK]
+        if (blk < 0).any() or (blk > 1).any():
+            raise ValueError(f"{name} must lie in [0, 1]; found values outside near row "
+                             f"{r}. Pass softmax probabilities, not logits.")
+        sums = blk.sum(axis=1, dtype=np.float64)
+        bad = np.abs(sums - 1.0) > PROB_SUM_TOL
+        if bad.any():
+            i = r + int(np.nonzero(bad)[0][0])
+            raise ValueError(f"{name} rows must sum to 1 (within {PROB_SUM_TOL}); row {i} "
+                             f"sums to {sums[i - r]:.6g}. Pass softmax probabilities.")
+    return P
+
+
+def _choice(value, allowed, name):
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not supported; choose one of "
+                         f"{', '.join(allowed)}.")
+    return value
+
+
+def _seeded_uniforms(seed, count):
+    if seed is None:
+        raise ValueError("seed is required for randomised selection; pass an int, e.g. "
+                         "seed=0.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer; got {seed!r}.")
+    return np.random.default_rng(int(seed)).random(count)
+
+
+# ------------------------------------------------------------ k-center greedy
+
+def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget):
+    from alselect.kernels import kcenter as kc
+
+    N, K = A.shape
+    anorm = kc.row_norms_unscaled(A)
+    bnorm = anorm if B is A else kc.row_norms_unscaled(B)
+    u = _U32 if A.dtype == np.float32 else _U64
+    g64 = kc.gamma(K + 2, _U64)
+    e_lo = kc.row_error_bounds(anorm, bnorm, n, s, kc.gamma(K + 2, u), g64)
+    e_hi = kc.row_error_bounds(anorm, bnorm, n, s, g64, g64)
+    init = np.flatnonzero(labeled).astype(np.int64)
+    # the (budget, budget) float32 table for triangle pruning must stay small
+    # next to the embeddings (peak memory target: 1.5x the array)
+    use_tri = mode == kc.MODE_EUCLID and 4 * budget * budget <= max(
+        TRI_MEM_FRACTION * A.nbytes, TRI_MEM_FLOOR)
+    picks, mind2, _ = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, pickable, init,
+                                        int(first), budget, use_tri)
+    return picks, mind2
+
+
+def _first_pick(init, pickable, norms2, seed, rng_u=None):
+    """Largest norm (ties lowest row) or the seeded random pickable row."""
+    rows = np.flatnonzero(pickable)
+    if init == "random":
+        u = _seeded_uniforms(seed, 1)[0] if rng_u is None else rng_u
+        return int(rows[min(int(np.floor(u * rows.size)), rows.size - 1)])
+    vals = norms2[rows]
+    return int(rows[int(np.argmax(vals))])  # argmax returns the first maximum
+
+
+def kcenter_greedy(X, budget, *, labeled=None, init="max-norm", seed=None,
+                   candidates=None, weights=None):
+    """Exact K-Center-Greedy (core-set) in Euclidean space.
+
+    Parameters
+    ----------
+    X : (N, D) float16/float32/float64 embeddings
+    budget : int  number of rows to pick, at most the number of pickable rows
+    labeled : bool mask (N,) or index array, optional -- initial centers
+    init : {"max-norm", "random"}  first pick when nothing is labeled: the row
+        of largest norm (ties: lowest row) or a row drawn with ``seed``
+    seed : int, optional  needed for ``init="random"``
+    candidates : bool mask (N,) or index array, optional -- rows that may be
+        picked (default: all unlabeled rows)
+    weights : (N,) array, optional -- per-row scale s_i: distances are taken
+        between s_i x_i (UWE) without building the scaled copy
+
+    Returns
+    -------
+    picks : (budget,) int64  in pick order
+    min_dist : (budget,) float64  Euclidean distance of each pick to its
+        nearest center when picked (+inf for a first pick with no centers)
+    """
+    X = _as_matrix(X, "X")
+    N = X.shape[0]
+    _choice(init, INITS, "init")
+    lab = _row_set(labeled, N, "labeled")
+    pickable = ~lab
+    if candidates is not None:
+        pickable &= _row_set(candidates, N, "candidates")
+    budget = _check_budget(budget, int(pickable.sum()), "pickable rows (unlabeled candidates)")
+    s = _check_weights(weights, N)
+    if budget == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    from alselect.kernels import kcenter as kc
+
+    n = kc.row_sqnorms(X, s)
+    first = -1
+    if not lab.any():
+        first = _first_pick(init, pickable, n, seed)
+    picks, mind2 = _kcenter_run(kc.MODE_EUCLID, X, X, n, s, pickable, lab, first, budget)
+    return picks, np.sqrt(np.maximum(mind2, 0.0))
+
+
+def _check_weights(weights, N):
+    if weights is None:
+        return np.ones(N)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (N,):
+        raise ValueError(f"weights must have shape ({N},); got {w.shape}.")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("weights must be finite and >= 0; got a negative or non-finite "
+                         "value. Check the uncertainty scores.")
+    return np.ascontiguousarray(w)
+
+
+def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=None):
+    """The exact K-Center-Greedy engine on an inner-product distance.
+
+    d(i, j) = n[i] + n[j] - 2 <A[i], B[j]>, with <A_i, B_j> = <A_j, B_i> guaranteed
+    by the caller (e.g. a symmetric KL over (p, log p) blocks).  No triangle
+    inequality is assumed.  Euclidean distance is A = B = X, n = ||x||^2.
+
+    Parameters
+    ----------
+    A, B : (N, K) float16/float32/float64, same dtype after conversion
+    n : (N,) float64
+    budget : int
+    labeled : bool mask or index array, optional -- initial centers
+    first : int, optional -- first pick when nothing is labeled (default: the
+        row of largest n, ties lowest row)
+    candidates : bool mask or index array, optional -- rows that may be picked
+
+    Returns
+    -------
+    picks : (budget,) int64 in pick order
+    min_d : (budget,) float64  d(pick, nearest center) when picked (the
+        distance itself, not a square root; +inf for a first pick with no
+        centers)
+    """
+    A = _as_matrix(A, "A")
+    B = _as_matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape; got {A.shape} and {B.shape}.")
+    if A.dtype != B.dtype:
+        B = B.astype(A.dtype) if A.dtype == np.float64 else B.astype(np.float32)
+        A = A.astype(B.dtype, copy=False)
+    N = A.shape[0]
+    n = np.ascontiguousarray(np.asarray(n, dtype=np.float64))
+    if n.shape != (N,) or not np.isfinite(n).all():
+        raise ValueError(f"n must be a finite array of shape ({N},); got shape {n.shape}.")
+    lab = _row_set(labeled, N, "labeled")
+    pickable = ~lab
+    if candidates is not None:
+        pickable &= _row_set(candidates, N, "candidates")
+    budget = _check_budget(budget, int(pickable.sum()), "pickable rows (unlabeled candidates)")
+    if budget == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    from alselect.kernels import kcenter as kc
+
+    f = -1
+    if not lab.any():
+        if first is None:
+            f = _first_pick("max-norm", pickable, n, None)
+        else:
+            f = int(first)
+            if not (0 <= f < N) or not pickable[f]:
+                raise ValueError(f"first={first} must be a pickable row index in [0, {N}).")
+    s = np.ones(N)
+    return _kcenter_run(kc.MODE_IP, A, B, n, s, pickable, lab, f, budget)
+
+
+# ------------------------------------------------------------ D^2 sampling
+
+def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None):
+    from alselect.kernels import d2sampling as d2
+
+    N = A.shape[0]
+    if Q is None:
+        Q = np.zeros((N, 1), dtype=A.dtype)
+    n = d2.sqnorms(A, Q, has_q, s)
+    if has_q:  # BADGE: data for the O(1) pseudo-label bound
+        y = np.argmax(P, axis=1).astype(np.int64)
+        psum = P.sum(axis=1, dtype=np.float64)
+        ones = np.ones(N)
+        fnorm = np.sqrt(d2.sqnorms(A, Q, False, ones))
+        anorm = np.sqrt(d2.sqnorms(Q, Q, False, ones))
+    else:
+        y = np.zeros(N, dtype=np.int64)
+        psum = fnorm = anorm = np.zeros(N)
+    first = -1
+    if not centers_mask.any():
+        first = _first_pick(init, pickable, n, None, rng_u=u[0])
+    init_c = np.flatnonzero(centers_mask).astype(np.int64)
+    picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, u, y, psum,
+                            fnorm, anorm)
+    return picks
+
+
+def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None):
+    """k-means++ seeding (D^2 sampling without replacement) on embeddings.
+
+    Labeled rows are the initial centers; with none, the first center is the
+    row of largest norm (ties lowest row) or, with ``init="random"``, the
+    ``floor(u[0] * R)``-th unlabeled row.  Pick t consumes ``u[t]`` of
+    ``np.random.default_rng(seed).random(budget)``; see docs/diversity.md.
+
+    Parameters
+    ----------
+    X : (N, D) float16/float32/float64
+    budget : int
+    labeled : bool mask or index array, optional
+    seed : int
+    init : {"max-norm", "random"}
+    weights : (N,) optional per-row scale (UWE)
+
+    Returns
+    -------
+    (budget,) int64 picks in pick order
+    """
+    X = _as_matrix(X, "X")
+    N = X.shape[0]
+    _choice(init, INITS, "init")
+    lab = _row_set(labeled, N, "labeled")
+    budget = _check_budget(budget, int((~lab).sum()), "unlabeled rows")
+    s = _check_weights(weights, N)
+    u = _seeded_uniforms(seed, budget)
+    if budget == 0:
+        return np.empty(0, dtype=np.int64)
+    return _d2_run(X, None, False, s, ~lab, lab, budget, u, init)
+
+
+def badge_embedding_factors(probs):
+    """a = p - onehot(argmax p) (ties: lowest class), same dtype as probs."""
+    a = np.array(probs, copy=True)
+    a[np.arange(a.shape[0]), np.argmax(a, axis=1)] -= 1
+    return a
+
+
+def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=False):
+    """BADGE: k-means++ seeding on gradient embeddings (p - onehot) (x) f.
+
+    Distances use ||g_x - g_y||^2 = |a_x|^2|f_x|^2 + |a_y|^2|f_y|^2
+    - 2 (a_x.a_y)(f_x.f_y); the N x (C.D) matrix is never built.  The first
+    center is the row of largest gradient norm (ties lowest row).  Labeled rows
+    are never picked; as in the BADGE paper and code they are not centers
+    unless ``labeled_as_centers=True``.
+
+    Parameters
+    ----------
+    probs : (N, C) probabilities
+    features : (N, D) penultimate-layer embeddings
+    budget : int
+    labeled : bool mask or index array, optional
+    seed : int
+    labeled_as_centers : bool
+
+    Returns
+    -------
+    (budget,) int64 picks in pick order
+    """
+    P = _check_probs(probs)
+    F = _as_matrix(features, "features")
+    if P.shape[0] != F.shape[0]:
+        raise ValueError(f"probs and features must have the same number of rows; got "
+                         f"{P.shape[0]} and {F.shape[0]}.")
+    N = F.shape[0]
+    lab = _row_set(labeled, N, "labeled")
+    budget = _check_budget(budget, int((~lab).sum()), "unlabeled rows")
+    u = _seeded_uniforms(seed, budget)
+    if budget == 0:
+        return np.empty(0, dtype=np.int64)
+    a = badge_embedding_factors(P)
+    centers = lab if labeled_as_centers else np.zeros(N, dtype=bool)
+    return _d2_run(F, a, True, np.ones(N), ~lab, centers, budget, u, "max-norm", P=P)
+
+
+# ------------------------------------------------------------ UWE
+
+def uwe_weights(probs, *, uncertainty="entropy", tau=1.0, normalize="none"):
+    """Uncertainty weights u(x)^tau of UWE (paper Eq. 4, tau of Sec. 5.2).
+
+    Parameters
+    ----------
+    probs : (N, C) probabilities
+    uncertainty : {"entropy", "bvsb", "least-confidence", "margin"}
+        entropy -sum p log p (nats); bvsb p_second / p_best; least-confidence
+        1 - p_best; margin 1 - (p_best - p_second)
+    tau : float > 0
+    normalize : {"none", "minmax"}  "minmax" maps u to [0, 1] before the power
+        (the authors' code); a constant u becomes all ones
+
+    Returns
+    -------
+    (N,) float64
+    """
+    from alselect.kernels import uwe as K
+
+    _choice(uncertainty, UNCERTAINTIES, "uncertainty")
+    _choice(normalize, NORMALIZATIONS, "normalize")
+    tau = float(tau)
+    if not np.isfinite(tau) or tau <= 0:
+        raise ValueError(f"tau must be a finite number > 0; got {tau}.")
+    P = _check_probs(probs)
+    code = {"entropy": K.UNC_ENTROPY, "bvsb": K.UNC_BVSB,
+            "least-confidence": K.UNC_LEAST_CONFIDENCE, "margin": K.UNC_MARGIN}[uncertainty]
+    u = K.uncertainty(P, code)
+    u = np.maximum(u, 0.0)  # entropy of a one-hot row can round to -0
+    if normalize == "minmax":
+        lo, hi = u.min(), u.max()
+        u = (u - lo) / (hi - lo) if hi > lo else np.ones_like(u)
+    return u ** tau
+
+
+def uwe(probs, features, budget, *, uncertainty="entropy", tau=1.0, normalize="none",
+        sampler="kcenter", labeled=None, seed=None, weights=None):
+    """UWE selection: k-center greedy (default) or k-means++ on u(x)^tau f(x).
+
+    Labeled rows are the initial centers (paper Algorithm 1).  The scaled
+    embeddings are never materialised: the kernels take f and the weights.
+    ``weights`` overrides the weights computed from ``probs`` (segmentation /
+    detection variants pass aggregated features and weights; ``probs`` may
+    then be None).
+
+    Returns
+    -------
+    (budget,) int64 picks in pick order
+    """
+    _choice(sampler, SAMPLERS, "sampler")
+    F = _as_matrix(features, "features")
+    if weights is None:
+        w = uwe_weights(probs, uncertainty=uncertainty, tau=tau, normalize=normalize)
+    else:
+        w = _check_weights(weights, F.shape[0])
+    if w.shape[0] != F.shape[0]:
+        raise ValueError(f"probs and features must have the same number of rows; got "
+                         f"{w.shape[0]} and {F.shape[0]}.")
+    if sampler == "kmeanspp":
+        return kmeanspp(F, budget, labeled=labeled, seed=seed, weights=w)
+    return kcenter_greedy(F, budget, labeled=labeled, weights=w)[0]

@@ -1,0 +1,667 @@
+"""Exact K-Center-Greedy (farthest-first traversal) with stale bounds.
+
+Distance model
+--------------
+Every distance the engine sees has the *inner-product form*
+
+    d(i, j) = n[i] + n[j] - 2 * s[i] * s[j] * <A[i], B[j]>            (1)
+
+with ``A, B`` of shape (N, K), ``n`` of shape (N,) and a per-row scale ``s``
+(all ones unless rows are weighted, as in UWE where ``s = u(x)^tau``).  The
+caller guarantees symmetry, <A[i], B[j]> = <A[j], B[i]>.  Two modes:
+
+``MODE_EUCLID``  A is B, n[i] = s[i]^2 ||A[i]||^2, so (1) is the squared
+    Euclidean distance ||s_i A_i - s_j A_j||^2.
+``MODE_IP``      generic symmetric inner-product distance (e.g. a symmetric KL
+    written over (p, log p) blocks); no triangle inequality is assumed.
+
+Greedy rule
+-----------
+Centers start as the initial set (the labeled rows, or one given first row).
+Each step picks ``argmax_i D(i)`` over pickable rows, ``D(i) = min_c d(i, c)``,
+ties to the lowest row, and adds it to the centers.
+
+Exactness rule (what "the same pick as the reference" means)
+-------------------------------------------------------------
+The canonical distance ``d64(i, j)`` is (1) evaluated in float64 by a plain
+left-to-right sum over k (``_exact_pair``): for ``MODE_EUCLID`` directly as
+sum_k (s_i A_ik - s_j A_jk)^2, for ``MODE_IP`` as n_i + n_j - 2 s_i s_j
+sum_k A_ik B_jk.  The greedy sequence is defined on ``D64(i) = min_c d64(i,c)``.
+The engine screens with fast GEMM-form values ``a(i, c)`` (BLAS, input dtype)
+that satisfy the rigorous bound ``|a(i, c) - d64(i, c)| <= E[i]`` for every
+center c (``E`` from ``row_error_bounds``).  A row can only be the argmax if its
+upper bound reaches the best lower bound; when more than one row is that close,
+the winner is decided on exact ``D64`` values (lowest row on exact equality).
+
+Stale bounds (why it is fast)
+-----------------------------
+Min-distances only decrease as centers are added, so a value computed against
+an older prefix of the centers is an upper bound.  Rows sit in a max-heap keyed
+by ``m[i] + E[i]``; each step pops rows until the top key falls below the best
+fresh lower bound, refreshing each popped row only against the centers added
+since its last refresh (one BLAS matrix-vector product over a contiguous block
+of the picked-center buffer).  Rows far below the running maximum are never
+touched again.  Nothing here uses the triangle inequality, so ``MODE_IP`` is
+exact as well.
+
+Adding a mode (e.g. d = numerator / max(count, 1) for CDAL's mean over shared
+classes) means extending ``_approx_from_dots`` / ``_exact_pair`` and the block
+pass ``_bulk_min``; the heap and bound logic do not change.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+MODE_EUCLID = 0
+MODE_IP = 1
+
+#: rows per block in the initial pass (block of dots is ROW_BLOCK x CENTER_BLOCK)
+ROW_BLOCK = 2048
+#: centers gathered per block in the initial pass (bounds the gather buffer)
+CENTER_BLOCK = 1024
+#: below this many new centers a refresh uses an inline loop instead of BLAS
+SMALL_REFRESH = 16
+#: rows refreshed together (one GEMM) when the top row needs a long refresh
+REFRESH_BATCH = 32
+#: relative slack for the float32 rounding of the center-center table
+CC_REL = 1e-6
+#: picks after which the triangle pruning is judged ...
+TRI_PROBE = 200
+#: ... and dropped if it skips fewer than this fraction of the pairs it tests
+TRI_MIN_RATE = 0.5
+#: slack factor on the rigorous floating-point error bound
+BOUND_SAFETY = 2.0
+#: float64 unit roundoff
+U64 = 2.0 ** -53
+
+
+@njit(cache=True)
+def gamma(k, u):
+    """Higham's gamma_k = k u / (1 - k u): error factor of a length-k dot product."""
+    ku = k * u
+    return ku / (1.0 - ku)
+
+
+@njit(cache=True, parallel=True)
+def row_sqnorms(A, s):
+    """Sequential float64 ``sum_k (s[i] * A[i, k])**2`` for every row.
+
+    Parameters
+    ----------
+    A : (N, K) float32/float64
+    s : (N,) float64 row scales
+
+    Returns
+    -------
+    (N,) float64 -- also the canonical "norm" for the max-norm first pick.
+    """
+    N, K = A.shape
+    out = np.empty(N)
+    for i in prange(N):
+        si = s[i]
+        acc = 0.0
+        for k in range(K):
+            v = si * np.float64(A[i, k])
+            acc += v * v
+        out[i] = acc
+    return out
+
+
+@njit(cache=True, parallel=True)
+def row_norms_unscaled(A):
+    """Euclidean norm of every row of A (float64), used in error bounds."""
+    N, K = A.shape
+    out = np.empty(N)
+    for i in prange(N):
+        acc = 0.0
+        for k in range(K):
+            v = np.float64(A[i, k])
+            acc += v * v
+        out[i] = np.sqrt(acc)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def row_error_bounds(anorm, bnorm, n, s, g_gemm, g64):
+    """Per-row bound E[i] >= |a(i, c) - d64(i, c)| for every possible center c.
+
+    a(i, c) takes its dot product in the input precision (error factor
+    ``g_gemm`` = gamma_{K+2}(u), any summation order), d64 a sequential float64
+    one (``g64`` = gamma_{K+2}(u64)); each is
+    within gamma_K |A_i|.|B_c| <= gamma_K ||A_i|| ||B_c|| of the exact dot
+    (Higham, Thm 3.1 + Cauchy-Schwarz).  The float64 combinations
+    n_i + n_c - 2 s_i s_c x add a few u64 times the magnitudes involved, and
+    the direct Euclidean sum of d64 is within gamma_K(u64) of its true value.
+    The total is multiplied by ``BOUND_SAFETY``.
+
+    Parameters
+    ----------
+    anorm, bnorm : (N,) float64  unscaled row norms of A and B
+    n : (N,) float64
+    s : (N,) float64 row scales
+    g_gemm, g64 : float  gamma factors of the screening and canonical dots
+
+    Returns
+    -------
+    (N,) float64
+    """
+    N = anorm.shape[0]
+    bmax = 0.0
+    nmax = 0.0
+    for j in range(N):
+        v = abs(s[j]) * bnorm[j]
+        if v > bmax:
+            bmax = v
+        if abs(n[j]) > nmax:
+            nmax = abs(n[j])
+    out = np.empty(N)
+    for i in prange(N):
+        ai = abs(s[i]) * anorm[i]
+        mag = abs(n[i]) + nmax + 2.0 * ai * bmax
+        dot_err = 2.0 * ai * bmax * (g_gemm + g64)
+        out[i] = BOUND_SAFETY * (dot_err + (8.0 * U64 + 2.0 * g64) * mag)
+    return out
+
+
+@njit(cache=True)
+def _exact_pair(mode, A, B, n, s, i, j):
+    """Canonical float64 distance d64(i, j): plain left-to-right sum over k."""
+    K = A.shape[1]
+    acc = 0.0
+    if mode == MODE_EUCLID:
+        si = s[i]
+        sj = s[j]
+        for k in range(K):
+            v = si * np.float64(A[i, k]) - sj * np.float64(A[j, k])
+            acc += v * v
+        return acc
+    for k in range(K):
+        acc += np.float64(A[i, k]) * np.float64(B[j, k])
+    return n[i] + n[j] - 2.0 * s[i] * s[j] * acc
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _fast_dot(A, i, B, j):
+    """Reassociated (vectorised) float64-accumulated dot of A[i] and B[j]."""
+    K = A.shape[1]
+    acc = 0.0
+    for k in range(K):
+        acc += np.float64(A[i, k]) * np.float64(B[j, k])
+    return acc
+
+
+@njit(cache=True)
+def _fold_block(i, ni, si, cn, cs, cid, dots, m1, m2, c1):
+    """Fold a block of centers into row i's (min, second min, argmin).
+
+    v_c = n_i + n_c - 2 s_i s_c dot_c.  ``m2`` is a lower bound on the values
+    of all centers other than the argmin ``c1``; it lets a near-tie be
+    resolved with one exact distance.
+    """
+    b1 = m1[i]
+    b2 = m2[i]
+    bc = c1[i]
+    for c in range(dots.shape[0]):
+        v = ni + cn[c] - 2.0 * si * cs[c] * np.float64(dots[c])
+        if v < b1:
+            b2 = min(b2, b1)
+            b1 = v
+            bc = cid[c]
+        elif v < b2:
+            b2 = v
+    m1[i] = b1
+    m2[i] = b2
+    c1[i] = bc
+
+
+@njit(cache=True, parallel=True)
+def _bulk_min(A, B, n, s, centers, rows_live, m1, m2, c1):
+    """Fold ``centers`` into (m1, m2, c1) of every live row, blocked GEMMs.
+
+    Parameters
+    ----------
+    A, B : (N, K) same dtype
+    n, s : (N,) float64
+    centers : (L,) int64 row indices of the initial centers
+    rows_live : (N,) bool  rows whose value is needed
+    m1, m2 : (N,) float64, c1 : (N,) int64  updated in place
+    """
+    N, K = A.shape
+    L = centers.shape[0]
+    nbmax = min(L, CENTER_BLOCK)
+    cbuf = np.empty((nbmax, K), dtype=B.dtype)
+    cn = np.empty(nbmax)
+    cs = np.empty(nbmax)
+    for c0 in range(0, L, CENTER_BLOCK):
+        c1_ = min(L, c0 + CENTER_BLOCK)
+        nb = c1_ - c0
+        for c in range(nb):
+            j = centers[c0 + c]
+            cbuf[c, :] = B[j, :]
+            cn[c] = n[j]
+            cs[c] = s[j]
+        cblkT = np.ascontiguousarray(cbuf[:nb].T)
+        cid = centers[c0:c1_]
+        for r0 in range(0, N, ROW_BLOCK):
+            r1 = min(N, r0 + ROW_BLOCK)
+            dots = np.dot(A[r0:r1], cblkT)  # (rows, nb), BLAS GEMM
+            for r in prange(r1 - r0):
+                i = r0 + r
+                if rows_live[i]:
+                    _fold_block(i, n[i], s[i], cn[:nb], cs[:nb], cid, dots[r],
+                                m1, m2, c1)
+
+
+# ---------------------------------------------------------------- max-heap
+# keys float64 (larger first), values int64 rows (smaller first on equal keys)
+
+@njit(cache=True)
+def _above(hk, hv, a, b):
+    return hk[a] > hk[b] or (hk[a] == hk[b] and hv[a] < hv[b])
+
+
+@njit(cache=True)
+def _sift_down(hk, hv, size, pos):
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            return
+        best = left
+        right = left + 1
+        if right < size and _above(hk, hv, right, left):
+            best = right
+        if _above(hk, hv, best, pos):
+            hk[pos], hk[best] = hk[best], hk[pos]
+            hv[pos], hv[best] = hv[best], hv[pos]
+            pos = best
+        else:
+            return
+
+
+@njit(cache=True)
+def _push(hk, hv, size, key, val):
+    pos = size
+    hk[pos] = key
+    hv[pos] = val
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if _above(hk, hv, pos, parent):
+            hk[pos], hk[parent] = hk[parent], hk[pos]
+            hv[pos], hv[parent] = hv[parent], hv[pos]
+            pos = parent
+        else:
+            break
+    return size + 1
+
+
+@njit(cache=True)
+def _pop(hk, hv, size):
+    val = hv[0]
+    size -= 1
+    hk[0] = hk[size]
+    hv[0] = hv[size]
+    _sift_down(hk, hv, size, 0)
+    return val, size
+
+
+# ---------------------------------------------------------------- engine
+
+@njit(cache=True)
+def _exact_min(mode, A, B, n, s, E, i, allc, nall, scratch):
+    """D64(i) = min over centers allc[:nall] of d64(i, c), screened.
+
+    Only centers whose approximate distance is within 2 E[i] of the smallest
+    approximate distance can hold the exact minimum (4 E[i] used for slack).
+    """
+    amin = np.inf
+    for t in range(nall):
+        c = allc[t]
+        a = n[i] + n[c] - 2.0 * s[i] * s[c] * _fast_dot(A, i, B, c)
+        scratch[t] = a
+        if a < amin:
+            amin = a
+    lim = amin + 4.0 * E[i]
+    best = np.inf
+    for t in range(nall):
+        if scratch[t] <= lim:
+            v = _exact_pair(mode, A, B, n, s, i, allc[t])
+            if v < best:
+                best = v
+    return best
+
+
+@njit(cache=True)
+def _exact_row(mode, A, B, n, s, E, i, m1, m2, c1, allc, nall, scratch, stats):
+    """D64(i) for a fresh row: one exact distance when its nearest center is
+    separated from the others by more than 2 E[i], else a screened scan."""
+    stats[3] += 1
+    if m2[i] - m1[i] > 2.0 * BOUND_SAFETY * E[i]:
+        return _exact_pair(mode, A, B, n, s, i, c1[i])
+    stats[4] += 1
+    return _exact_min(mode, A, B, n, s, E, i, allc, nall, scratch)
+
+
+@njit(cache=True)
+def _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1, allc, nall):
+    """Replace row i's screening values from the input-precision GEMM pass
+    (error Elo) by float64-accumulated ones (error Ehi).
+
+    If the GEMM argmin is separated from every other center by more than
+    2 Elo, the minimum is attained there and one float64 dot suffices;
+    otherwise all initial centers are rescanned.
+    """
+    if m2[i] - m1[i] > 2.0 * BOUND_SAFETY * Elo[i]:
+        c = c1[i]
+        m1[i] = n[i] + n[c] - 2.0 * s[i] * s[c] * _fast_dot(A, i, B, c)
+        m2[i] = m2[i] - Elo[i] - Ehi[i]
+        return 1
+    b1 = np.inf
+    b2 = np.inf
+    bc = -1
+    for t in range(nall):
+        c = allc[t]
+        v = n[i] + n[c] - 2.0 * s[i] * s[c] * _fast_dot(A, i, B, c)
+        if v < b1:
+            b2 = min(b2, b1)
+            b1 = v
+            bc = c
+        elif v < b2:
+            b2 = v
+    m1[i] = b1
+    m2[i] = b2
+    c1[i] = bc
+    return nall
+
+
+@njit(cache=True)
+def _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf):
+    """Fold picked centers lo..nc-1 into row i (float64 accumulation)."""
+    K = A.shape[1]
+    k = nc - lo
+    if k < SMALL_REFRESH:
+        dots = np.empty(k)
+        for c in range(k):
+            acc = 0.0
+            for kk in range(K):
+                acc += np.float64(A[i, kk]) * cbuf[lo + c, kk]
+            dots[c] = acc
+    else:
+        for kk in range(K):
+            rowbuf[kk] = A[i, kk]
+        dots = np.dot(cbuf[lo:nc], rowbuf)  # BLAS matrix-vector product
+    _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc], cid[lo:nc], dots, m1, m2, c1)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi, i, lo, nc,
+                    m1, m2, c1, stats):
+    """Fold picked centers lo..nc-1 into row i, skipping provably far ones.
+
+    Euclidean only (triangle inequality).  With c1 the row's nearest center so
+    far, a center c cannot come closer than (|c - c1| - |x_i - c1|)^2; when
+    that lower bound (made rigorous with the error bounds and the float32
+    rounding of the center-center table) exceeds m1, c is skipped and the bound
+    is folded into m2 instead, keeping m2 a valid lower bound.
+    """
+    K = A.shape[1]
+    b1 = m1[i]
+    b2 = m2[i]
+    bc = c1[i]
+    q1 = slot_of[bc]
+    ei = Ehi[i]
+    ni = n[i]
+    si = s[i]
+    for c in range(lo, nc):
+        stats[7] += 1
+        lb = np.float64(cc[q1, c]) * (1.0 - CC_REL) - Ehi[cid[c]] - Ehi[bc]
+        if lb > 0.0:
+            lbd = np.sqrt(lb) - np.sqrt(b1 + ei)
+            if lbd > 0.0:
+                lbsq = lbd * lbd - ei
+                if lbsq > b1:
+                    stats[8] += 1
+                    if lbsq < b2:
+                        b2 = lbsq
+                    continue
+        acc = 0.0
+        for kk in range(K):
+            acc += np.float64(A[i, kk]) * cbuf[c, kk]
+        v = ni + cn[c] - 2.0 * si * cs[c] * acc
+        if v < b1:
+            b2 = min(b2, b1)
+            b1 = v
+            bc = cid[c]
+            q1 = c
+        elif v < b2:
+            b2 = v
+    stats[1] += nc - lo
+    m1[i] = b1
+    m2[i] = b2
+    c1[i] = bc
+
+
+@njit(cache=True)
+def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
+                   budget, use_tri):
+    """Exact greedy k-center on the distance (1); see the module docstring.
+
+    Parameters
+    ----------
+    mode : int  MODE_EUCLID or MODE_IP
+    A, B : (N, K) float32 or float64, C-contiguous, same dtype (B is A for
+        MODE_EUCLID)
+    n : (N,) float64  n[i] in (1)
+    s : (N,) float64  row scales in (1)
+    Elo : (N,) float64  error bounds of input-precision GEMM values
+    Ehi : (N,) float64  error bounds of float64-accumulated values
+    pickable : (N,) bool  rows that may be picked (not labeled, candidate)
+    init_centers : (L,) int64  initial centers (labeled rows); may be empty
+    first : int  first pick when L == 0 (ignored otherwise)
+    budget : int  number of picks, at most pickable.sum()
+    use_tri : bool  keep a (budget, budget) float32 table of picked-center
+        distances and prune refreshes with the triangle inequality (MODE_EUCLID
+        only); switched off automatically when it prunes too little
+
+    Returns
+    -------
+    picks : (budget,) int64 in pick order
+    mind2 : (budget,) float64 distance (1) of each pick to its nearest center
+        at the moment it was picked (+inf for a first pick with no centers);
+        the exact D64 when a near-tie was resolved, else within Ehi of it.
+    stats : (9,) int64  heap pops, row-center pairs refreshed, near-ties
+        resolved, rows evaluated exactly, of which by a full center scan,
+        rows tightened, center pairs scanned while tightening, triangle tests,
+        pairs pruned by them
+    """
+    N, K = A.shape
+    L = init_centers.shape[0]
+    picks = np.empty(budget, dtype=np.int64)
+    mind2 = np.empty(budget)
+    stats = np.zeros(9, dtype=np.int64)
+    if budget == 0:
+        return picks, mind2, stats
+    live = pickable.copy()
+    allc = np.empty(L + budget, dtype=np.int64)
+    allc[:L] = init_centers
+    nall = L
+    cbuf = np.empty((budget, K))  # picked centers' B rows, float64
+    cn = np.empty(budget)
+    cs = np.empty(budget)
+    cid = np.empty(budget, dtype=np.int64)
+    m1 = np.full(N, np.inf)
+    m2 = np.full(N, np.inf)
+    c1 = np.full(N, -1, dtype=np.int64)
+    lastc = np.zeros(N, dtype=np.int64)
+    tight = np.zeros(N, dtype=np.bool_)
+    use_tri = use_tri and mode == MODE_EUCLID
+    cc = np.empty((budget, budget) if use_tri else (1, 1), dtype=np.float32)
+    slot_of = np.full(N if use_tri else 1, -1, dtype=np.int64)
+    if use_tri and L == 0:
+        slot_of[first] = 0
+    nc = 0  # picked centers so far (rows of cbuf)
+    t0 = 0
+    if L == 0:
+        picks[0] = first
+        mind2[0] = np.inf
+        live[first] = False
+        for kk in range(K):
+            cbuf[0, kk] = B[first, kk]
+        cn[0] = n[first]
+        cs[0] = s[first]
+        cid[0] = first
+        nc = 1
+        allc[0] = first
+        nall = 1
+        t0 = 1
+        lastc[:] = 1
+        _bulk_min(A, B, n, s, allc[:1], live, m1, m2, c1)
+    else:
+        _bulk_min(A, B, n, s, init_centers, live, m1, m2, c1)
+    ninit = nall
+    hk = np.empty(N)
+    hv = np.empty(N, dtype=np.int64)
+    size = 0
+    for i in range(N):
+        if live[i]:
+            hk[size] = m1[i] + Elo[i]
+            hv[size] = i
+            size += 1
+    for pos in range(size // 2 - 1, -1, -1):
+        _sift_down(hk, hv, size, pos)
+    cand = np.empty(N, dtype=np.int64)
+    scratch = np.empty(L + budget)
+    small = np.empty(SMALL_REFRESH)
+    batch = np.empty(REFRESH_BATCH, dtype=np.int64)
+    gsel = np.empty(REFRESH_BATCH, dtype=np.int64)
+    rowbuf = np.empty(K)
+    xb = np.empty((REFRESH_BATCH, K))
+    for t in range(t0, budget):
+        best_lo = -np.inf
+        ncand = 0
+        while size > 0 and hk[0] >= best_lo:
+            i, size = _pop(hk, hv, size)
+            stats[0] += 1
+            nb = 1
+            batch[0] = i
+            if use_tri and not tight[i]:
+                stats[5] += 1
+                stats[6] += _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1,
+                                     allc, ninit)
+                tight[i] = True
+            if use_tri and slot_of[c1[i]] >= 0:
+                if lastc[i] < nc:
+                    _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi,
+                                    i, lastc[i], nc, m1, m2, c1, stats)
+                    lastc[i] = nc
+            elif nc - lastc[i] >= SMALL_REFRESH:
+                # Speculative batch: the rows just below the top will almost
+                # surely need the same refresh soon; one GEMM serves them all.
+                while nb < REFRESH_BATCH and size > 0:
+                    j, size = _pop(hk, hv, size)
+                    stats[0] += 1
+                    batch[nb] = j
+                    nb += 1
+            lo_min = nc
+            for b in range(nb):
+                i = batch[b]
+                if not tight[i]:
+                    stats[5] += 1
+                    stats[6] += _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1,
+                                         allc, ninit)
+                    tight[i] = True
+                if lastc[i] < lo_min:
+                    lo_min = lastc[i]
+            if nb > 1:
+                # rows needing at least half of the top row's range share one
+                # GEMM; the others are refreshed on their own (no wasted work)
+                lo_top = lastc[batch[0]]
+                cut = nc - (nc - lo_top) // 2
+                ng = 0
+                for b in range(nb):
+                    i = batch[b]
+                    if lastc[i] <= cut:
+                        for kk in range(K):
+                            xb[ng, kk] = A[i, kk]
+                        gsel[ng] = i
+                        ng += 1
+                    elif lastc[i] < nc:
+                        _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lastc[i], nc,
+                                     m1, m2, c1, rowbuf)
+                        stats[1] += nc - lastc[i]
+                        lastc[i] = nc
+                lo_g = nc
+                for g in range(ng):
+                    if lastc[gsel[g]] < lo_g:
+                        lo_g = lastc[gsel[g]]
+                if ng > 0:
+                    dots2 = np.dot(xb[:ng], cbuf[lo_g:nc].T)  # (ng, k) GEMM
+                    for g in range(ng):
+                        i = gsel[g]
+                        lo = lastc[i]
+                        stats[1] += nc - lo
+                        _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc],
+                                    cid[lo:nc], dots2[g, lo - lo_g:],
+                                    m1, m2, c1)
+                        lastc[i] = nc
+            elif lo_min < nc:
+                stats[1] += nc - lo_min
+                _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lo_min, nc, m1, m2,
+                             c1, rowbuf)
+                lastc[i] = nc
+            for b in range(nb):
+                i = batch[b]
+                cand[ncand] = i
+                ncand += 1
+                v = m1[i] - Ehi[i]
+                if v > best_lo:
+                    best_lo = v
+        if ncand == 0:
+            return picks[:t], mind2[:t], stats
+        nclose = 0
+        w = -1
+        for q in range(ncand):
+            i = cand[q]
+            if m1[i] + Ehi[i] >= best_lo:
+                nclose += 1
+                w = i
+        if nclose == 1:
+            dw = m1[w]
+        else:
+            stats[2] += 1
+            dw = -np.inf
+            w = -1
+            for q in range(ncand):
+                i = cand[q]
+                if m1[i] + Ehi[i] >= best_lo:
+                    v = _exact_row(mode, A, B, n, s, Ehi, i, m1, m2, c1, allc,
+                                   nall, scratch, stats)
+                    if v > dw or (v == dw and i < w):
+                        dw = v
+                        w = i
+        for q in range(ncand):
+            i = cand[q]
+            if i != w:
+                size = _push(hk, hv, size, m1[i] + Ehi[i], i)
+        picks[t] = w
+        mind2[t] = dw
+        live[w] = False
+        for kk in range(K):
+            cbuf[nc, kk] = B[w, kk]
+        cn[nc] = n[w]
+        cs[nc] = s[w]
+        cid[nc] = w
+        if use_tri:
+            slot_of[w] = nc
+            if nc > 0:
+                dd = np.dot(cbuf[:nc], cbuf[nc])
+                for q in range(nc):
+                    v = cn[q] + cn[nc] - 2.0 * cs[q] * cs[nc] * dd[q]
+                    cc[nc, q] = v
+                    cc[q, nc] = v
+            cc[nc, nc] = 0.0
+            if t >= TRI_PROBE and stats[8] < TRI_MIN_RATE * stats[7]:
+                use_tri = False  # concentrated data: the table does not pay
+        nc += 1
+        allc[nall] = w
+        nall += 1
+    return picks, mind2, stats

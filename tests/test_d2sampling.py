@@ -1,0 +1,169 @@
+"""k-means++ / BADGE D^2 sampling against explicit NumPy references that
+consume the same uniforms (u = default_rng(seed).random(budget)) with the same
+rule: first row whose float64 cumulative D^2 (row order) exceeds u * total."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from alselect.diversity import badge, kmeanspp
+
+
+def d2_reference(G, budget, seed, centers0=(), pickable=None, init="max-norm"):
+    """Explicit k-means++ on the rows of G (float64, full distances)."""
+    G = np.asarray(G, dtype=np.float64)
+    N = G.shape[0]
+    u = np.random.default_rng(seed).random(budget)
+    alive = np.ones(N, bool) if pickable is None else pickable.copy()
+    d2 = np.full(N, np.inf)
+    for c in centers0:
+        d2 = np.minimum(d2, ((G - G[c]) ** 2).sum(1))
+    picks = []
+    for t in range(budget):
+        if t == 0 and len(centers0) == 0:
+            rows = np.flatnonzero(alive)
+            if init == "max-norm":
+                w = int(rows[np.argmax((G[rows] ** 2).sum(1))])
+            else:
+                w = int(rows[min(int(u[0] * rows.size), rows.size - 1)])
+        else:
+            p = np.where(alive, d2, 0.0)
+            p[p <= 1e-12 * ((G ** 2).sum(1) + 0)] = 0.0
+            total = p.sum()
+            if total > 0:
+                w = int(np.argmax(np.cumsum(p) > u[t] * np.cumsum(p)[-1]))
+            else:
+                rows = np.flatnonzero(alive)
+                w = int(rows[min(int(u[t] * rows.size), rows.size - 1)])
+        picks.append(w)
+        alive[w] = False
+        d2 = np.minimum(d2, ((G - G[w]) ** 2).sum(1))
+    return np.array(picks)
+
+
+def explicit_badge(P, F):
+    a = P.astype(np.float64).copy()
+    a[np.arange(len(a)), a.argmax(1)] -= 1
+    return (a[:, :, None] * F.astype(np.float64)[:, None, :]).reshape(len(a), -1)
+
+
+def softmax_probs(rng, N, C, scale=3.0):
+    z = scale * rng.normal(size=(N, C))
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_kmeanspp_matches_reference(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(dtype)
+    lab = [4, 9, 100]
+    for seed in range(3):
+        p = kmeanspp(X, 40, labeled=lab, seed=seed)
+        alive = np.ones(300, bool)
+        alive[lab] = False
+        np.testing.assert_array_equal(p, d2_reference(X, 40, seed, lab, alive))
+
+
+def test_kmeanspp_no_labeled_first_is_max_norm_and_random_init():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3))
+    p = kmeanspp(X, 20, seed=5)
+    assert p[0] == np.argmax((X ** 2).sum(1))
+    np.testing.assert_array_equal(p, d2_reference(X, 20, 5))
+    q = kmeanspp(X, 20, seed=5, init="random")
+    np.testing.assert_array_equal(q, d2_reference(X, 20, 5, init="random"))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_badge_identical_to_explicit_gradient_embeddings(dtype):
+    rng = np.random.default_rng(2)
+    N, C, D = 250, 5, 8
+    P = softmax_probs(rng, N, C).astype(dtype)
+    F = np.abs(rng.normal(size=(N, D))).astype(dtype)
+    G = explicit_badge(P, F)
+    for seed in range(3):
+        p = badge(P, F, 30, seed=seed)
+        np.testing.assert_array_equal(p, d2_reference(G, 30, seed))
+    assert badge(P, F, 1, seed=0)[0] == np.argmax((G ** 2).sum(1))
+
+
+def test_badge_labeled_excluded_or_centers():
+    rng = np.random.default_rng(3)
+    N, C, D = 150, 4, 5
+    P = softmax_probs(rng, N, C)
+    F = rng.normal(size=(N, D))
+    G = explicit_badge(P, F)
+    lab = np.arange(0, 150, 10)
+    alive = np.ones(N, bool)
+    alive[lab] = False
+    p = badge(P, F, 25, labeled=lab, seed=1)
+    assert not set(p) & set(lab)
+    np.testing.assert_array_equal(p, d2_reference(G, 25, 1, (), alive))
+    q = badge(P, F, 25, labeled=lab, seed=1, labeled_as_centers=True)
+    np.testing.assert_array_equal(q, d2_reference(G, 25, 1, lab, alive))
+
+
+def test_duplicates_fallback_and_full_budget():
+    rng = np.random.default_rng(4)
+    X = np.repeat(rng.normal(size=(5, 3)), 6, axis=0)  # 5 distinct points x 6
+    X[:3] = 0.0
+    p = kmeanspp(X, 30, seed=2)
+    assert sorted(p) == list(range(30))  # without replacement, all rows
+    np.testing.assert_array_equal(p, d2_reference(X, 30, 2))
+    # after the distinct points are taken only zero-D^2 rows remain
+    assert set(p[:5].tolist()) == {0, 6, 12, 18, 24} or len(set(map(tuple, X[p[:5]]))) == 5
+
+
+def test_d2_distribution_chi_square():
+    # Tiny pool: one center (largest norm), second pick must follow D^2 exactly.
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 3.0], [1.0, 1.0]])
+    d2 = ((X - X[3]) ** 2).sum(1)
+    d2[3] = 0
+    expected = d2 / d2.sum()
+    from alselect.kernels import d2sampling as d2
+
+    trials = 4000
+    counts = np.zeros(5)
+    ones = np.ones(5)
+    n = d2.sqnorms(X, X, False, ones)
+    zeros_i, zeros_f = np.zeros(5, dtype=np.int64), np.zeros(5)
+    pickable = np.ones(5, dtype=bool)
+    none = np.empty(0, dtype=np.int64)
+    for seed in range(trials):  # the kernel directly: same uniforms as kmeanspp
+        u = np.random.default_rng(seed).random(2)
+        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, u, zeros_i,
+                            zeros_f, zeros_f, zeros_f)
+        counts[p[1]] += 1
+    for seed in range(20):  # ... which is what the public function runs
+        u = np.random.default_rng(seed).random(2)
+        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, u, zeros_i,
+                            zeros_f, zeros_f, zeros_f)
+        np.testing.assert_array_equal(kmeanspp(X, 2, seed=seed), p)
+    assert counts[3] == 0
+    keep = expected > 0
+    chi2, pval = stats.chisquare(counts[keep], expected[keep] * trials)
+    assert pval > 1e-3
+
+
+def test_seeds_reproduce_and_differ():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(500, 4)).astype(np.float32)
+    a = kmeanspp(X, 50, seed=11)
+    np.testing.assert_array_equal(a, kmeanspp(X, 50, seed=11))
+    assert not np.array_equal(a, kmeanspp(X, 50, seed=12))
+
+
+def test_errors():
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="seed is required"):
+        kmeanspp(X, 1, seed=None)
+    with pytest.raises(ValueError, match="budget 5 exceeds the 4"):
+        kmeanspp(X, 5, seed=0)
+    P = np.full((4, 2), 0.5)
+    with pytest.raises(ValueError, match="same number of rows"):
+        badge(P, np.zeros((3, 2)), 1, seed=0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        badge(np.full((4, 2), 0.6), X, 1, seed=0)
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+        badge(np.array([[2.0, -1.0]] * 4), X, 1, seed=0)
