@@ -282,8 +282,8 @@ def informativeness(kind, probs=None, mc_probs=None, score=None):
           uncertainty, Eq. 4.9; negate it first if smaller means more informative).
     probs : array, shape (N, C)
         Softmax probabilities (entropy, margin, least-confidence).
-    mc_probs : array, shape (T, N, C)
-        MC-dropout probabilities (bald).
+    mc_probs : array, shape (N, T, C)
+        MC-dropout or ensemble probabilities (bald), laid out as in the pool file.
     score : array, shape (N,)
         External score (score).
 
@@ -291,38 +291,26 @@ def informativeness(kind, probs=None, mc_probs=None, score=None):
     -------
     ndarray of float64, shape (N,)
     """
+    from .kernels import uncertainty as K
+
     if kind in ("entropy", "margin", "least-confidence"):
         if probs is None:
             raise ValueError(f"informativeness kind={kind!r} needs probs of shape (N, C).")
-        P = _check_probs(probs, "probs")
-        out = np.empty(P.shape[0])
-        for s in range(0, P.shape[0], ROW_BLOCK):
-            blk = np.asarray(P[s:s + ROW_BLOCK], dtype=np.float64)
-            if kind == "entropy":
-                out[s:s + ROW_BLOCK] = -(blk * np.log(np.maximum(blk, LOG_FLOOR))).sum(axis=1)
-            elif blk.shape[1] == 1:
-                out[s:s + ROW_BLOCK] = 1.0 - blk[:, 0] if kind == "least-confidence" else 0.0
-            else:
-                top2 = -np.partition(-blk, 1, axis=1)[:, :2]
-                out[s:s + ROW_BLOCK] = (1.0 - top2[:, 0] if kind == "least-confidence"
-                                        else 1.0 - (top2[:, 0] - top2[:, 1]))
-        return out
+        P = _kernel_float(_check_probs(probs, "probs"), "probs")
+        if kind == "entropy":
+            return K.entropy(P)
+        if kind == "margin":
+            return 1.0 - K.margin(P)
+        return K.least_confidence(P)
     if kind == "bald":
         if mc_probs is None:
-            raise ValueError("informativeness kind='bald' needs mc_probs of shape (T, N, C).")
+            raise ValueError("informativeness kind='bald' needs mc_probs of shape (N, T, C).")
         A = np.asarray(mc_probs)
         if A.ndim != 3:
-            raise ValueError(f"mc_probs must be 3-D (T, N, C), got shape {A.shape}.")
-        for t in range(A.shape[0]):
-            _check_probs(A[t], f"mc_probs[{t}]")
-        out = np.empty(A.shape[1])
-        for s in range(0, A.shape[1], ROW_BLOCK):
-            blk = np.asarray(A[:, s:s + ROW_BLOCK], dtype=np.float64)
-            mean = blk.mean(axis=0)
-            h_mean = -(mean * np.log(np.maximum(mean, LOG_FLOOR))).sum(axis=1)
-            mean_h = -(blk * np.log(np.maximum(blk, LOG_FLOOR))).sum(axis=2).mean(axis=0)
-            out[s:s + ROW_BLOCK] = h_mean - mean_h
-        return out
+            raise ValueError(f"mc_probs must be 3-D (N, T, C) as in the pool file, got shape {A.shape}.")
+        for t in range(A.shape[1]):
+            _check_probs(A[:, t], f"mc_probs[:, {t}]")
+        return K.bald(_kernel_float(A, "mc_probs"))
     if kind == "score":
         if score is None:
             raise ValueError("informativeness kind='score' needs score of shape (N,).")

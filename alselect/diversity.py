@@ -1,7 +1,7 @@
 """Embedding-space selection: K-Center-Greedy, k-means++, BADGE and UWE.
 
 Thin validated layer over the kernels in ``alselect.kernels.kcenter``,
-``alselect.kernels.d2sampling`` and ``alselect.kernels.uwe``: inputs are
+``alselect.kernels.d2sampling`` and ``alselect.kernels.uncertainty``: inputs are
 checked once here (shapes, dtypes, finiteness, ranges), float16 is converted to
 float32 block by block, and random streams are drawn here so that NumPy
 references can consume the very same uniforms.  See docs/diversity.md for the
@@ -409,7 +409,7 @@ def uwe_weights(probs, *, uncertainty="entropy", tau=1.0, normalize="none"):
     -------
     (N,) float64
     """
-    from alselect.kernels import uwe as K
+    from alselect.kernels import uncertainty as K
 
     _choice(uncertainty, UNCERTAINTIES, "uncertainty")
     _choice(normalize, NORMALIZATIONS, "normalize")
@@ -417,9 +417,10 @@ def uwe_weights(probs, *, uncertainty="entropy", tau=1.0, normalize="none"):
     if not np.isfinite(tau) or tau <= 0:
         raise ValueError(f"tau must be a finite number > 0; got {tau}.")
     P = _check_probs(probs)
-    code = {"entropy": K.UNC_ENTROPY, "bvsb": K.UNC_BVSB,
-            "least-confidence": K.UNC_LEAST_CONFIDENCE, "margin": K.UNC_MARGIN}[uncertainty]
-    u = K.uncertainty(P, code)
+    if uncertainty == "margin":  # larger = more uncertain
+        u = 1.0 - K.margin(P)
+    else:
+        u = {"entropy": K.entropy, "bvsb": K.bvsb, "least-confidence": K.least_confidence}[uncertainty](P)
     u = np.maximum(u, 0.0)  # entropy of a one-hot row can round to -0
     if normalize == "minmax":
         lo, hi = u.min(), u.max()

@@ -79,7 +79,7 @@ def test_informativeness_reference_values():
                                                        + 0.1 * np.log(0.1))])
     np.testing.assert_allclose(informativeness("margin", probs=P), [1.0, 0.0, 0.7])
     np.testing.assert_allclose(informativeness("least-confidence", probs=P), [0.5, 0.0, 0.4])
-    mc = np.stack([np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])])   # total disagreement
+    mc = np.array([[[1.0, 0.0], [0.0, 1.0]]])   # (N=1, T=2, C=2): total disagreement
     np.testing.assert_allclose(informativeness("bald", mc_probs=mc), [np.log(2)])
     np.testing.assert_allclose(informativeness("score", score=[3.0, -1.0]), [3.0, -1.0])
     with pytest.raises(ValueError, match="unknown informativeness kind"):

@@ -83,3 +83,14 @@ def test_dispersion_thesis_example():
     # Fig. 3.1: the same label in every epoch gives dispersion 0; E alternating labels 1 - 1/E.
     preds = np.array([[3, 0], [3, 1], [3, 2], [3, 3], [3, 4]])
     np.testing.assert_allclose(K.dispersion(preds), [0.0, 0.8])
+
+
+def test_bvsb(probs):
+    s = np.sort(probs.astype(np.float64), axis=1)
+    np.testing.assert_allclose(K.bvsb(probs), s[:, -2] / s[:, -1], atol=1e-15)
+
+
+def test_single_class_rows():
+    p = np.ones((3, 1))
+    np.testing.assert_array_equal(K.margin(p), [1.0, 1.0, 1.0])  # second best taken as 0
+    np.testing.assert_array_equal(K.bvsb(p), [0.0, 0.0, 0.0])

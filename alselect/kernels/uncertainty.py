@@ -6,7 +6,8 @@ the values themselves.
 
     entropy            H(p)          = -sum_c p_c log p_c
     least confidence   LC(p)         = 1 - max_c p_c
-    margin             M(p)          = p_(1) - p_(2)              (best minus second best)
+    margin             M(p)          = p_(1) - p_(2)              (best minus second best; p_(2) = 0 if C = 1)
+    BvSB               B(p)          = p_(2) / p_(1)              (best-versus-second-best ratio, UWE Eq. 8)
     BALD               I(y; w | x)   = H(mean_t p_t) - mean_t H(p_t)
     variation ratio    varR          = 1 - f_m / T,   f_m = count of the modal argmax over T members
     label dispersion   Disp          = 1 - f_x / E,   f_x = count of the modal label over E epochs
@@ -46,23 +47,40 @@ def least_confidence(probs):
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _top_two(p):
+    """The largest and second-largest entries of a row (second = 0 for a single class)."""
+    best = -1.0
+    second = -1.0
+    for k in range(p.shape[0]):
+        v = np.float64(p[k])
+        if v > best:
+            second = best
+            best = v
+        elif v > second:
+            second = v
+    return best, max(second, 0.0)
+
+
 @numba.njit(cache=True, parallel=True)
 def margin(probs):
-    """Best minus second-best probability of each row (0 when C == 1 is impossible: callers
-    require C >= 2). probs: (n, C) -> (n,) float64."""
-    n, c = probs.shape
+    """Best minus second-best probability of each row. probs: (n, C) -> (n,) float64."""
+    n = probs.shape[0]
     out = np.empty(n, dtype=np.float64)
     for i in numba.prange(n):
-        best = -1.0
-        second = -1.0
-        for k in range(c):
-            v = np.float64(probs[i, k])
-            if v > best:
-                second = best
-                best = v
-            elif v > second:
-                second = v
+        best, second = _top_two(probs[i])
         out[i] = best - second
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def bvsb(probs):
+    """Second-best over best probability of each row (0 for an all-zero row). (n, C) -> (n,)."""
+    n = probs.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for i in numba.prange(n):
+        best, second = _top_two(probs[i])
+        out[i] = second / best if best > 0.0 else 0.0
     return out
 
 
