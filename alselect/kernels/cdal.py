@@ -52,6 +52,7 @@ import numpy as np
 LOG2_E = 1.4426950408889634  # 1 / ln 2: converts a natural-log entropy to bits
 NO_FIRST = -1  # sentinel for "no forced first pick"
 LANES = 4  # independent partial sums in the CD inner loop (hard-coded as t0..t3)
+CENTER_BLOCK = 256  # centers per block of the lazy kernel's class-major center store
 
 
 # --------------------------------------------------------------------------- #
@@ -352,19 +353,6 @@ def _sift_down(key, idx, size, pos):
 
 
 @numba.njit(cache=True)
-def _add_center(x, g, row_off, pos, j, cx, cpos, m, nrows):
-    """Append image ``j`` as center ``m`` to the contiguous center buffer."""
-    K = pos.shape[1]
-    for c in range(K):
-        cpos[m, c] = -1
-    for q in range(row_off[j], row_off[j + 1]):
-        cx[nrows] = x[q]
-        cpos[m, g[q]] = nrows
-        nrows += 1
-    return nrows
-
-
-@numba.njit(cache=True)
 def _heap_remove(key, idx, size, h):
     """Remove heap slot ``h`` (max-heap by ``_before``); returns the new size."""
     size -= 1
@@ -389,39 +377,141 @@ def _heap_remove(key, idx, size, h):
 
 
 @numba.njit(cache=True)
-def _refresh_top(x, g, row_off, cx, cpos, cand, key, idx, size, stamp, ncent, mean):
-    """Refresh the top of one heap until its bound is current.
+def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, segoff, nflat):
+    """Append image ``j`` as center ``m`` to the class-major center store.
 
-    Returns the number of pair distances evaluated. ``floor_val`` is the best
-    exact value certified in this heap during this step: a row whose running
-    minimum drops strictly below it cannot be this heap's argmax, so its
-    refresh stops there (it keeps the tighter bound and the stamp reached).
+    The store groups centers in blocks of ``CENTER_BLOCK`` (block ``b`` holds
+    centers ``b*CENTER_BLOCK ...``). Within a block, the rows of class ``c``
+    form a *segment*: a ``(2C, n)`` matrix (entry ``k`` of the ``n`` centers
+    having ``c``, contiguous over centers) and the ids (offset in the block)
+    of those centers, ascending. The block being filled lives in ``stage``
+    ``(K, 2C, CENTER_BLOCK)``; a full block is compacted into ``flat``
+    (segment ``(b, c)`` at rows ``segoff[b, c]:segoff[b, c+1]``), which grows
+    by doubling. Returns the (possibly reallocated) ``flat``, ``flat_ids`` and
+    the number of rows used.
     """
-    evals = 0
-    floor_val = -np.inf
-    while size > 0:
-        t = idx[0]
-        if stamp[t] == ncent:
-            break
-        i = cand[t]
-        a0 = row_off[i]
-        a1 = row_off[i + 1]
-        v = key[0]
-        m = stamp[t]
-        while m < ncent:
-            d = cd_pair(x, g, a0, a1, cx, cpos, m, mean)
-            m += 1
+    C2 = x.shape[1]
+    K = stage_n.shape[0]
+    off = m % CENTER_BLOCK
+    for q in range(row_off[j], row_off[j + 1]):
+        c = g[q]
+        jj = stage_n[c]
+        for k in range(C2):
+            stage[c, k, jj] = x[q, k]
+        stage_ids[c, jj] = off
+        stage_n[c] = jj + 1
+    if off == CENTER_BLOCK - 1:
+        b = m // CENTER_BLOCK
+        total = 0
+        for c in range(K):
+            total += stage_n[c]
+        if nflat + total > flat_ids.shape[0]:
+            cap = max(2 * flat_ids.shape[0], nflat + total)
+            nf = np.empty(cap * C2, dtype=flat.dtype)
+            nf[:nflat * C2] = flat[:nflat * C2]
+            ni = np.empty(cap, dtype=flat_ids.dtype)
+            ni[:nflat] = flat_ids[:nflat]
+            flat = nf
+            flat_ids = ni
+        for c in range(K):
+            segoff[b, c] = nflat
+            n = stage_n[c]
+            for k in range(C2):
+                base = nflat * C2 + k * n
+                for jj in range(n):
+                    flat[base + jj] = stage[c, k, jj]
+            for jj in range(n):
+                flat_ids[nflat + jj] = stage_ids[c, jj]
+            nflat += n
+            stage_n[c] = 0
+        segoff[b, K] = nflat
+    return flat, flat_ids, nflat
+
+
+@numba.njit(cache=True)
+def _segment_terms(xa, q, buf, base, stride, jj0, n, ids, idbase, acc, dist, cnt):
+    """Add class row ``q`` of ``xa``'s symmetric KL to the centers of one segment.
+
+    ``buf[base + k*stride + jj]`` is entry ``k`` (of ``[P | log P]``) of the
+    segment's center ``jj``; ``ids[idbase + jj]`` its offset in the block.
+    For ``jj0 <= jj < n``: ``dist[id] += class_term`` and ``cnt[id] += 1``.
+    The lanes and their combination are those of ``class_term`` (lane ``k %
+    LANES``, tail entries into lane 0), vectorised over centers instead of
+    entries, so every value is bit-identical to ``class_term``.
+    """
+    C = xa.shape[1] // 2
+    C4 = C - C % LANES
+    w = n - jj0
+    for lane in range(LANES):
+        for jj in range(w):
+            acc[lane, jj] = 0.0
+    for k in range(C):
+        a = xa[q, k]
+        la = xa[q, C + k]
+        # 1-D slices: lets LLVM vectorise the loop (no per-element index wraparound)
+        pb = buf[base + k * stride + jj0:base + k * stride + n]
+        lb = buf[base + (C + k) * stride + jj0:base + (C + k) * stride + n]
+        t = acc[k % LANES if k < C4 else 0]
+        for jj in range(w):
+            t[jj] += (a - pb[jj]) * (la - lb[jj])
+    idv = ids[idbase + jj0:idbase + n]
+    for jj in range(w):
+        u = idv[jj]
+        dist[u] += 0.5 * ((acc[0, jj] + acc[1, jj]) + (acc[2, jj] + acc[3, jj]))
+        cnt[u] += 1
+
+
+@numba.njit(cache=True)
+def _catch_up(x, g, row_off, i, m, ncent, v, floor_val, mean,
+              stage, stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt):
+    """Lower ``v`` to the min CD of image ``i`` to centers ``m..ncent-1``.
+
+    Block by block over the center store; stops after a block once ``v <
+    floor_val``. Returns ``(v, centers reached, pair distances evaluated)``.
+    Each distance equals ``cd_pair`` bit for bit (same class order, same lanes).
+    """
+    C2 = x.shape[1]
+    stage1 = stage.reshape(-1)
+    sid1 = stage_ids.reshape(-1)
+    start = m
+    while m < ncent:
+        b = m // CENTER_BLOCK
+        lo = b * CENTER_BLOCK
+        hi = min(lo + CENTER_BLOCK, ncent)
+        complete = lo + CENTER_BLOCK <= ncent
+        first_u = m - lo
+        for u in range(first_u, hi - lo):
+            dist[u] = 0.0
+            cnt[u] = 0
+        for q in range(row_off[i], row_off[i + 1]):
+            c = g[q]
+            if complete:
+                sb = segoff[b, c]
+                n = segoff[b, c + 1] - sb
+                jj0 = 0
+                while jj0 < n and flat_ids[sb + jj0] < first_u:
+                    jj0 += 1
+                if jj0 < n:
+                    _segment_terms(x, q, flat, sb * C2, n, jj0, n, flat_ids, sb, acc, dist, cnt)
+            else:
+                n = stage_n[c]
+                sb = c * CENTER_BLOCK
+                jj0 = 0
+                while jj0 < n and sid1[sb + jj0] < first_u:
+                    jj0 += 1
+                if jj0 < n:
+                    _segment_terms(x, q, stage1, sb * C2, CENTER_BLOCK, jj0, n, sid1, sb, acc,
+                                   dist, cnt)
+        for u in range(first_u, hi - lo):
+            d = dist[u]
+            if mean:
+                d = d / cnt[u] if cnt[u] > 0 else 0.0
             if d < v:
                 v = d
-                if v < floor_val:
-                    break
-        evals += m - stamp[t]
-        stamp[t] = m
-        key[0] = v
-        if m == ncent and v > floor_val:
-            floor_val = v
-        _sift_down(key, idx, size, 0)
-    return evals
+        m = hi
+        if v < floor_val:
+            break
+    return v, m, m - start
 
 
 @numba.njit(cache=True)
@@ -435,26 +525,40 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     CD to centers ``0..stamp-1`` (+inf for stamp 0), an upper bound on its
     current min CD because min distances only decrease as centers are added.
     Each step refreshes the heap top against the centers added since its
-    stamp (read from a contiguous copy of the centers' rows: a sequential,
-    cache-friendly scan) until the top's bound is current; that top is the
-    exact argmax with the lowest row among ties. Serial on purpose: the work
-    per step is a few short scans, too fine-grained for thread launches.
+    stamp until the top's bound is current; that top is the exact argmax with
+    the lowest row among ties. A refresh stops early (after a block) when its
+    running minimum drops strictly below a value already certified exact in
+    this step (that row beats it); the row keeps the tighter bound and the
+    stamp reached.
+
+    Centers live in a class-major store (see ``_store_add``): a refresh walks
+    the candidate's classes and, per block of ``CENTER_BLOCK`` centers,
+    computes the class term against all centers having that class at once
+    (SIMD over centers, contiguous memory). Serial on purpose: the work per
+    step is a few short scans, too fine-grained for thread launches.
 
     Returns the number of pair distances evaluated (diagnostics).
     """
     T = cand.shape[0]
     K = pos.shape[1]
-    M0 = init_centers.shape[0]
-    init_rows = 0
-    for m in range(M0):
-        j = init_centers[m]
-        init_rows += row_off[j + 1] - row_off[j]
-    cx = np.empty((init_rows + budget * K, x.shape[1]), dtype=x.dtype)
-    cpos = np.empty((M0 + budget, K), dtype=np.int64)
-    nrows = 0
-    for m in range(M0):
-        nrows = _add_center(x, g, row_off, pos, init_centers[m], cx, cpos, m, nrows)
-    ncent = M0
+    C2 = x.shape[1]
+    M = init_centers.shape[0] + budget
+    stage = np.empty((K, C2, CENTER_BLOCK), dtype=x.dtype)
+    stage_ids = np.empty((K, CENTER_BLOCK), dtype=np.int64)
+    stage_n = np.zeros(K, dtype=np.int64)
+    cap = 4 * CENTER_BLOCK
+    flat = np.empty(cap * C2, dtype=x.dtype)
+    flat_ids = np.empty(cap, dtype=np.int64)
+    segoff = np.zeros((M // CENTER_BLOCK + 1, K + 1), dtype=np.int64)
+    nflat = 0
+    acc = np.empty((LANES, CENTER_BLOCK), dtype=np.float64)
+    dist = np.empty(CENTER_BLOCK, dtype=np.float64)
+    cnt = np.empty(CENTER_BLOCK, dtype=np.int64)
+    ncent = 0
+    for m in range(init_centers.shape[0]):
+        flat, flat_ids, nflat = _store_add(x, g, row_off, init_centers[m], ncent, stage,
+                                           stage_ids, stage_n, flat, flat_ids, segoff, nflat)
+        ncent += 1
     stamp = np.zeros(T, dtype=np.int64)
     key = np.full(T, np.inf)
     idx = np.arange(T)
@@ -466,21 +570,33 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
             while idx[h] != first:
                 h += 1
             i = cand[first]
-            v = np.inf
-            for m in range(ncent):
-                d = cd_pair(x, g, row_off[i], row_off[i + 1], cx, cpos, m, mean)
-                if d < v:
-                    v = d
-            evals += ncent
+            v, _, e = _catch_up(x, g, row_off, i, 0, ncent, np.inf, -np.inf, mean, stage,
+                                stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt)
+            evals += e
             size = _heap_remove(key, idx, size, h)
         else:
-            evals += _refresh_top(x, g, row_off, cx, cpos, cand, key, idx, size, stamp, ncent,
-                                  mean)
+            # refresh the top until its bound is current; floor_val is the best
+            # value certified exact in this step (a lower bound on the answer)
+            floor_val = -np.inf
+            while True:
+                t = idx[0]
+                if stamp[t] == ncent:
+                    break
+                v, mr, e = _catch_up(x, g, row_off, cand[t], stamp[t], ncent, key[0], floor_val,
+                                     mean, stage, stage_ids, stage_n, flat, flat_ids, segoff,
+                                     acc, dist, cnt)
+                evals += e
+                stamp[t] = mr
+                key[0] = v
+                if mr == ncent and v > floor_val:
+                    floor_val = v
+                _sift_down(key, idx, size, 0)
             i = cand[idx[0]]
             v = key[0]
             size = _heap_remove(key, idx, size, 0)
         out_picks[s] = i
         out_dist[s] = v
-        nrows = _add_center(x, g, row_off, pos, i, cx, cpos, ncent, nrows)
+        flat, flat_ids, nflat = _store_add(x, g, row_off, i, ncent, stage, stage_ids, stage_n,
+                                           flat, flat_ids, segoff, nflat)
         ncent += 1
     return evals
