@@ -52,6 +52,7 @@ import numpy as np
 LOG2_E = 1.4426950408889634  # 1 / ln 2: converts a natural-log entropy to bits
 NO_FIRST = -1  # sentinel for "no forced first pick"
 LANES = 4  # independent partial sums in the CD inner loop (hard-coded as t0..t3)
+REFRESH_BATCH = 1  # stale heap tops refreshed together (sharing each center block)
 CENTER_BLOCK = 256  # centers per block of the lazy kernel's class-major center store
 
 
@@ -377,6 +378,23 @@ def _heap_remove(key, idx, size, h):
 
 
 @numba.njit(cache=True)
+def _heap_push(key, idx, size, k, r):
+    """Insert (``k``, ``r``) into the max-heap (order ``_before``); returns the new size."""
+    pos = size
+    while pos > 0:
+        par = (pos - 1) // 2
+        if _before(k, r, key[par], idx[par]):
+            key[pos] = key[par]
+            idx[pos] = idx[par]
+            pos = par
+        else:
+            break
+    key[pos] = k
+    idx[pos] = r
+    return size + 1
+
+
+@numba.njit(cache=True)
 def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, segoff, nflat):
     """Append image ``j`` as center ``m`` to the class-major center store.
 
@@ -385,7 +403,7 @@ def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, s
     form a *segment*: a ``(2C, n)`` matrix (entry ``k`` of the ``n`` centers
     having ``c``, contiguous over centers) and the ids (offset in the block)
     of those centers, ascending. The block being filled lives in ``stage``
-    ``(K, 2C, CENTER_BLOCK)``; a full block is compacted into ``flat``
+    ``(K, 2C, CENTER_BLOCK)`` (flattened); a full block is compacted into ``flat``
     (segment ``(b, c)`` at rows ``segoff[b, c]:segoff[b, c+1]``), which grows
     by doubling. Returns the (possibly reallocated) ``flat``, ``flat_ids`` and
     the number of rows used.
@@ -397,8 +415,8 @@ def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, s
         c = g[q]
         jj = stage_n[c]
         for k in range(C2):
-            stage[c, k, jj] = x[q, k]
-        stage_ids[c, jj] = off
+            stage[(c * C2 + k) * CENTER_BLOCK + jj] = x[q, k]
+        stage_ids[c * CENTER_BLOCK + jj] = off
         stage_n[c] = jj + 1
     if off == CENTER_BLOCK - 1:
         b = m // CENTER_BLOCK
@@ -419,9 +437,9 @@ def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, s
             for k in range(C2):
                 base = nflat * C2 + k * n
                 for jj in range(n):
-                    flat[base + jj] = stage[c, k, jj]
+                    flat[base + jj] = stage[(c * C2 + k) * CENTER_BLOCK + jj]
             for jj in range(n):
-                flat_ids[nflat + jj] = stage_ids[c, jj]
+                flat_ids[nflat + jj] = stage_ids[c * CENTER_BLOCK + jj]
             nflat += n
             stage_n[c] = 0
         segoff[b, K] = nflat
@@ -461,57 +479,85 @@ def _segment_terms(xa, q, buf, base, stride, jj0, n, ids, idbase, acc, dist, cnt
         cnt[u] += 1
 
 
-@numba.njit(cache=True)
-def _catch_up(x, g, row_off, i, m, ncent, v, floor_val, mean,
-              stage, stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt):
-    """Lower ``v`` to the min CD of image ``i`` to centers ``m..ncent-1``.
+@numba.njit(cache=True, inline="always")
+def _first_at_least(ids, base, n, u):
+    """First ``jj`` in ``[0, n)`` with ``ids[base + jj] >= u`` (ascending ids), else n."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ids[base + mid] < u:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
-    Block by block over the center store; stops after a block once ``v <
-    floor_val``. Returns ``(v, centers reached, pair distances evaluated)``.
-    Each distance equals ``cd_pair`` bit for bit (same class order, same lanes).
-    """
+
+@numba.njit(cache=True)
+def _block_min(x, g, row_off, i, b, first_u, ncent, v, mean,
+               stage, stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt):
+    """Lower ``v`` to the min CD of image ``i`` to the centers of block ``b``
+    from offset ``first_u`` on (up to ``ncent``). Each distance equals
+    ``cd_pair`` bit for bit (same class order, same lanes)."""
     C2 = x.shape[1]
-    stage1 = stage.reshape(-1)
-    sid1 = stage_ids.reshape(-1)
-    start = m
-    while m < ncent:
-        b = m // CENTER_BLOCK
+    lo = b * CENTER_BLOCK
+    hi = min(lo + CENTER_BLOCK, ncent)
+    complete = lo + CENTER_BLOCK <= ncent
+    for u in range(first_u, hi - lo):
+        dist[u] = 0.0
+        cnt[u] = 0
+    for q in range(row_off[i], row_off[i + 1]):
+        c = g[q]
+        if complete:
+            sb = segoff[b, c]
+            n = segoff[b, c + 1] - sb
+            jj0 = _first_at_least(flat_ids, sb, n, first_u)
+            if jj0 < n:
+                _segment_terms(x, q, flat, sb * C2, n, jj0, n, flat_ids, sb, acc, dist, cnt)
+        else:
+            n = stage_n[c]
+            sb = c * CENTER_BLOCK
+            jj0 = _first_at_least(stage_ids, sb, n, first_u)
+            if jj0 < n:
+                _segment_terms(x, q, stage, sb * C2, CENTER_BLOCK, jj0, n, stage_ids, sb, acc,
+                               dist, cnt)
+    for u in range(first_u, hi - lo):
+        d = dist[u]
+        if mean:
+            d = d / cnt[u] if cnt[u] > 0 else 0.0
+        if d < v:
+            v = d
+    return v
+
+
+@numba.njit(cache=True)
+def _refresh_batch(x, g, row_off, cand, rows, keys, stamp, nb, ncent, floor_val, mean,
+                   stage, stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt):
+    """Refresh candidates ``rows[:nb]`` (bounds ``keys``) to the current centers.
+
+    Block by block (outer) and candidate by candidate (inner), so a block of
+    the center store is reused from cache by every candidate of the batch. A
+    candidate stops after a block once its bound drops below ``floor_val``
+    (keeping the bound and the stamp reached). Returns pair distances evaluated.
+    """
+    m0 = ncent
+    for p in range(nb):
+        m0 = min(m0, stamp[rows[p]])
+    evals = 0
+    for b in range(m0 // CENTER_BLOCK, (ncent - 1) // CENTER_BLOCK + 1):
         lo = b * CENTER_BLOCK
         hi = min(lo + CENTER_BLOCK, ncent)
-        complete = lo + CENTER_BLOCK <= ncent
-        first_u = m - lo
-        for u in range(first_u, hi - lo):
-            dist[u] = 0.0
-            cnt[u] = 0
-        for q in range(row_off[i], row_off[i + 1]):
-            c = g[q]
-            if complete:
-                sb = segoff[b, c]
-                n = segoff[b, c + 1] - sb
-                jj0 = 0
-                while jj0 < n and flat_ids[sb + jj0] < first_u:
-                    jj0 += 1
-                if jj0 < n:
-                    _segment_terms(x, q, flat, sb * C2, n, jj0, n, flat_ids, sb, acc, dist, cnt)
-            else:
-                n = stage_n[c]
-                sb = c * CENTER_BLOCK
-                jj0 = 0
-                while jj0 < n and sid1[sb + jj0] < first_u:
-                    jj0 += 1
-                if jj0 < n:
-                    _segment_terms(x, q, stage1, sb * C2, CENTER_BLOCK, jj0, n, sid1, sb, acc,
-                                   dist, cnt)
-        for u in range(first_u, hi - lo):
-            d = dist[u]
-            if mean:
-                d = d / cnt[u] if cnt[u] > 0 else 0.0
-            if d < v:
-                v = d
-        m = hi
-        if v < floor_val:
-            break
-    return v, m, m - start
+        for p in range(nb):
+            t = rows[p]
+            m = stamp[t]
+            if m >= hi or keys[p] < floor_val:
+                continue
+            u = max(m, lo) - lo
+            keys[p] = _block_min(x, g, row_off, cand[t], b, u, ncent, keys[p], mean, stage,
+                                 stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt)
+            evals += hi - lo - u
+            stamp[t] = hi
+    return evals
 
 
 @numba.njit(cache=True)
@@ -543,8 +589,8 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     K = pos.shape[1]
     C2 = x.shape[1]
     M = init_centers.shape[0] + budget
-    stage = np.empty((K, C2, CENTER_BLOCK), dtype=x.dtype)
-    stage_ids = np.empty((K, CENTER_BLOCK), dtype=np.int64)
+    stage = np.empty(K * C2 * CENTER_BLOCK, dtype=x.dtype)
+    stage_ids = np.empty(K * CENTER_BLOCK, dtype=np.int64)
     stage_n = np.zeros(K, dtype=np.int64)
     cap = 4 * CENTER_BLOCK
     flat = np.empty(cap * C2, dtype=x.dtype)
@@ -554,6 +600,8 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     acc = np.empty((LANES, CENTER_BLOCK), dtype=np.float64)
     dist = np.empty(CENTER_BLOCK, dtype=np.float64)
     cnt = np.empty(CENTER_BLOCK, dtype=np.int64)
+    brow = np.empty(REFRESH_BATCH, dtype=np.int64)
+    bkey = np.empty(REFRESH_BATCH, dtype=np.float64)
     ncent = 0
     for m in range(init_centers.shape[0]):
         flat, flat_ids, nflat = _store_add(x, g, row_off, init_centers[m], ncent, stage,
@@ -570,27 +618,31 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
             while idx[h] != first:
                 h += 1
             i = cand[first]
-            v, _, e = _catch_up(x, g, row_off, i, 0, ncent, np.inf, -np.inf, mean, stage,
-                                stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt)
-            evals += e
+            brow[0] = first
+            bkey[0] = np.inf
+            evals += _refresh_batch(x, g, row_off, cand, brow, bkey, stamp, 1, ncent, -np.inf,
+                                    mean, stage, stage_ids, stage_n, flat, flat_ids, segoff,
+                                    acc, dist, cnt)
+            v = bkey[0]
             size = _heap_remove(key, idx, size, h)
         else:
             # refresh the top until its bound is current; floor_val is the best
             # value certified exact in this step (a lower bound on the answer)
             floor_val = -np.inf
-            while True:
-                t = idx[0]
-                if stamp[t] == ncent:
-                    break
-                v, mr, e = _catch_up(x, g, row_off, cand[t], stamp[t], ncent, key[0], floor_val,
-                                     mean, stage, stage_ids, stage_n, flat, flat_ids, segoff,
-                                     acc, dist, cnt)
-                evals += e
-                stamp[t] = mr
-                key[0] = v
-                if mr == ncent and v > floor_val:
-                    floor_val = v
-                _sift_down(key, idx, size, 0)
+            while stamp[idx[0]] < ncent:
+                nb = 0
+                while nb < REFRESH_BATCH and size > 0 and stamp[idx[0]] < ncent:
+                    brow[nb] = idx[0]
+                    bkey[nb] = key[0]
+                    size = _heap_remove(key, idx, size, 0)
+                    nb += 1
+                evals += _refresh_batch(x, g, row_off, cand, brow, bkey, stamp, nb, ncent,
+                                        floor_val, mean, stage, stage_ids, stage_n, flat,
+                                        flat_ids, segoff, acc, dist, cnt)
+                for p in range(nb):
+                    if stamp[brow[p]] == ncent and bkey[p] > floor_val:
+                        floor_val = bkey[p]
+                    size = _heap_push(key, idx, size, bkey[p], brow[p])
             i = cand[idx[0]]
             v = key[0]
             size = _heap_remove(key, idx, size, 0)
