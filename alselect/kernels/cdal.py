@@ -39,8 +39,12 @@ lowest row), then make it a center. Two exact kernels:
   computed against the first ``stamp`` centers bounds the current value from
   above. The heap top is refreshed against the centers added since its stamp
   (stopping early once it is provably beaten by a row already refreshed this
-  step); a top whose bound is current is the exact argmax. Both kernels call
-  the same pair-distance routine, so their picks agree bit for bit.
+  step); a top whose bound is current is the exact argmax. The refresh reads
+  a class-major copy of the centers (``_store_add``) and computes one class
+  term against all centers of a block having that class at once (SIMD over
+  centers); per pair it performs the same float64 operations in the same
+  order as ``cd_pair`` (classes ascending, the same LANES partial sums), so
+  both kernels' picks and distances agree bit for bit.
 
 All kernels are pure: no validation, no I/O; the public layer is
 ``alselect.cdal``.
@@ -582,6 +586,9 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     computes the class term against all centers having that class at once
     (SIMD over centers, contiguous memory). Serial on purpose: the work per
     step is a few short scans, too fine-grained for thread launches.
+    ``REFRESH_BATCH`` > 1 pops that many stale tops and refreshes them
+    together (each center block reused from cache by all of them); exact for
+    any value, but at 1 it evaluates the fewest pairs and was as fast as 2-4.
 
     Returns the number of pair distances evaluated (diagnostics).
     """
