@@ -218,7 +218,9 @@ def cd_pair(xa, ga, a0, a1, xb, posb, jb, mean):
     Sums ``0.5 * sum_k (p_a - p_b)(l_a - l_b)`` over groups present in both,
     in ascending group order (a's row order); ``mean`` divides by the number
     of shared groups (0 when none is shared). Returns float64. Every CD value
-    in this module goes through this routine, so all kernels agree bit for bit.
+    in this module goes through this routine, or (lazy core-set) through
+    ``_segment_terms``, which repeats its operations in the same order across
+    many centers at once, so all kernels agree bit for bit.
     """
     s = 0.0
     shared = 0
