@@ -99,27 +99,15 @@ def _check_probability_rows(block, name, first_row, tol, what="row"):
 
 
 def _check_offsets(offsets, n_regions):
+    """CSR offsets (N+1,) -> contiguous int64; the rules are the pool format's (pool.checks)."""
+    from .pool.checks import check_offsets
+
     off = np.asarray(offsets)
     if off.ndim != 1 or off.shape[0] < 1:
         raise ValueError(f"region offsets must be a 1-D array of length N+1, got shape "
                          f"{off.shape}; offsets[i]:offsets[i+1] are the regions of image i.")
-    if not np.issubdtype(off.dtype, np.integer):
-        raise ValueError(f"region offsets must be integers, got dtype {off.dtype}; pass an "
-                         f"int64 array.")
-    off = off.astype(np.int64, copy=False)
-    if off[0] != 0:
-        raise ValueError(f"region offsets must start at 0, got offsets[0] = {off[0]}; the first "
-                         f"image's regions start at row 0.")
-    d = np.diff(off)
-    if (d < 0).any():
-        i = int(np.argmax(d < 0))
-        raise ValueError(f"region offsets must be non-decreasing, but offsets[{i + 1}] = "
-                         f"{off[i + 1]} < offsets[{i}] = {off[i]}; regions of one image must be "
-                         f"contiguous and images in pool order.")
-    if off[-1] != n_regions:
-        raise ValueError(f"region offsets must end at the number of regions R = {n_regions}, got "
-                         f"offsets[-1] = {off[-1]}; regions are out of range or missing.")
-    return np.ascontiguousarray(off)
+    check_offsets("region offsets", off, off.shape[0] - 1, n_regions)
+    return np.ascontiguousarray(off, dtype=np.int64)
 
 
 def _check_rows(rows, n, name, allow_empty=True):

@@ -128,12 +128,12 @@ GOOD = np.array([[0.2, 0.8], [0.6, 0.4], [1.0, 0.0]])
 
 
 @pytest.mark.parametrize("offsets, match", [
-    ([1, 3], "start at 0"),
-    ([0, 2, 1, 3], "non-decreasing"),
-    ([0, 2, 4], "end at the number of regions R = 3"),
-    ([0, 2], "end at the number of regions R = 3"),
+    ([1, 3], "must start at 0"),
+    ([0, 2, 1, 3], "not monotone"),
+    ([0, 2, 4], "ends at 4 but there are 3 regions"),
+    ([0, 2], "ends at 2 but there are 3 regions"),
     ([[0, 3]], "1-D array"),
-    ([0.0, 1.5, 3.0], "must be integers"),
+    ([0.0, 1.5, 3.0], "must hold integers"),
 ])
 def test_bad_offsets(offsets, match):
     with pytest.raises(ValueError, match=match):
