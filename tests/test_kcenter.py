@@ -209,3 +209,15 @@ def test_budget_zero_and_errors():
         kcenter_greedy(X, 1, labeled=[7])
     with pytest.raises(ValueError, match="seed is required"):
         kcenter_greedy(X, 1, init="random")
+
+
+def test_float32_screened_refresh_with_large_offset():
+    # Coordinates offset by 300 make the float32 screening bound (~1e-1) larger
+    # than many gaps between centers, so the screened refreshes (BLAS products
+    # in float32 over >= 16 new centers) must re-evaluate a window of centers
+    # in float64; picks must still follow the exact float64 sequence.
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(12, 3))[rng.integers(0, 12, 1500)] + 0.3 * rng.normal(size=(1500, 3))
+    X = (np.maximum(z @ rng.normal(size=(3, 24)), 0) + 300.0).astype(np.float32)
+    check(X, 120, labeled=[0, 1])
+    check(X, 120)

@@ -62,7 +62,7 @@ CENTER_BLOCK = 1024
 #: below this many new centers a refresh uses an inline loop instead of BLAS
 SMALL_REFRESH = 16
 #: rows refreshed together (one GEMM) when the top row needs a long refresh
-REFRESH_BATCH = 32
+REFRESH_BATCH = 128
 #: relative slack for the float32 rounding of the center-center table
 CC_REL = 1e-6
 #: picks after which the triangle pruning is judged ...
@@ -242,10 +242,15 @@ def _bulk_min(A, B, n, s, centers, rows_live, m1, m2, c1):
             cs[c] = s[j]
         cblkT = np.ascontiguousarray(cbuf[:nb].T)
         cid = centers[c0:c1_]
-        for r0 in range(0, N, ROW_BLOCK):
+        # one single-threaded BLAS GEMM per row block, blocks spread over the
+        # cores (the caller limits BLAS to one thread: nested threading
+        # oversubscribes a busy machine)
+        nrb = (N + ROW_BLOCK - 1) // ROW_BLOCK
+        for rb in prange(nrb):
+            r0 = rb * ROW_BLOCK
             r1 = min(N, r0 + ROW_BLOCK)
             dots = np.dot(A[r0:r1], cblkT)  # (rows, nb), BLAS GEMM
-            for r in prange(r1 - r0):
+            for r in range(r1 - r0):
                 i = r0 + r
                 if rows_live[i]:
                     _fold_block(i, n[i], s[i], cn[:nb], cs[:nb], cid, dots[r],
@@ -373,9 +378,66 @@ def _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1, allc, nall):
     return nall
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, elo, ehi, m1, m2, c1,
+                   stats):
+    """Fold centers lo..lo+len(dots)-1 into row i from input-precision dots.
+
+    ``dots`` come from a BLAS product in the input dtype, so the values
+    v_c = n_i + n_c - 2 s_i s_c dots[c] are within ``elo`` of d64.  With
+    b = min_c v_c, a center with v_c > b + 2 elo + 2 ehi is provably farther
+    (in d64, and in every float64-accumulated value) than the best new center;
+    only the centers inside that window get a float64-accumulated value (error
+    ``ehi``, folded into (m1, m2, c1) as usual), the others contribute the lower
+    bound v_c - elo - ehi to m2.  Hence (m1, m2, c1) keep float64 quality while
+    the bulk of the arithmetic runs at the input precision.  For float64 input
+    (elo <= ehi) the values are folded directly.
+    """
+    k = dots.shape[0]
+    ni = n[i]
+    si = s[i]
+    if elo <= ehi:
+        _fold_block(i, ni, si, cn[lo:lo + k], cs[lo:lo + k], cid[lo:lo + k], dots,
+                    m1, m2, c1)
+        return
+    b = np.inf
+    for c in range(k):
+        v = ni + cn[lo + c] - 2.0 * si * cs[lo + c] * np.float64(dots[c])
+        if v < b:
+            b = v
+    lim = b + 2.0 * (elo + ehi)
+    K = A.shape[1]
+    b1 = m1[i]
+    b2 = m2[i]
+    bc = c1[i]
+    for c in range(k):
+        q = lo + c
+        v = ni + cn[q] - 2.0 * si * cs[q] * np.float64(dots[c])
+        if v > lim:
+            lb = v - elo - ehi
+            if lb < b2:
+                b2 = lb
+            continue
+        stats[9] += 1
+        acc = 0.0
+        for kk in range(K):
+            acc += np.float64(A[i, kk]) * cbuf[q, kk]
+        v = ni + cn[q] - 2.0 * si * cs[q] * acc
+        if v < b1:
+            b2 = min(b2, b1)
+            b1 = v
+            bc = cid[q]
+        elif v < b2:
+            b2 = v
+    m1[i] = b1
+    m2[i] = b2
+    c1[i] = bc
+
+
 @njit(cache=True)
-def _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf):
-    """Fold picked centers lo..nc-1 into row i (float64 accumulation)."""
+def _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf,
+                 Elo, Ehi, stats):
+    """Fold picked centers lo..nc-1 into row i (float64 quality)."""
     K = A.shape[1]
     k = nc - lo
     if k < SMALL_REFRESH:
@@ -385,11 +447,13 @@ def _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf):
             for kk in range(K):
                 acc += np.float64(A[i, kk]) * cbuf[lo + c, kk]
             dots[c] = acc
-    else:
-        for kk in range(K):
-            rowbuf[kk] = A[i, kk]
-        dots = np.dot(cbuf[lo:nc], rowbuf)  # BLAS matrix-vector product
-    _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc], cid[lo:nc], dots, m1, m2, c1)
+        _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc], cid[lo:nc], dots, m1, m2, c1)
+        return
+    for kk in range(K):
+        rowbuf[kk] = A[i, kk]
+    dots = np.dot(cbufA[lo:nc], rowbuf)  # BLAS matrix-vector, input precision
+    _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, Elo[i], Ehi[i], m1, m2, c1,
+                   stats)
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -468,16 +532,17 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     mind2 : (budget,) float64 distance (1) of each pick to its nearest center
         at the moment it was picked (+inf for a first pick with no centers);
         the exact D64 when a near-tie was resolved, else within Ehi of it.
-    stats : (9,) int64  heap pops, row-center pairs refreshed, near-ties
+    stats : (10,) int64  heap pops, row-center pairs refreshed, near-ties
         resolved, rows evaluated exactly, of which by a full center scan,
         rows tightened, center pairs scanned while tightening, triangle tests,
-        pairs pruned by them
+        pairs pruned by them, pairs re-evaluated in float64 after an
+        input-precision screen
     """
     N, K = A.shape
     L = init_centers.shape[0]
     picks = np.empty(budget, dtype=np.int64)
     mind2 = np.empty(budget)
-    stats = np.zeros(9, dtype=np.int64)
+    stats = np.zeros(10, dtype=np.int64)
     if budget == 0:
         return picks, mind2, stats
     live = pickable.copy()
@@ -485,6 +550,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     allc[:L] = init_centers
     nall = L
     cbuf = np.empty((budget, K))  # picked centers' B rows, float64
+    cbufA = np.empty((budget, K), dtype=A.dtype)  # the same, input precision
     cn = np.empty(budget)
     cs = np.empty(budget)
     cid = np.empty(budget, dtype=np.int64)
@@ -506,6 +572,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         live[first] = False
         for kk in range(K):
             cbuf[0, kk] = B[first, kk]
+            cbufA[0, kk] = B[first, kk]
         cn[0] = n[first]
         cs[0] = s[first]
         cid[0] = first
@@ -533,8 +600,8 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     small = np.empty(SMALL_REFRESH)
     batch = np.empty(REFRESH_BATCH, dtype=np.int64)
     gsel = np.empty(REFRESH_BATCH, dtype=np.int64)
-    rowbuf = np.empty(K)
-    xb = np.empty((REFRESH_BATCH, K))
+    rowbuf = np.empty(K, dtype=A.dtype)
+    xb = np.empty((REFRESH_BATCH, K), dtype=A.dtype)
     for t in range(t0, budget):
         best_lo = -np.inf
         ncand = 0
@@ -585,8 +652,9 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
                         gsel[ng] = i
                         ng += 1
                     elif lastc[i] < nc:
-                        _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lastc[i], nc,
-                                     m1, m2, c1, rowbuf)
+                        _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i,
+                                     lastc[i], nc, m1, m2, c1, rowbuf, Elo, Ehi,
+                                     stats)
                         stats[1] += nc - lastc[i]
                         lastc[i] = nc
                 lo_g = nc
@@ -594,19 +662,20 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
                     if lastc[gsel[g]] < lo_g:
                         lo_g = lastc[gsel[g]]
                 if ng > 0:
-                    dots2 = np.dot(xb[:ng], cbuf[lo_g:nc].T)  # (ng, k) GEMM
+                    # (ng, k) GEMM in the input precision, screened to float64
+                    dots2 = np.dot(xb[:ng], cbufA[lo_g:nc].T)
                     for g in range(ng):
                         i = gsel[g]
                         lo = lastc[i]
                         stats[1] += nc - lo
-                        _fold_block(i, n[i], s[i], cn[lo:nc], cs[lo:nc],
-                                    cid[lo:nc], dots2[g, lo - lo_g:],
-                                    m1, m2, c1)
+                        _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo,
+                                       dots2[g, lo - lo_g:], Elo[i], Ehi[i],
+                                       m1, m2, c1, stats)
                         lastc[i] = nc
             elif lo_min < nc:
                 stats[1] += nc - lo_min
-                _refresh_one(A, n, s, cbuf, cn, cs, cid, i, lo_min, nc, m1, m2,
-                             c1, rowbuf)
+                _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo_min, nc,
+                             m1, m2, c1, rowbuf, Elo, Ehi, stats)
                 lastc[i] = nc
             for b in range(nb):
                 i = batch[b]
@@ -647,6 +716,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         live[w] = False
         for kk in range(K):
             cbuf[nc, kk] = B[w, kk]
+            cbufA[nc, kk] = B[w, kk]
         cn[nc] = n[w]
         cs[nc] = s[w]
         cid[nc] = w
