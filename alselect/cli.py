@@ -323,7 +323,10 @@ def strategies(as_json):
             click.echo(f"    -p {p['name']}={p['default']!s}{choices}: {p['help']}")
 
 
-from .infer.command import infer as _infer; cli.add_command(_infer)  # noqa: E402,E702  (imports no torch)
+# `infer` lives in the optional torch part; its module imports only click at load time.
+from .infer.command import infer as _infer  # noqa: E402
+
+cli.add_command(_infer)
 
 
 def main():
