@@ -167,3 +167,15 @@ def test_errors():
         badge(np.full((4, 2), 0.6), X, 1, seed=0)
     with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
         badge(np.array([[2.0, -1.0]] * 4), X, 1, seed=0)
+
+
+@pytest.mark.parametrize("labeled", [None, [2, 9]])
+def test_progress_sums_to_budget_and_keeps_picks(labeled):
+    rng = np.random.default_rng(8)
+    F = rng.normal(size=(500, 6)).astype(np.float32)
+    P = softmax_probs(rng, 500, 4)
+    for fn, args in [(kmeanspp, (F, 203)), (badge, (P, F, 203))]:
+        got = []
+        with_p = fn(*args, labeled=labeled, seed=4, progress=got.append)
+        np.testing.assert_array_equal(with_p, fn(*args, labeled=labeled, seed=4))
+        assert sum(got) == 203 and all(n > 0 for n in got)

@@ -37,6 +37,8 @@ slack ``PRUNE_SLACK`` so that rounding never prunes a row that would change.
 import numpy as np
 from numba import njit, prange
 
+from .progress_hook import tick
+
 #: relative size below which a computed distance is treated as exactly 0
 ZERO_REL = 1e-12
 #: relative slack of the pruning tests
@@ -207,7 +209,7 @@ def _draw(d2, active, total, remaining, u):
 
 @njit(cache=True)
 def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
-              fnorm, anorm):
+              fnorm, anorm, every=0):
     """k-means++ seeding on distance (1).
 
     Parameters
@@ -223,6 +225,8 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
     y : (N,) int64  argmax class (BADGE; any values otherwise)
     psum : (N,) float64  row sums of the probabilities (BADGE)
     fnorm, anorm : (N,) float64  |A_i| and |Q_i| (BADGE)
+    every : int  progress report stride in picks (``progress_hook.tick``);
+        0 reports nothing.  Picks do not depend on it.
 
     Returns
     -------
@@ -265,6 +269,7 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
                     centers, skip, cc2, y, psum, fnorm, anorm)
         q = 1
         t0 = 1
+    last = tick(t0, 0, every, budget)
     for t in range(t0, budget):
         total, remaining = _scan(d2, assign, active, maxd2, q)
         w = _draw(d2, active, total, remaining, u[t])
@@ -276,4 +281,5 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
             evals += _add_center(A, Q, has_q, n, s, w, q, d2, assign, active, maxd2,
                         centers, skip, cc2, y, psum, fnorm, anorm)
         q += 1
+        last = tick(t + 1, last, every, budget)
     return picks, evals
