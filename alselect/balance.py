@@ -389,7 +389,7 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
 
 # --------------------------------------------------------------------------- k-center
 def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None, scale="paper",
-                     first=None):
+                     first=None, progress=None):
     """Greedy class-balanced k-center, Algorithm 2 (exact, lazy, O(N) memory).
 
     Step ``t`` picks ``argmin_j -d_j + lam' * ||Omega - P^T z - p_j||_1`` over the
@@ -418,6 +418,10 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     scale : {"paper", "code"}
     first : None or int
         First pick when nothing is labeled (ignored otherwise); must be a candidate.
+    progress : None or callable
+        ``update(n_picks_done_since_last_call)``, called about every 1% of the
+        budget from inside the kernel (``alselect.kernels.progress_hook``);
+        the updates sum to the budget and the picks do not depend on it.
 
     Returns
     -------
@@ -454,6 +458,7 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
         first_pick_by_penalty,
         min_sqdist_to_centers,
     )
+    from alselect.kernels.progress_hook import every_for, reporting
 
     d2 = np.full(N, np.inf)
     if lab.size >= SCREEN_MIN_CENTERS:
@@ -470,7 +475,9 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     else:
         first = -1
         min_sqdist_to_centers(X, cand, lab, d2)
-    return balanced_kcenter_kernel(X, P, om, b, lam, lab, cand, first, d2)
+    with reporting(progress):
+        return balanced_kcenter_kernel(X, P, om, b, lam, lab, cand, first, d2,
+                                       every_for(b, progress))
 
 
 def _screened_min_sqdist(X, rows, centers, d2):

@@ -576,7 +576,7 @@ def _entropy_from_compact(cmp_):
 
 
 def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", classes=None,
-                 first=None, candidates=None, method="auto", floor=PROB_FLOOR):
+                 first=None, candidates=None, method="auto", floor=PROB_FLOOR, progress=None):
     """CDAL-CS: K-Center-Greedy with contextual diversity as the distance.
 
     Labeled rows are the initial centers; each step picks the candidate whose
@@ -614,6 +614,10 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
         from ``lazy`` only at near-ties (~1e-13 relative). Measured 6-36x
         slower than ``lazy`` at C = 19, hence not the default.
     floor : float
+    progress : callable, optional
+        ``update(n_picks_done_since_last_call)``, called about every 1% of the
+        budget from inside the kernel (``alselect.kernels.progress_hook``);
+        the updates sum to the budget and the picks do not depend on it.
 
     Returns
     -------
@@ -624,6 +628,7 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
         a first pick with no center).
     """
     from alselect.kernels.cdal import NO_FIRST, kcenter_lazy_kernel, kcenter_reference_kernel
+    from alselect.kernels.progress_hook import every_for, reporting
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
@@ -677,20 +682,23 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
             cand = cand[cand != first]
             budget -= 1
             first = None
+            if progress is not None:
+                progress(1)
         if budget == 0:
             return head, head_d
         picks, dist = eng(A, B, n, budget, labeled=lab if lab.size else None, first=first,
-                          candidates=cand if cand.size < N - lab.size else None)
+                          candidates=cand if cand.size < N - lab.size else None,
+                          progress=progress)
         return (np.concatenate([head, np.asarray(picks, dtype=np.int64)]),
                 np.concatenate([head_d, np.asarray(dist, dtype=np.float64)]))
 
     first_pos = NO_FIRST if first is None else int(np.searchsorted(cand, first))
     picks = np.empty(budget, dtype=np.int64)
     dist = np.empty(budget, dtype=np.float64)
-    if method == "reference":
-        kcenter_reference_kernel(*cmp_, cand, lab, first_pos, budget, mean, picks, dist)
-    else:
-        kcenter_lazy_kernel(*cmp_, cand, lab, first_pos, budget, mean, picks, dist)
+    kernel = kcenter_reference_kernel if method == "reference" else kcenter_lazy_kernel
+    with reporting(progress):
+        kernel(*cmp_, cand, lab, first_pos, budget, mean, picks, dist,
+               every_for(budget, progress))
     return picks, dist
 
 

@@ -17,6 +17,15 @@ code: labeled rows are excluded but are not centers unless
 ``candidates`` (bool mask or index array, kcenter only): rows that may be
 picked; other rows that are not labeled are ignored entirely (they are neither
 picked nor centers, and their distances do not matter).
+
+Progress
+--------
+Every selection function takes ``progress=None`` or a callable
+``update(n)`` that receives the number of picks finished since its previous
+call, about every 1% of the budget, summing to the budget (an ``update`` of a
+``ctx.progress`` bar fits).  The engines call it from inside their njit loop
+through ``numba.objmode`` (``alselect.kernels.progress_hook``); picks are
+bit-identical with and without it.
 """
 
 import numpy as np
@@ -143,8 +152,9 @@ def _seeded_uniforms(seed, count):
 
 # ------------------------------------------------------------ k-center greedy
 
-def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget):
+def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=None):
     from alselect.kernels import kcenter as kc
+    from alselect.kernels.progress_hook import every_for, reporting
 
     N, K = A.shape
     anorm = kc.row_norms_unscaled(A)
@@ -158,9 +168,10 @@ def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget):
     # next to the embeddings (peak memory target: 1.5x the array)
     use_tri = mode == kc.MODE_EUCLID and 4 * budget * budget <= max(
         TRI_MEM_FRACTION * A.nbytes, TRI_MEM_FLOOR)
-    with _single_threaded_blas():
+    with _single_threaded_blas(), reporting(progress):
         picks, mind2, _ = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, pickable, init,
-                                            int(first), budget, use_tri)
+                                            int(first), budget, use_tri,
+                                            every_for(budget, progress))
     return picks, mind2
 
 
@@ -196,7 +207,7 @@ def _first_pick(init, pickable, norms2, seed, rng_u=None):
 
 
 def kcenter_greedy(X, budget, *, labeled=None, init="max-norm", seed=None,
-                   candidates=None, weights=None):
+                   candidates=None, weights=None, progress=None):
     """Exact K-Center-Greedy (core-set) in Euclidean space.
 
     Parameters
@@ -211,6 +222,8 @@ def kcenter_greedy(X, budget, *, labeled=None, init="max-norm", seed=None,
         picked (default: all unlabeled rows)
     weights : (N,) array, optional -- per-row scale s_i: distances are taken
         between s_i x_i (UWE) without building the scaled copy
+    progress : callable, optional -- ``update(n_picks_done_since_last_call)``
+        (see "Progress" in the module docstring)
 
     Returns
     -------
@@ -235,7 +248,8 @@ def kcenter_greedy(X, budget, *, labeled=None, init="max-norm", seed=None,
     first = -1
     if not lab.any():
         first = _first_pick(init, pickable, n, seed)
-    picks, mind2 = _kcenter_run(kc.MODE_EUCLID, X, X, n, s, pickable, lab, first, budget)
+    picks, mind2 = _kcenter_run(kc.MODE_EUCLID, X, X, n, s, pickable, lab, first, budget,
+                                progress)
     return picks, np.sqrt(np.maximum(mind2, 0.0))
 
 
@@ -251,7 +265,8 @@ def _check_weights(weights, N):
     return np.ascontiguousarray(w)
 
 
-def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=None):
+def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=None,
+                      progress=None):
     """The exact K-Center-Greedy engine on an inner-product distance.
 
     d(i, j) = n[i] + n[j] - 2 <A[i], B[j]>, with <A_i, B_j> = <A_j, B_i> guaranteed
@@ -267,6 +282,7 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
     first : int, optional -- first pick when nothing is labeled (default: the
         row of largest n, ties lowest row)
     candidates : bool mask or index array, optional -- rows that may be picked
+    progress : callable, optional -- ``update(n_picks_done_since_last_call)``
 
     Returns
     -------
@@ -304,13 +320,14 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
             if not (0 <= f < N) or not pickable[f]:
                 raise ValueError(f"first={first} must be a pickable row index in [0, {N}).")
     s = np.ones(N)
-    return _kcenter_run(kc.MODE_IP, A, B, n, s, pickable, lab, f, budget)
+    return _kcenter_run(kc.MODE_IP, A, B, n, s, pickable, lab, f, budget, progress)
 
 
 # ------------------------------------------------------------ D^2 sampling
 
-def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None):
+def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None, progress=None):
     from alselect.kernels import d2sampling as d2
+    from alselect.kernels.progress_hook import every_for, reporting
 
     N = A.shape[0]
     if Q is None:
@@ -329,12 +346,13 @@ def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None):
     if not centers_mask.any():
         first = _first_pick(init, pickable, n, None, rng_u=u[0])
     init_c = np.flatnonzero(centers_mask).astype(np.int64)
-    picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, u, y, psum,
-                            fnorm, anorm)
+    with reporting(progress):
+        picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, u, y, psum,
+                                fnorm, anorm, every_for(budget, progress))
     return picks
 
 
-def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None):
+def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, progress=None):
     """k-means++ seeding (D^2 sampling without replacement) on embeddings.
 
     Labeled rows are the initial centers; with none, the first center is the
@@ -350,6 +368,7 @@ def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None):
     seed : int
     init : {"max-norm", "random"}
     weights : (N,) optional per-row scale (UWE)
+    progress : callable, optional -- ``update(n_picks_done_since_last_call)``
 
     Returns
     -------
@@ -364,7 +383,7 @@ def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None):
     u = _seeded_uniforms(seed, budget)
     if budget == 0:
         return np.empty(0, dtype=np.int64)
-    return _d2_run(X, None, False, s, ~lab, lab, budget, u, init)
+    return _d2_run(X, None, False, s, ~lab, lab, budget, u, init, progress=progress)
 
 
 def badge_embedding_factors(probs):
@@ -374,7 +393,8 @@ def badge_embedding_factors(probs):
     return a
 
 
-def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=False):
+def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=False,
+          progress=None):
     """BADGE: k-means++ seeding on gradient embeddings (p - onehot) (x) f.
 
     Distances use ||g_x - g_y||^2 = |a_x|^2|f_x|^2 + |a_y|^2|f_y|^2
@@ -391,6 +411,7 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
     labeled : bool mask or index array, optional
     seed : int
     labeled_as_centers : bool
+    progress : callable, optional -- ``update(n_picks_done_since_last_call)``
 
     Returns
     -------
@@ -409,7 +430,8 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
         return np.empty(0, dtype=np.int64)
     a = badge_embedding_factors(P)
     centers = lab if labeled_as_centers else np.zeros(N, dtype=bool)
-    return _d2_run(F, a, True, np.ones(N), ~lab, centers, budget, u, "max-norm", P=P)
+    return _d2_run(F, a, True, np.ones(N), ~lab, centers, budget, u, "max-norm", P=P,
+                   progress=progress)
 
 
 # ------------------------------------------------------------ UWE
@@ -451,14 +473,14 @@ def uwe_weights(probs, *, uncertainty="entropy", tau=1.0, normalize="none"):
 
 
 def uwe(probs, features, budget, *, uncertainty="entropy", tau=1.0, normalize="none",
-        sampler="kcenter", labeled=None, seed=None, weights=None):
+        sampler="kcenter", labeled=None, seed=None, weights=None, progress=None):
     """UWE selection: k-center greedy (default) or k-means++ on u(x)^tau f(x).
 
     Labeled rows are the initial centers (paper Algorithm 1).  The scaled
     embeddings are never materialised: the kernels take f and the weights.
     ``weights`` overrides the weights computed from ``probs`` (segmentation /
     detection variants pass aggregated features and weights; ``probs`` may
-    then be None).
+    then be None).  ``progress``: ``update(n_picks_done_since_last_call)``.
 
     Returns
     -------
@@ -474,5 +496,5 @@ def uwe(probs, features, budget, *, uncertainty="entropy", tau=1.0, normalize="n
         raise ValueError(f"probs and features must have the same number of rows; got "
                          f"{w.shape[0]} and {F.shape[0]}.")
     if sampler == "kmeanspp":
-        return kmeanspp(F, budget, labeled=labeled, seed=seed, weights=w)
-    return kcenter_greedy(F, budget, labeled=labeled, weights=w)[0]
+        return kmeanspp(F, budget, labeled=labeled, seed=seed, weights=w, progress=progress)
+    return kcenter_greedy(F, budget, labeled=labeled, weights=w, progress=progress)[0]

@@ -142,3 +142,13 @@ def test_errors(kwargs, match):
     X, P, om, b, lam = a.pop("X"), a.pop("P"), a.pop("omega"), a.pop("budget"), a.pop("lam")
     with pytest.raises(ValueError, match=match):
         balanced_kcenter(X, P, om, b, lam, **a)
+
+
+@pytest.mark.parametrize("labeled", [None, [1, 4]])
+def test_progress_sums_to_budget_and_keeps_picks(labeled):
+    rng = np.random.default_rng(21)
+    X, P, om = data(rng, 120, 4, 3)
+    got = []
+    with_p = balanced_kcenter(X, P, om, 35, 0.5, labeled=labeled, progress=got.append)
+    np.testing.assert_array_equal(with_p, balanced_kcenter(X, P, om, 35, 0.5, labeled=labeled))
+    assert sum(got) == 35 and all(n > 0 for n in got)

@@ -249,3 +249,16 @@ def test_lazy_equals_reference_bitwise_across_blocks(reduce):
     b = cdal_coreset(mix, pres, budget, method="reference", **kw)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("method", ["lazy", "reference", "engine"])
+@pytest.mark.parametrize("labeled,first", [((), None), ((0, 3), None), ((0, 3), 7)])
+def test_progress_sums_to_budget_and_keeps_picks(method, labeled, first):
+    mix, pres = seg_pool(5)
+    got = []
+    kw = dict(labeled=list(labeled) or None, first=first, method=method)
+    picks, dist = cdal_coreset(mix, pres, 23, progress=got.append, **kw)
+    p0, d0 = cdal_coreset(mix, pres, 23, **kw)
+    np.testing.assert_array_equal(picks, p0)
+    np.testing.assert_array_equal(dist, d0)
+    assert sum(got) == 23 and all(n > 0 for n in got)

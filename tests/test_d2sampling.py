@@ -167,3 +167,86 @@ def test_errors():
         badge(np.full((4, 2), 0.6), X, 1, seed=0)
     with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
         badge(np.array([[2.0, -1.0]] * 4), X, 1, seed=0)
+
+
+@pytest.mark.parametrize("labeled", [None, [2, 9]])
+def test_progress_sums_to_budget_and_keeps_picks(labeled):
+    rng = np.random.default_rng(8)
+    F = rng.normal(size=(500, 6)).astype(np.float32)
+    P = softmax_probs(rng, 500, 4)
+    for fn, args in [(kmeanspp, (F, 203)), (badge, (P, F, 203))]:
+        got = []
+        with_p = fn(*args, labeled=labeled, seed=4, progress=got.append)
+        np.testing.assert_array_equal(with_p, fn(*args, labeled=labeled, seed=4))
+        assert sum(got) == 203 and all(n > 0 for n in got)
+
+
+def linear_draw(d2, active, u):
+    """The sampling rule walked over all rows (what the block walk must reproduce)."""
+    p = np.where(active, d2, 0.0)
+    total = 0.0
+    for v in p:
+        total += v
+    thr, cum, last = u * total, 0.0, -1
+    for i, v in enumerate(p):
+        if v > 0:
+            cum += v
+            last = i
+            if cum > thr:
+                return i
+    return last
+
+
+def test_block_walk_draw_matches_the_linear_rule():
+    from alselect.kernels import d2sampling as d2
+
+    rng = np.random.default_rng(3)
+    N = 5 * d2.SUM_BLOCK + 17
+    d2v = rng.exponential(size=N) * (rng.random(N) < 0.3)
+    d2v[-2 * d2.SUM_BLOCK:] = 0.0  # trailing blocks without mass: u * total == total
+    active = rng.random(N) < 0.8
+    d2v[~active] = 0.0
+    prefix = np.zeros(N // d2.SUM_BLOCK + 2)
+    total = 0.0
+    for b in range(prefix.size - 1):
+        prefix[b] = total
+        for v in d2v[b * d2.SUM_BLOCK:(b + 1) * d2.SUM_BLOCK]:
+            total += v
+    prefix[-1] = total
+    for u in list(rng.random(300)) + [0.0, 1.0, np.nextafter(1.0, 0.0)]:
+        assert d2._draw(d2v, active, total, int(active.sum()), u, prefix) == \
+            linear_draw(d2v, active, u)
+
+
+@pytest.mark.parametrize("labeled_as_centers", [False, True])
+def test_badge_many_blocks_identical_to_explicit(labeled_as_centers):
+    # confident probabilities: the class-table, pseudo-label and center-pair
+    # bounds prune most rows; N spans several SUM_BLOCK blocks
+    rng = np.random.default_rng(12)
+    N, C = 1300, 6
+    y = rng.integers(0, C, N)
+    z = 5.0 * np.eye(C)[y] + rng.normal(size=(N, C))
+    P = np.exp(z - z.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
+    F = np.maximum(rng.normal(size=(C, 7))[y] + 0.3 * rng.normal(size=(N, 7)), 0)
+    lab = np.array([5, 400, 1299])
+    pickable = np.ones(N, bool)
+    pickable[lab] = False
+    G = explicit_badge(P, F)
+    centers0 = lab if labeled_as_centers else ()
+    if labeled_as_centers:
+        ref = d2_reference(G, 150, 9, centers0=centers0, pickable=pickable)
+    else:
+        ref = d2_reference(G, 150, 9, pickable=pickable)
+    got = badge(P, F, 150, labeled=lab, seed=9, labeled_as_centers=labeled_as_centers)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_kmeanspp_many_blocks_identical_to_reference():
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(1100, 4)) * rng.exponential(size=(1100, 1))
+    lab = [7, 600]
+    pickable = np.ones(1100, bool)
+    pickable[lab] = False
+    np.testing.assert_array_equal(kmeanspp(X, 200, labeled=lab, seed=2),
+                                  d2_reference(X, 200, 2, centers0=lab, pickable=pickable))

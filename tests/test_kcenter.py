@@ -221,3 +221,21 @@ def test_float32_screened_refresh_with_large_offset():
     X = (np.maximum(z @ rng.normal(size=(3, 24)), 0) + 300.0).astype(np.float32)
     check(X, 120, labeled=[0, 1])
     check(X, 120)
+
+
+@pytest.mark.parametrize("budget", [1, 7, 250])
+def test_progress_sums_to_budget_and_keeps_picks(budget):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(400, 5)).astype(np.float32)
+    got = []
+    with_p = kcenter_greedy(X, budget, progress=got.append)
+    without = kcenter_greedy(X, budget)
+    np.testing.assert_array_equal(with_p[0], without[0])
+    np.testing.assert_array_equal(with_p[1], without[1])
+    assert sum(got) == budget and all(n > 0 for n in got)
+    assert len(got) <= 101  # about every 1% of the budget, not every pick
+    got = []
+    n = (X.astype(np.float64) ** 2).sum(1)
+    ip = kcenter_greedy_ip(X, X, n, budget, labeled=[0, 5], progress=got.append)
+    np.testing.assert_array_equal(ip[0], kcenter_greedy_ip(X, X, n, budget, labeled=[0, 5])[0])
+    assert sum(got) == budget

@@ -105,3 +105,24 @@ def test_kcenter_budget_cost_is_a_prefix(make_pool, arrays, rng):
     k = len(result.indices)
     np.testing.assert_array_equal(result.indices, full[:k])
     assert cost[full[:k]].sum() <= 10.0 < cost[full[:k + 1]].sum()
+
+
+@pytest.mark.parametrize("strategy,params", [
+    ("kcenter", {}), ("kmeanspp", {}), ("badge", {}), ("uwe", {}), ("uwe", {"sampler": "kmeanspp"}),
+])
+def test_picking_reports_progress_summing_to_the_budget(make_pool, arrays, strategy, params):
+    from contextlib import contextmanager
+
+    bars = {}
+
+    @contextmanager
+    def recorder(label, total):
+        got = bars.setdefault(label, (total, []))[1]
+        yield got.append
+
+    path = make_pool(**arrays)
+    quiet = alselect.select(path, strategy, 25, seed=5, **params)
+    result = alselect.select(path, strategy, 25, seed=5, progress=recorder, **params)
+    np.testing.assert_array_equal(result.indices, quiet.indices)
+    total, updates = bars[f"{strategy}: picking"]
+    assert total == 25 and sum(updates) == 25 and all(n > 0 for n in updates)

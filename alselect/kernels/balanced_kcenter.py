@@ -32,6 +32,8 @@ coordinates.
 import numba
 import numpy as np
 
+from .progress_hook import tick
+
 #: Relative tolerance under which two scores count as tied (lowest row wins).
 TIE_RTOL = 1e-12
 
@@ -205,7 +207,7 @@ def _sift_down(heap, key, n, pos):
 
 
 @numba.njit(cache=True)
-def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows, first, d2):
+def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows, first, d2, every=0):
     """Run Algorithm 2 lazily.
 
     Parameters
@@ -230,6 +232,9 @@ def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows, first,
         Squared distance of every candidate to its nearest initial center
         (labeled rows, or ``first`` when ``L == 0``), from
         :func:`min_sqdist_to_centers`; updated in place.
+    every : int
+        Progress report stride in picks (``progress_hook.tick``); 0 reports
+        nothing.  Picks do not depend on it.
 
     Returns
     -------
@@ -291,6 +296,7 @@ def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows, first,
         _sift_up(heap, key, n - 1)
 
     coll = np.empty(M, dtype=np.int64)
+    last = tick(step, 0, every, budget)
     while step < budget:
         R = 0.0
         for i in range(C):
@@ -355,4 +361,5 @@ def balanced_kcenter_kernel(X, P, omega, budget, lam, labeled, cand_rows, first,
         for i in range(C):
             r[i] -= np.float64(P[win, i])
         step += 1
+        last = tick(step, last, every, budget)
     return picks

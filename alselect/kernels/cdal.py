@@ -53,6 +53,8 @@ All kernels are pure: no validation, no I/O; the public layer is
 import numba
 import numpy as np
 
+from .progress_hook import tick
+
 LOG2_E = 1.4426950408889634  # 1 / ln 2: converts a natural-log entropy to bits
 NO_FIRST = -1  # sentinel for "no forced first pick"
 LANES = 4  # independent partial sums in the CD inner loop (hard-coded as t0..t3)
@@ -289,7 +291,7 @@ def _update_min(x, g, row_off, pos, cand, mind, center, mean):
 
 @numba.njit(cache=True)
 def kcenter_reference_kernel(x, g, row_off, pos, cand, init_centers,
-                             first, budget, mean, out_picks, out_dist):
+                             first, budget, mean, out_picks, out_dist, every=0):
     """Exact K-Center-Greedy, one pass over all candidates per pick.
 
     Parameters
@@ -311,11 +313,15 @@ def kcenter_reference_kernel(x, g, row_off, pos, cand, init_centers,
     out_dist : (budget,) float64
         Min CD of each pick to the centers at the time it was picked
         (``+inf`` with no center yet).
+    every : int
+        Progress report stride in picks (``progress_hook.tick``); 0 reports
+        nothing.  Picks do not depend on it.
     """
     T = cand.shape[0]
     mind = np.full(T, np.inf)
     for m in range(init_centers.shape[0]):
         _update_min(x, g, row_off, pos, cand, mind, init_centers[m], mean)
+    last = 0
     for s in range(budget):
         if s == 0 and first != NO_FIRST:
             best = first
@@ -330,6 +336,7 @@ def kcenter_reference_kernel(x, g, row_off, pos, cand, init_centers,
         out_dist[s] = mind[best]
         mind[best] = -1.0
         _update_min(x, g, row_off, pos, cand, mind, cand[best], mean)
+        last = tick(s + 1, last, every, budget)
     return 0
 
 
@@ -568,7 +575,7 @@ def _refresh_batch(x, g, row_off, cand, rows, keys, stamp, nb, ncent, floor_val,
 
 @numba.njit(cache=True)
 def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
-                        first, budget, mean, out_picks, out_dist):
+                        first, budget, mean, out_picks, out_dist, every=0):
     """Exact K-Center-Greedy over lazily refreshed stale upper bounds.
 
     Same parameters and results as ``kcenter_reference_kernel`` (bit-identical
@@ -621,6 +628,7 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     idx = np.arange(T)
     size = T
     evals = 0
+    last = 0
     for s in range(budget):
         if s == 0 and first != NO_FIRST:
             h = 0
@@ -660,4 +668,5 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
         flat, flat_ids, nflat = _store_add(x, g, row_off, i, ncent, stage, stage_ids, stage_n,
                                            flat, flat_ids, segoff, nflat)
         ncent += 1
+        last = tick(s + 1, last, every, budget)
     return evals

@@ -37,10 +37,14 @@ slack ``PRUNE_SLACK`` so that rounding never prunes a row that would change.
 import numpy as np
 from numba import njit, prange
 
+from .progress_hook import tick
+
 #: relative size below which a computed distance is treated as exactly 0
 ZERO_REL = 1e-12
 #: relative slack of the pruning tests
 PRUNE_SLACK = 1e-9
+#: rows per block of the running D2 totals kept for the draw
+SUM_BLOCK = 256
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -87,13 +91,15 @@ def sqnorms(A, Q, has_q, s):
 
 
 @njit(cache=True)
-def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c):
+def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2):
     """Lower bound on the BADGE distance (1) from O(1) reads of row i.
 
-    With a = p - onehot(y) and p on the simplex,
+    With a = p - onehot(y) and p >= 0,
     a_i.a_c = p_i.p_c - p_i[y_c] - p_c[y_i] + [y_i = y_c] and
-    0 <= p_i.p_c <= max_k p_c[k] * sum_k p_i[k], which bounds |a_i.a_c| without
-    reading a_i; |f_i.f_c| <= |f_i| |f_c| then bounds the distance.
+    0 <= p_i.p_c <= p_i[y_c] p_c[y_c] + pc2 (sum_k p_i[k] - p_i[y_c]), with
+    ``pc2`` = max_{k != y_c} p_c[k] (split the dot at k = y_c, the largest
+    entry of p_c), which bounds |a_i.a_c| without reading a_i;
+    |f_i.f_c| <= |f_i| |f_c| then bounds the distance.
     """
     yi = y[i]
     yc = y[c]
@@ -102,7 +108,7 @@ def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c):
     pc_yi = np.float64(Q[c, yi]) + same       # p_c[y_i]
     pc_max = np.float64(Q[c, yc]) + 1.0       # p_c[y_c]
     base = same - pi_yc - pc_yi
-    hi = base + pc_max * psum[i]
+    hi = base + pi_yc * pc_max + pc2 * max(psum[i] - pi_yc, 0.0)
     amax = max(abs(base), abs(hi))
     cs = anorm[i] * anorm[c]
     if cs < amax:
@@ -111,89 +117,155 @@ def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c):
 
 
 @njit(cache=True)
-def _add_center(A, Q, has_q, n, s, c, q, d2, assign, active, maxd2, centers,
-                skip, cc2, y, psum, fnorm, anorm):
+def _badge_class_bound(n, anorm, y, psum, fnorm, i, c, pc_yi, pc_max, pc2, xmax):
+    """``_badge_lower_bound`` without reading row i of Q.
+
+    p_i[y_c] is only known to lie in [0, xmax], xmax = max p_j[y_c] over the
+    rows j of class y_i (a C x C table built once).  The bound on |a_i.a_c| is
+    the larger of two affine functions' absolute values, convex in p_i[y_c],
+    so its maximum over the interval is at an end point.
+    """
+    same = 1.0 if y[i] == y[c] else 0.0
+    amax = 0.0
+    for x in (0.0, xmax):
+        base = same - x - pc_yi
+        hi = base + x * pc_max + pc2 * max(psum[i] - x, 0.0)
+        v = max(abs(base), abs(hi))
+        if v > amax:
+            amax = v
+    cs = anorm[i] * anorm[c]
+    if cs < amax:
+        amax = cs
+    return n[i] + n[c] - 2.0 * amax * fnorm[i] * fnorm[c]
+
+
+@njit(cache=True)
+def _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
+                skip, cc2, y, psum, fnorm, anorm, prefix, pmax_cls):
     """Fold center c (slot q) into the min-distance state; pruned, exact.
 
-    ``y, psum, fnorm, anorm`` (argmax class, probability row sums, |f|, |a|)
-    enable the O(1) BADGE bound when ``has_q``; unused otherwise.  Serial on
-    purpose: one fork-join per pick costs whole scheduler time slices on a
-    busy 2-core machine, more than the pruned work itself.
+    One pass over the rows does the fold and the bookkeeping of the next
+    draw: the float64 total of D2 in row order, the running total before each
+    block of ``SUM_BLOCK`` rows (``prefix``; ``prefix[-1]`` is the total) and
+    the per-center group maximum of D2 (``maxd2``, read only before the pass
+    to decide the group skips, so it is rebuilt in place).
+
+    ``nrm`` is sqrt(n); ``y, psum, fnorm, anorm`` (argmax class, probability
+    row sums, |f|, |a|) enable the O(1) BADGE bound when ``has_q``; unused
+    otherwise.  Serial on purpose: one fork-join per pick costs whole
+    scheduler time slices on a busy 2-core machine, more than the pruned work
+    itself.
+
+    Returns
+    -------
+    evals : int  distances evaluated
+    total : float  float64 sum of D2 over active rows, row order
+    remaining : int  active rows
     """
     N = A.shape[0]
-    nrm_c = np.sqrt(n[c])
+    nrm_c = nrm[c]
     evals = 0
+    pc2 = 0.0  # max_{k != y_c} p_c[k] for the BADGE bound
+    yc = y[c]
+    pc_max = 0.0
+    if has_q:
+        pc_max = np.float64(Q[c, yc]) + 1.0
+        for k in range(Q.shape[1]):
+            if k != y[c] and np.float64(Q[c, k]) > pc2:
+                pc2 = np.float64(Q[c, k])
     for j in range(q):
         skip[j] = True
         if maxd2[j] > 0.0:
-            lb = np.sqrt(n[centers[j]]) - nrm_c
-            if lb * lb < 4.0 * maxd2[j] * (1.0 + PRUNE_SLACK):
-                cc2[j] = pair_dist(A, Q, has_q, n, s, c, centers[j])
-                skip[j] = cc2[j] >= 4.0 * maxd2[j] * (1.0 + PRUNE_SLACK)
-    for i in range(N):
-        if not active[i]:
-            continue
-        di = d2[i]
-        if di == 0.0:
-            continue
-        j = assign[i]
-        if j >= 0:
-            if skip[j]:
-                continue
-            if cc2[j] >= 4.0 * di * (1.0 + PRUNE_SLACK):
-                continue
-        lb = np.sqrt(n[i]) - nrm_c
-        if lb * lb >= di * (1.0 + PRUNE_SLACK):
-            continue
-        if has_q:
-            lbq = _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c)
-            if lbq >= di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c]):
-                continue
-            # second stage: exact a_i.a_c (C values) before the D feature values
-            lbq = n[i] + n[c] - 2.0 * abs(_dot(Q, i, c)) * fnorm[i] * fnorm[c]
-            if lbq >= di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c]):
-                continue
-        evals += 1
-        d = pair_dist(A, Q, has_q, n, s, i, c)
-        if d < di:
-            d2[i] = d
-            assign[i] = q
-    return evals
-
-
-@njit(cache=True)
-def _scan(d2, assign, active, maxd2, q):
-    """Sequential float64 total of D2 (row order) and per-center group max."""
-    for j in range(q):
+            lb = nrm[centers[j]] - nrm_c
+            thr = 4.0 * maxd2[j] * (1.0 + PRUNE_SLACK)
+            if lb * lb < thr:
+                cj = centers[j]
+                if has_q:  # the row bounds, applied to the center pair first
+                    tol = ZERO_REL * (n[cj] + n[c])
+                    if _badge_lower_bound(Q, n, anorm, y, psum, fnorm, cj, c, pc2) >= thr + tol:
+                        continue
+                    if n[cj] + n[c] - 2.0 * abs(_dot(Q, cj, c)) * fnorm[cj] * fnorm[c] >= thr + tol:
+                        continue
+                cc2[j] = pair_dist(A, Q, has_q, n, s, c, cj)
+                skip[j] = cc2[j] >= thr
+    for j in range(q + 1):
         maxd2[j] = 0.0
     total = 0.0
     remaining = 0
-    for i in range(d2.shape[0]):
-        if active[i]:
+    nb = 0
+    for b0 in range(0, N, SUM_BLOCK):
+        prefix[nb] = total
+        nb += 1
+        for i in range(b0, min(b0 + SUM_BLOCK, N)):
+            if not active[i]:
+                continue
             remaining += 1
-            v = d2[i]
-            total += v
+            di = d2[i]
             j = assign[i]
-            if j >= 0 and v > maxd2[j]:
-                maxd2[j] = v
-    return total, remaining
+            # the bounds inline (a call per row costs more than the tests)
+            move = di > 0.0
+            if move and j >= 0:
+                move = not skip[j] and cc2[j] < 4.0 * di * (1.0 + PRUNE_SLACK)
+            if move:
+                lb = nrm[i] - nrm_c
+                move = lb * lb < di * (1.0 + PRUNE_SLACK)
+            if move and has_q:
+                yi = y[i]
+                lbq = _badge_class_bound(n, anorm, y, psum, fnorm, i, c,
+                                         np.float64(Q[c, yi]) + (1.0 if yi == y[c] else 0.0),
+                                         pc_max, pc2, pmax_cls[yc, yi])
+                move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
+            if move and has_q:
+                lbq = _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2)
+                move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
+                if move:  # second stage: exact a_i.a_c (C values) before the D features
+                    lbq = n[i] + n[c] - 2.0 * abs(_dot(Q, i, c)) * fnorm[i] * fnorm[c]
+                    move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
+            if move:
+                evals += 1
+                d = pair_dist(A, Q, has_q, n, s, i, c)
+                if d < di:
+                    d2[i] = d
+                    assign[i] = q
+                    j = q
+                    di = d
+            total += di
+            if j >= 0 and di > maxd2[j]:
+                maxd2[j] = di
+    prefix[nb] = total
+    return evals, total, remaining
 
 
 @njit(cache=True)
-def _draw(d2, active, total, remaining, u):
-    """The sampling rule of the module docstring."""
+def _draw(d2, active, total, remaining, u, prefix):
+    """The sampling rule of the module docstring.
+
+    The cumulative sum is monotone, so the pick lies in the last block whose
+    running total before it (``prefix``, from ``_add_center``) is <= u*total;
+    the walk restarts there from that exact float64 running total, which
+    reproduces the row-order cumulative sums bit for bit.
+    """
     N = d2.shape[0]
     if total > 0.0:
         thr = u * total
-        cum = 0.0
-        last = -1
-        for i in range(N):
+        lo = 0
+        hi = (N + SUM_BLOCK - 1) // SUM_BLOCK - 1
+        while lo < hi:  # last block b with prefix[b] <= thr (prefix[0] = 0)
+            mid = (lo + hi + 1) // 2
+            if prefix[mid] <= thr:
+                lo = mid
+            else:
+                hi = mid - 1
+        cum = prefix[lo]
+        for i in range(lo * SUM_BLOCK, N):
             if active[i] and d2[i] > 0.0:
                 cum += d2[i]
-                last = i
                 if cum > thr:
                     return i
-        return last  # u * total rounded up to the total
+        for i in range(N - 1, -1, -1):  # u * total rounded up to the total
+            if active[i] and d2[i] > 0.0:
+                return i
+        return -1
     r = int(np.floor(u * remaining))
     if r >= remaining:
         r = remaining - 1
@@ -207,7 +279,7 @@ def _draw(d2, active, total, remaining, u):
 
 @njit(cache=True)
 def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
-              fnorm, anorm):
+              fnorm, anorm, every=0):
     """k-means++ seeding on distance (1).
 
     Parameters
@@ -223,6 +295,8 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
     y : (N,) int64  argmax class (BADGE; any values otherwise)
     psum : (N,) float64  row sums of the probabilities (BADGE)
     fnorm, anorm : (N,) float64  |A_i| and |Q_i| (BADGE)
+    every : int  progress report stride in picks (``progress_hook.tick``);
+        0 reports nothing.  Picks do not depend on it.
 
     Returns
     -------
@@ -240,40 +314,60 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
     for i in range(N):
         if not active[i]:
             d2[i] = 0.0
+    nrm = np.sqrt(n)
     assign = np.full(N, -1, dtype=np.int64)
     nmax = L + budget
     centers = np.empty(nmax, dtype=np.int64)
     maxd2 = np.full(nmax, np.inf)
     skip = np.zeros(nmax, dtype=np.bool_)
     cc2 = np.zeros(nmax, dtype=np.float64)
+    prefix = np.zeros((N + SUM_BLOCK - 1) // SUM_BLOCK + 1)
+    C = Q.shape[1] if has_q else 1
+    pmax_cls = np.zeros((C, C))  # [m, k]: max p_i[m] over active rows i of class k
+    if has_q:
+        for i in range(N):
+            if active[i]:
+                k = y[i]
+                for m in range(C):
+                    v = np.float64(Q[i, m]) + (1.0 if m == k else 0.0)
+                    if v > pmax_cls[m, k]:
+                        pmax_cls[m, k] = v
     q = 0
     evals = 0
+    total = 0.0
+    remaining = 0
     for t in range(L):
         c = init_centers[t]
         centers[q] = c
-        evals += _add_center(A, Q, has_q, n, s, c, q, d2, assign, active, maxd2,
-                    centers, skip, cc2, y, psum, fnorm, anorm)
+        ev, total, remaining = _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active,
+                                           maxd2, centers, skip, cc2, y, psum, fnorm, anorm,
+                                           prefix, pmax_cls)
+        evals += ev
         q += 1
-        _scan(d2, assign, active, maxd2, q)
     t0 = 0
     if L == 0:
         picks[0] = first
         active[first] = False
         d2[first] = 0.0
         centers[0] = first
-        evals += _add_center(A, Q, has_q, n, s, first, 0, d2, assign, active, maxd2,
-                    centers, skip, cc2, y, psum, fnorm, anorm)
+        ev, total, remaining = _add_center(A, Q, has_q, n, nrm, s, first, 0, d2, assign, active,
+                                           maxd2, centers, skip, cc2, y, psum, fnorm, anorm,
+                                           prefix, pmax_cls)
+        evals += ev
         q = 1
         t0 = 1
+    last = tick(t0, 0, every, budget)
     for t in range(t0, budget):
-        total, remaining = _scan(d2, assign, active, maxd2, q)
-        w = _draw(d2, active, total, remaining, u[t])
+        w = _draw(d2, active, total, remaining, u[t], prefix)
         picks[t] = w
         active[w] = False
         d2[w] = 0.0
         centers[q] = w
         if t + 1 < budget:
-            evals += _add_center(A, Q, has_q, n, s, w, q, d2, assign, active, maxd2,
-                        centers, skip, cc2, y, psum, fnorm, anorm)
+            ev, total, remaining = _add_center(A, Q, has_q, n, nrm, s, w, q, d2, assign,
+                                               active, maxd2, centers, skip, cc2, y, psum,
+                                               fnorm, anorm, prefix, pmax_cls)
+            evals += ev
         q += 1
+        last = tick(t + 1, last, every, budget)
     return picks, evals

@@ -52,6 +52,8 @@ pass ``_bulk_min``; the heap and bound logic do not change.
 import numpy as np
 from numba import njit, prange
 
+from .progress_hook import tick
+
 MODE_EUCLID = 0
 MODE_IP = 1
 
@@ -506,7 +508,7 @@ def _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi, i, lo, nc,
 
 @njit(cache=True)
 def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
-                   budget, use_tri):
+                   budget, use_tri, every=0):
     """Exact greedy k-center on the distance (1); see the module docstring.
 
     Parameters
@@ -525,6 +527,8 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     use_tri : bool  keep a (budget, budget) float32 table of picked-center
         distances and prune refreshes with the triangle inequality (MODE_EUCLID
         only); switched off automatically when it prunes too little
+    every : int  progress report stride in picks (``progress_hook.tick``);
+        0 reports nothing.  Picks do not depend on it.
 
     Returns
     -------
@@ -602,6 +606,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     gsel = np.empty(REFRESH_BATCH, dtype=np.int64)
     rowbuf = np.empty(K, dtype=A.dtype)
     xb = np.empty((REFRESH_BATCH, K), dtype=A.dtype)
+    last = tick(t0, 0, every, budget)
     for t in range(t0, budget):
         best_lo = -np.inf
         ncand = 0
@@ -734,4 +739,5 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         nc += 1
         allc[nall] = w
         nall += 1
+        last = tick(t + 1, last, every, budget)
     return picks, mind2, stats

@@ -121,6 +121,7 @@ def balanced_kcenter(ctx: Context, budget: int, lam: float, b0: int, cycle: int,
         norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
         norms[~ctx.candidates] = -1.0
         first = int(np.argmax(norms))
-    picks = run(X, P, om, budget, lam, labeled=ctx.labeled, candidates=np.flatnonzero(ctx.candidates),
-                scale=scale, first=first)
+    with ctx.progress("balanced-kcenter: picking", budget) as update:
+        picks = run(X, P, om, budget, lam, labeled=ctx.labeled, candidates=np.flatnonzero(ctx.candidates),
+                    scale=scale, first=first, progress=update)
     return Picks(picks, np.full(picks.shape[0], np.nan))

@@ -88,8 +88,10 @@ def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, f
     first_row = None
     if first == "random":  # the released code's uniformly random first pick, seeded
         first_row = int(ctx.rng.choice(np.flatnonzero(ctx.candidates)))
-    picks, min_dist = cdal.cdal_coreset(inputs.mixtures, inputs.present, budget, labeled=ctx.labeled,
-                                        reduce=reduce, classes=parse_classes(classes, ctx.pool, inputs.layout),
-                                        candidates=ctx.candidates, first=first_row)
+    cls = parse_classes(classes, ctx.pool, inputs.layout)
+    with ctx.progress("cdal-cs: picking", budget) as update:
+        picks, min_dist = cdal.cdal_coreset(inputs.mixtures, inputs.present, budget, labeled=ctx.labeled,
+                                            reduce=reduce, classes=cls, candidates=ctx.candidates,
+                                            first=first_row, progress=update)
     ctx.note(f"contextual diversity from the '{inputs.layout}' layout, {reduce} over shared classes")
     return Picks(picks, min_dist)

@@ -26,23 +26,29 @@ def kcenter(ctx: Context, budget: int, features: str, init: str) -> Picks:
     from ..diversity import kcenter_greedy
 
     X = _features(ctx, features)
-    picks, min_dist = kcenter_greedy(X, budget, labeled=ctx.labeled, init=init,
-                                     seed=ctx.seed if init == "random" else None, candidates=ctx.candidates)
+    with ctx.progress("kcenter: picking", budget) as update:
+        picks, min_dist = kcenter_greedy(X, budget, labeled=ctx.labeled, init=init,
+                                         seed=ctx.seed if init == "random" else None, candidates=ctx.candidates,
+                                         progress=update)
     return Picks(picks, min_dist)
 
 
 def kmeanspp(ctx: Context, budget: int, init: str) -> Picks:
     from ..diversity import kmeanspp as run
 
-    return _no_scores(run(_features(ctx, "embeddings"), budget, labeled=ctx.labeled, seed=ctx.seed, init=init))
+    X = _features(ctx, "embeddings")
+    with ctx.progress("kmeanspp: picking", budget) as update:
+        return _no_scores(run(X, budget, labeled=ctx.labeled, seed=ctx.seed, init=init, progress=update))
 
 
 def badge(ctx: Context, budget: int, labeled_centers: bool) -> Picks:
     from ..diversity import badge as run
 
     probs = ctx.read("probs", dtype=np.float32)
-    return _no_scores(run(probs, _features(ctx, "embeddings"), budget, labeled=ctx.labeled, seed=ctx.seed,
-                          labeled_as_centers=labeled_centers))
+    F = _features(ctx, "embeddings")
+    with ctx.progress("badge: picking", budget) as update:
+        return _no_scores(run(probs, F, budget, labeled=ctx.labeled, seed=ctx.seed,
+                              labeled_as_centers=labeled_centers, progress=update))
 
 
 def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str, sampler: str) -> Picks:
@@ -50,7 +56,10 @@ def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str,
 
     weights = uwe_weights(ctx.read("probs", dtype=np.float32), uncertainty=uncertainty, tau=tau, normalize=normalize)
     F = _features(ctx, "embeddings")
-    if sampler == "kmeanspp":
-        return _no_scores(run_kmeanspp(F, budget, labeled=ctx.labeled, seed=ctx.seed, weights=weights))
-    picks, min_dist = kcenter_greedy(F, budget, labeled=ctx.labeled, candidates=ctx.candidates, weights=weights)
+    with ctx.progress("uwe: picking", budget) as update:
+        if sampler == "kmeanspp":
+            return _no_scores(run_kmeanspp(F, budget, labeled=ctx.labeled, seed=ctx.seed, weights=weights,
+                                           progress=update))
+        picks, min_dist = kcenter_greedy(F, budget, labeled=ctx.labeled, candidates=ctx.candidates,
+                                         weights=weights, progress=update)
     return Picks(picks, min_dist)
