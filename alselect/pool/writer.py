@@ -179,6 +179,21 @@ def _check_blocks(name: str, array: np.ndarray, check, axis: int = 0) -> None:
         check(name, np.asarray(block), start)
 
 
+
+def _float_dataset(out: dict, name: str, array, dims: tuple, check) -> None:
+    """Validate a float dataset against symbolic dims, e.g. (("N", 10), ("D", None)), store it in ``out``."""
+    array = _float_array(np.asarray(array), name)
+    expected = "(" + ", ".join(sym if size is None else f"{sym}={size}" if sym else str(size)
+                               for sym, size in dims) + ")"
+    if array.ndim != len(dims) or any(size is not None and s != size for s, (_, size) in zip(array.shape, dims)):
+        raise PoolValueError(
+            f"'{name}' has shape {array.shape}, expected {expected}; all datasets must describe the same "
+            "N rows and C classes"
+        )
+    _check_blocks(name, array, check)
+    out[name] = array
+
+
 def validate_arrays(*, probs=None, logits=None, embeddings=None, mc_probs=None, epoch_preds=None,
                     epoch_probs=None, labels=None, labeled=None, ids=None, scores=None, cost=None,
                     class_names=None, truth=None, region_probs=None, region_offsets=None, region_weights=None,
@@ -201,22 +216,11 @@ def validate_arrays(*, probs=None, logits=None, embeddings=None, mc_probs=None, 
         _check_blocks("probs", probs, checks.check_probabilities)
         out["probs"] = probs
     if logits is not None:
-        logits = _float_array(np.asarray(logits), "logits")
-        _expect_shape("logits", logits, (n, c), "N rows, C classes")
-        _check_blocks("logits", logits, checks.check_finite)
-        out["logits"] = logits
+        _float_dataset(out, "logits", logits, (("N", n), ("C", c)), checks.check_finite)
     if embeddings is not None:
-        embeddings = _float_array(np.asarray(embeddings), "embeddings")
-        if embeddings.ndim != 2 or embeddings.shape[0] != n:
-            raise PoolValueError(f"'embeddings' has shape {embeddings.shape}, expected (N={n}, D)")
-        _check_blocks("embeddings", embeddings, checks.check_finite)
-        out["embeddings"] = embeddings
+        _float_dataset(out, "embeddings", embeddings, (("N", n), ("D", None)), checks.check_finite)
     if mc_probs is not None:
-        mc_probs = _float_array(np.asarray(mc_probs), "mc_probs")
-        if mc_probs.ndim != 3 or mc_probs.shape[0] != n or mc_probs.shape[2] != c:
-            raise PoolValueError(f"'mc_probs' has shape {mc_probs.shape}, expected (N={n}, T, C={c})")
-        _check_blocks("mc_probs", mc_probs, checks.check_probabilities)
-        out["mc_probs"] = mc_probs
+        _float_dataset(out, "mc_probs", mc_probs, (("N", n), ("T", None), ("C", c)), checks.check_probabilities)
     if epoch_preds is not None:
         epoch_preds = np.asarray(epoch_preds)
         if epoch_preds.ndim != 2 or epoch_preds.shape[1] != n:
@@ -291,21 +295,11 @@ def _validate_regions(n, c, probs, offsets, weights, features, boxes) -> dict[st
     _check_blocks("regions/probs", probs, checks.check_probabilities)
     out = {"regions/offsets": offsets.astype(np.int64), "regions/probs": probs}
     if weights is not None:
-        weights = _float_array(np.asarray(weights), "regions/weights")
-        _expect_shape("regions/weights", weights, (r,), "one weight per region")
-        checks.check_nonnegative("regions/weights", weights)
-        out["regions/weights"] = weights
+        _float_dataset(out, "regions/weights", weights, (("R", r),), checks.check_nonnegative)
     if features is not None:
-        features = _float_array(np.asarray(features), "regions/features")
-        if features.ndim != 2 or features.shape[0] != r:
-            raise PoolValueError(f"'regions/features' has shape {features.shape}, expected (R={r}, D)")
-        _check_blocks("regions/features", features, checks.check_finite)
-        out["regions/features"] = features
+        _float_dataset(out, "regions/features", features, (("R", r), ("D", None)), checks.check_finite)
     if boxes is not None:
-        boxes = _float_array(np.asarray(boxes), "regions/boxes")
-        _expect_shape("regions/boxes", boxes, (r, 4), "(x1, y1, x2, y2) per region")
-        checks.check_finite("regions/boxes", boxes)
-        out["regions/boxes"] = boxes
+        _float_dataset(out, "regions/boxes", boxes, (("R", r), ("", 4)), checks.check_finite)
     return out
 
 
