@@ -99,8 +99,8 @@ def _check_probability_rows(block, name, first_row, tol, what="row"):
 
 
 def _check_offsets(offsets, n_regions):
-    """CSR offsets (N+1,) -> contiguous int64; the rules are the pool format's (pool.checks)."""
-    from .pool.checks import check_offsets
+    """CSR offsets (N+1,) -> contiguous int64; the rules are the pool format's (alselect.validation)."""
+    from .validation import check_offsets
 
     off = np.asarray(offsets)
     if off.ndim != 1 or off.shape[0] < 1:

@@ -14,7 +14,7 @@ import sys
 import click
 
 from . import __version__
-from .errors import AlselectError
+from .errors import AlselectError, InvalidInputError
 
 
 def _one_line(message: str) -> str:
@@ -174,7 +174,7 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
     from .pool import write_pool
 
     if probs is None and logits is None:
-        raise AlselectError("pack needs --probs P.npy or --logits L.npy")
+        raise InvalidInputError("pack needs --probs P.npy or --logits L.npy")
     arrays = {}
     for name, spec in (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
                        ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
@@ -189,7 +189,7 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
         for item in scores:
             name, sep, spec = item.partition("=")
             if not sep or not name:
-                raise AlselectError(f"--score expects NAME=FILE.npy, got {item!r}")
+                raise InvalidInputError(f"--score expects NAME=FILE.npy, got {item!r}")
             arrays["scores"][name] = load_array(spec, f"--score {name}")
     if labeled is not None:
         arrays["labeled"] = parse_rows(read_lines(labeled, "--labeled"), "--labeled")
@@ -236,13 +236,13 @@ def inspect(pool, picks_file, use_ids, as_json):
 # -------------------------------------------------------------------------------------- score
 def _read_picks(pool, picks_file: str, use_ids: bool):
     from .inputs import parse_rows, read_lines
-    from .pool.checks import check_row_indices
+    from .validation import check_row_indices
 
     lines = read_lines(picks_file, "--picks")
     rows = pool.rows_for_ids(lines, "--picks") if use_ids else parse_rows(lines, "--picks")
     check_row_indices("--picks", rows, pool.n_rows)  # range and duplicates; keeps the given order
     if rows.size == 0:
-        raise AlselectError(f"--picks: '{picks_file}' lists no samples")
+        raise InvalidInputError(f"--picks: '{picks_file}' lists no samples")
     return rows
 
 

@@ -7,32 +7,32 @@ import sys
 
 import numpy as np
 
-from .errors import AlselectError
+from .errors import AlselectError, InvalidInputError
 
 
 def load_array(spec: str, what: str) -> np.ndarray:
     """Load ``FILE.npy`` (memory-mapped, so large arrays are streamed) or ``FILE.npz:key``."""
     path, _, key = spec.partition(":") if ".npz:" in spec else (spec, "", "")
     if not os.path.isfile(path):
-        raise AlselectError(f"{what}: file '{path}' not found")
+        raise InvalidInputError(f"{what}: file '{path}' not found")
     try:
         if path.endswith(".npz"):
             with np.load(path, allow_pickle=False) as archive:
                 keys = list(archive.keys())
                 if not key:
                     if len(keys) != 1:
-                        raise AlselectError(
+                        raise InvalidInputError(
                             f"{what}: '{path}' holds {len(keys)} arrays ({', '.join(keys)}); name one as '{path}:KEY'"
                         )
                     key = keys[0]
                 if key not in keys:
-                    raise AlselectError(f"{what}: '{path}' has no array '{key}'; it holds: {', '.join(keys)}")
+                    raise InvalidInputError(f"{what}: '{path}' has no array '{key}'; it holds: {', '.join(keys)}")
                 return archive[key]
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except AlselectError:
         raise
     except (ValueError, OSError) as exc:
-        raise AlselectError(f"{what}: '{path}' is not a readable .npy/.npz array ({exc})") from None
+        raise InvalidInputError(f"{what}: '{path}' is not a readable .npy/.npz array ({exc})") from None
 
 
 def read_lines(source: str, what: str) -> list[str]:
@@ -41,7 +41,7 @@ def read_lines(source: str, what: str) -> list[str]:
         text = sys.stdin.read()
     else:
         if not os.path.isfile(source):
-            raise AlselectError(f"{what}: file '{source}' not found")
+            raise InvalidInputError(f"{what}: file '{source}' not found")
         with open(source, encoding="utf-8") as handle:
             text = handle.read()
     lines = []
@@ -59,7 +59,7 @@ def parse_rows(lines: list[str], what: str) -> np.ndarray:
         try:
             rows[i] = int(token)
         except ValueError:
-            raise AlselectError(
+            raise InvalidInputError(
                 f"{what}: entry {i + 1} ({token!r}) is not a row number; "
                 "pass --ids if the list holds sample ids"
             ) from None

@@ -36,11 +36,12 @@ import tempfile
 import h5py
 import numpy as np
 
-from .errors import AlselectError, PoolFormatError, PoolValueError
-from .pool import checks
+from .errors import InvalidInputError, PoolFormatError, PoolValueError
+from . import validation as checks
+from .validation import PROB_SUM_ATOL
 from .pool.reader import softmax
 from .pool.spec import ATTR_COMMITTED_EPOCHS
-from .pool.spec import ATTR_ELEMENT_VERSION, ATTR_FORMAT, ELEMENT_VERSION, FORMAT_NAME, PROB_SUM_ATOL
+from .pool.spec import ATTR_ELEMENT_VERSION, ATTR_FORMAT, ELEMENT_VERSION, FORMAT_NAME
 from .pool.writer import CHUNK_BYTES
 
 MODES = ("inplace", "copy")
@@ -88,7 +89,7 @@ class EpochRecorder:
     def __init__(self, pool_path, *, store_probs: bool | None = None, mode: str = "inplace"):
         self.path = os.fspath(pool_path)
         if mode not in MODES:
-            raise AlselectError(f"EpochRecorder mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise InvalidInputError(f"EpochRecorder mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
         if not os.path.isfile(self.path):
             raise PoolFormatError(f"'{self.path}' does not exist; create the pool first (`alselect infer` or `alselect pack`)")
@@ -104,7 +105,7 @@ class EpochRecorder:
             has_probs = "epoch_probs" in f
         self.store_probs = has_probs if store_probs is None else bool(store_probs)
         if has_probs and not self.store_probs:
-            raise AlselectError(
+            raise InvalidInputError(
                 f"'{self.path}' holds epoch_probs; recording without store_probs would leave them out of step "
                 "with epoch_preds (use store_probs=True)"
             )

@@ -13,61 +13,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
+from .contract import Context, Ranking
 from .errors import SelectionError
 from .pool import Pool, open_pool
-from .pool.checks import check_row_indices
 from .progress import no_progress
-from .strategies import RANKING, get_strategy
-
-
-@dataclass
-class Ranking:
-    """What a ranking strategy returns: one score per pool row.
-
-    ``ascending=False`` picks the largest scores first (the usual "most informative"
-    convention); ``ascending=True`` the smallest (e.g. margin)."""
-
-    scores: np.ndarray
-    ascending: bool = False
-
-
-@dataclass
-class Picks:
-    """What a sequential strategy returns: rows in pick order and a score for each pick."""
-
-    indices: np.ndarray
-    scores: np.ndarray
-
-
-@dataclass
-class Context:
-    """Everything a strategy may use besides its parameters."""
-
-    pool: Pool
-    candidates: np.ndarray  # bool (N,): rows that may be picked
-    labeled: np.ndarray  # int64 sorted rows already labeled (pool's and the caller's)
-    seed: int | None
-    rng: np.random.Generator
-    progress: Callable = no_progress
-    notes: list[str] = field(default_factory=list)
-    strategy: str = ""
-
-    def require(self, name: str) -> None:
-        self.pool.require(name, f"strategy '{self.strategy}'")
-
-    def note(self, message: str) -> None:
-        self.notes.append(message)
-
-    def read(self, name: str, *, dtype=None) -> np.ndarray:
-        """Read a dataset whole, with a progress bar on big ones."""
-        self.require(name)
-        rows = self.pool.shape(name)[1 if name.startswith("epoch_") else 0]
-        with self.progress(f"reading {name}", rows) as update:
-            return self.pool.read(name, dtype=dtype, progress=update)
+from .strategies import get_strategy
+from .validation import check_row_indices
 
 
 @dataclass

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..pool import checks
+from .. import validation as checks
 from ..pool.writer import PoolWriter
 from ..errors import PoolValueError
 from . import summaries

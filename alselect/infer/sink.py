@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from ..errors import PoolValueError
-from ..pool import checks
+from .. import validation as checks
 from ..pool.spec import ATTR_ELEMENT_VERSION, ELEMENT_VERSION
 from ..pool.writer import CHUNK_BYTES, PoolWriter
 from .errors import InferError

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
-from . import checks
+from .. import validation as checks
 from .spec import (
     ATTR_COMMITTED_EPOCHS,
     CD_GROUP,

@@ -33,10 +33,6 @@ ATTR_COMMITTED_EPOCHS = "committed_epochs"
 #: Group holding named external per-sample scores.
 SCORES_GROUP = "scores"
 
-#: Tolerance on |sum(p) - 1| per probability row, by storage dtype. float16 keeps 11
-#: significant bits, so a correctly rounded softmax row can be off by ~C * 2**-12.
-PROB_SUM_ATOL = {"float16": 1e-2, "float32": 1e-4, "float64": 1e-4}
-
 
 @dataclass(frozen=True)
 class DatasetSpec:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import PoolValueError
-from . import checks
+from .. import validation as checks
 from .spec import (
     ATTR_CREATED_BY,
     ATTR_ELEMENT_VERSION,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..contract import SEQUENTIAL, Context, Param, Picks, StrategySpec
 from ..errors import SelectionError
-from ..selection import Context, Picks
 from .uncertainty import stream_scores
 
 
@@ -125,3 +125,35 @@ def balanced_kcenter(ctx: Context, budget: int, lam: float, b0: int, cycle: int,
         picks = run(X, P, om, budget, lam, labeled=ctx.labeled, candidates=np.flatnonzero(ctx.candidates),
                     scale=scale, first=first, progress=update)
     return Picks(picks, np.full(picks.shape[0], np.nan))
+
+
+# ---- registry entries (metadata only; see alselect.contract)
+_OMEGA = (Param("b0", -1, "labeled-set size at the first cycle (default: derived, see docs/class-balance.md)", type=int),
+          Param("cycle", 0, "active-learning cycle c of Eq. 4.4 (default: derived from b0, or 1)", type=int),
+          Param("target", "uniform", "target class distribution: uniform, or a file with one weight per class"))
+
+SPECS = [
+    StrategySpec("balanced", "most informative samples under an L1 class-balance penalty, solved exactly (MIP)",
+                 ("probs",), f"{__name__}:balanced",
+                 params=(Param("lam", 1.0, "weight lambda of the L1 balance term (choose the smallest lambda after "
+                               "which the L1 term stops falling; thesis Fig. 4.4)", type=float),
+                         Param("u", "entropy", "informativeness: entropy (Eq. 4.7), bald, margin, "
+                               "least-confidence, or score (Eq. 4.9)",
+                               choices=("entropy", "bald", "margin", "least-confidence", "score")),
+                         Param("score", "", "with u=score: NAME of the pool score, NAME:asc when smaller is more "
+                               "informative (VAAL)"),
+                         *_OMEGA,
+                         Param("time_limit", 0.0, "seconds; when hit, the best feasible selection and its certified "
+                               "gap are returned (0 = no limit)", type=float),
+                         Param("gap", 1e-4, "relative optimality gap at which the solve stops (0 = exact optimum)",
+                               type=float)),
+                 reference="thesis §4.4, Eq. 4.4-4.9, Algorithm 1",
+                 extra_needs="labels of the labeled samples; mc_probs for u=bald; scores/<name> for u=score"),
+    StrategySpec("balanced-kcenter", "k-center greedy with the class-balance penalty (thesis Algorithm 2)",
+                 ("probs", "embeddings"), f"{__name__}:balanced_kcenter", order=SEQUENTIAL,
+                 params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty", type=float), *_OMEGA,
+                         Param("scale", "paper", "paper: lambda as written; code: lambda / C as in the authors' code",
+                               choices=("paper", "code"))),
+                 reference="thesis §4.4, Algorithm 2",
+                 extra_needs="labels of the labeled samples"),
+]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..contract import SEQUENTIAL, Context, Param, Picks, StrategySpec
 from ..errors import SelectionError
-from ..selection import Context, Picks
 
 LAYOUTS = ("auto", "mixtures", "regions", "classification")
 
@@ -95,3 +95,21 @@ def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, f
                                             first=first_row, progress=update)
     ctx.note(f"contextual diversity from the '{inputs.layout}' layout, {reduce} over shared classes")
     return Picks(picks, min_dist)
+
+
+# ---- registry entries (metadata only; see alselect.contract)
+SPECS = [
+    StrategySpec("cdal-cs", "core-set (k-center greedy) with contextual diversity (symmetric KL of class mixtures)",
+                 ("probs",), f"{__name__}:cdal_cs", order=SEQUENTIAL,
+                 randomized=lambda params: params["first"] == "random",
+                 params=(Param("reduce", "sum", "sum the per-class symmetric KL over shared classes (paper Eq. 2) "
+                               "or take the mean (released code)", choices=("sum", "mean")),
+                         Param("classes", "", "comma-separated class names or indices to restrict CD to (Fig. 7b)"),
+                         Param("layout", "auto", "where mixtures come from: cd/ mixtures, regions/, or the "
+                               "softmax of a classification pool", choices=("auto", "mixtures", "regions", "classification")),
+                         Param("first", "greedy", "greedy: labeled samples are the initial centers (paper); "
+                               "random: a seeded random first pick even with a labeled set (released code)",
+                               choices=("greedy", "random"))),
+                 reference="CDAL §3.1-3.2 Eq. 1-2, §4.3, §5 Fig. 7b",
+                 extra_needs="cd/mixtures or regions/probs (segmentation, detection); probs alone for classification"),
+]

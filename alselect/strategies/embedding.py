@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..selection import Context, Picks
+from ..contract import SEQUENTIAL, Context, Param, Picks, StrategySpec, parse_bool
 
 #: Scores of D²-sampling strategies: the sampling has no per-pick score to report.
 NO_SCORE = np.nan
@@ -52,7 +52,8 @@ def badge(ctx: Context, budget: int, labeled_centers: bool) -> Picks:
 
 
 def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str, sampler: str) -> Picks:
-    from ..diversity import kcenter_greedy, kmeanspp as run_kmeanspp, uwe_weights
+    from ..diversity import kcenter_greedy, uwe_weights
+    from ..diversity import kmeanspp as run_kmeanspp
 
     weights = uwe_weights(ctx.read("probs", dtype=np.float32), uncertainty=uncertainty, tau=tau, normalize=normalize)
     F = _features(ctx, "embeddings")
@@ -63,3 +64,38 @@ def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str,
         picks, min_dist = kcenter_greedy(F, budget, labeled=ctx.labeled, candidates=ctx.candidates,
                                          weights=weights, progress=update)
     return Picks(picks, min_dist)
+
+
+# ---- registry entries (metadata only; see alselect.contract)
+_INIT = Param("init", "max-norm", "first pick when nothing is labeled: the largest-norm sample, or a seeded random one",
+              choices=("max-norm", "random"))
+
+SPECS = [
+    StrategySpec("kcenter", "core-set k-center greedy: repeatedly the sample farthest from its nearest center (exact)",
+                 (), f"{__name__}:kcenter", order=SEQUENTIAL,
+                 randomized=lambda params: params["init"] == "random",
+                 params=(Param("features", "embeddings", "the space: embeddings, or the probability vectors",
+                               choices=("embeddings", "probs")), _INIT),
+                 reference="core-set (Sener & Savarese); UWE paper §3.1 baseline",
+                 extra_needs="embeddings (probs with -p features=probs)"),
+    StrategySpec("kmeanspp", "k-means++ seeding on the embeddings: D² sampling without replacement",
+                 ("embeddings",), f"{__name__}:kmeanspp", order=SEQUENTIAL, randomized=True, params=(_INIT,),
+                 reference="k-means++ (Arthur & Vassilvitskii); BADGE's sampler"),
+    StrategySpec("badge", "BADGE: k-means++ seeding on gradient embeddings (p - onehot(argmax p)) x f, factored",
+                 ("probs", "embeddings"), f"{__name__}:badge", order=SEQUENTIAL, randomized=True,
+                 params=(Param("labeled_centers", False, "also use labeled samples as initial centers (the BADGE "
+                               "paper and code do not)", type=parse_bool),),
+                 reference="UWE paper §3.1 (BADGE recap); Ash et al."),
+    StrategySpec("uwe", "uncertainty-weighted embeddings u(x)^tau f(x), then k-center greedy or k-means++",
+                 ("probs", "embeddings"), f"{__name__}:uwe", order=SEQUENTIAL,
+                 randomized=lambda params: params["sampler"] == "kmeanspp",
+                 params=(Param("uncertainty", "entropy", "u(x): entropy, bvsb (p_second / p_best), "
+                               "least-confidence (1 - p_best), or margin (1 - (p_best - p_second))",
+                               choices=("entropy", "bvsb", "least-confidence", "margin")),
+                         Param("tau", 1.0, "exponent tau on the uncertainty (paper §5.2)", type=float),
+                         Param("normalize", "none", "none (paper) or minmax-normalise u first (authors' code)",
+                               choices=("none", "minmax")),
+                         Param("sampler", "kcenter", "kcenter (labeled = initial centers) or kmeanspp",
+                               choices=("kcenter", "kmeanspp"))),
+                 reference="UWE paper §3.2-3.4, §5.2"),
+]

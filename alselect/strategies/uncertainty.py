@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..contract import Context, Param, Ranking, StrategySpec
 from ..errors import SelectionError
-from ..kernels import uncertainty as K
-from ..selection import Context, Ranking
+
+
+def _kernels():
+    """The numba kernels, imported when a strategy runs (listing strategies loads no numba)."""
+    from ..kernels import uncertainty
+
+    return uncertainty
 
 
 def _kernel_dtype(ctx: Context, name: str):
@@ -34,29 +40,29 @@ def random(ctx: Context, budget: int) -> Ranking:
 
 
 def entropy(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "probs", K.entropy))
+    return Ranking(stream_scores(ctx, "probs", _kernels().entropy))
 
 
 def least_confidence(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "probs", K.least_confidence))
+    return Ranking(stream_scores(ctx, "probs", _kernels().least_confidence))
 
 
 def margin(ctx: Context, budget: int) -> Ranking:
     if ctx.pool.n_classes < 2:
         raise SelectionError("strategy 'margin' needs at least 2 classes; this pool has 1")
-    return Ranking(stream_scores(ctx, "probs", K.margin), ascending=True)
+    return Ranking(stream_scores(ctx, "probs", _kernels().margin), ascending=True)
 
 
 def bald(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "mc_probs", K.bald))
+    return Ranking(stream_scores(ctx, "mc_probs", _kernels().bald))
 
 
 def variation_ratio(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "mc_probs", K.variation_ratio))
+    return Ranking(stream_scores(ctx, "mc_probs", _kernels().variation_ratio))
 
 
 def dispersion(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "epoch_preds", K.dispersion, dtype=np.int64))
+    return Ranking(stream_scores(ctx, "epoch_preds", _kernels().dispersion, dtype=np.int64))
 
 
 def score(ctx: Context, budget: int, name: str, order: str) -> Ranking:
@@ -78,3 +84,28 @@ def score(ctx: Context, budget: int, name: str, order: str) -> Ranking:
         )
     values = ctx.read(full, dtype=np.float64)
     return Ranking(values, ascending=(order == "asc"))
+
+
+# ---- registry entries (metadata only; see alselect.contract)
+SPECS = [
+    StrategySpec("random", "uniformly random unlabeled samples (reproducible with --seed)", (), f"{__name__}:random",
+                 randomized=True, reference="baseline"),
+    StrategySpec("entropy", "highest Shannon entropy of the predicted class distribution", ("probs",),
+                 f"{__name__}:entropy", reference="parting-with-illusions §3.1; thesis Eq. 4.7"),
+    StrategySpec("margin", "smallest gap between the best and second-best class probability", ("probs",),
+                 f"{__name__}:margin", reference="thesis §2.5.2 (margin sampling)"),
+    StrategySpec("least-confidence", "lowest probability of the predicted class (1 - max p)", ("probs",),
+                 f"{__name__}:least_confidence", reference="thesis §2.5.2"),
+    StrategySpec("bald", "highest mutual information between prediction and model (MC dropout / ensemble)",
+                 ("mc_probs",), f"{__name__}:bald", reference="thesis §3.4.1, §4.5 (BALD, natural log)"),
+    StrategySpec("variation-ratio", "highest 1 - modal fraction of the ensemble / MC members' predicted classes",
+                 ("mc_probs",), f"{__name__}:variation_ratio", reference="parting-with-illusions Eq. 1"),
+    StrategySpec("dispersion", "highest label dispersion: 1 - modal fraction of per-epoch predicted labels",
+                 ("epoch_preds",), f"{__name__}:dispersion", reference="thesis chapter 3, Eq. 3.1"),
+    StrategySpec("score", "top-k of a named external per-sample score stored in the pool", (), f"{__name__}:score",
+                 params=(Param("name", "", "name of the score in the pool's 'scores' group (default: the only one)"),
+                         Param("order", "desc", "desc picks the largest scores first, asc the smallest",
+                               choices=("desc", "asc"))),
+                 reference="external scores (VAAL discriminator, predicted loss, ...)",
+                 extra_needs="scores/<name>"),
+]

@@ -1,0 +1,140 @@
+"""The contract between the selection pipeline and the strategies.
+
+A strategy is a :class:`StrategySpec` (metadata: the data it needs, its parameters, whether it
+ranks or picks sequentially) beside an adapter ``impl(ctx: Context, budget: int, **params)`` that
+returns a :class:`Ranking` or :class:`Picks`. This module imports nothing heavy, so the registry,
+the pipeline and every strategy family can import it without a cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from .errors import SelectionError
+from .progress import no_progress
+
+if TYPE_CHECKING:
+    from .pool import Pool
+
+RANKING = "ranking"
+SEQUENTIAL = "sequential"
+
+
+def parse_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One strategy parameter, given as ``-p name=value`` or as a keyword of :func:`alselect.select`."""
+
+    name: str
+    default: Any
+    help: str
+    type: Callable[[Any], Any] = str
+    choices: tuple | None = None
+
+    def parse(self, strategy: str, value):
+        try:
+            parsed = self.type(value)
+        except (TypeError, ValueError) as exc:
+            raise SelectionError(
+                f"parameter '{self.name}' of strategy '{strategy}' got {value!r}: {exc}; {self.help}"
+            ) from None
+        if self.choices is not None and parsed not in self.choices:
+            raise SelectionError(
+                f"parameter '{self.name}' of strategy '{strategy}' got {value!r}; "
+                f"it must be one of: {', '.join(map(str, self.choices))}"
+            )
+        return parsed
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    summary: str
+    needs: tuple[str, ...]
+    impl: str
+    order: str = RANKING
+    randomized: bool | Callable[[dict], bool] = False  # a callable decides from the parsed parameters
+    params: tuple[Param, ...] = ()
+    reference: str = ""
+    extra_needs: str = field(default="", compare=False)  # prose for needs that depend on parameters
+
+    def parse_params(self, raw: dict) -> dict:
+        known = {p.name: p for p in self.params}
+        unknown = [k for k in raw if k not in known]
+        if unknown:
+            valid = ", ".join(known) if known else "none"
+            raise SelectionError(
+                f"strategy '{self.name}' has no parameter '{unknown[0]}'; its parameters are: {valid} "
+                "(see `alselect strategies`)"
+            )
+        out = {p.name: p.default for p in self.params}
+        for key, value in raw.items():
+            out[key] = known[key].parse(self.name, value)
+        return out
+
+    def is_randomized(self, params: dict) -> bool:
+        return self.randomized(params) if callable(self.randomized) else bool(self.randomized)
+
+    def load(self) -> Callable:
+        module, func = self.impl.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+@dataclass
+class Ranking:
+    """What a ranking strategy returns: one score per pool row.
+
+    ``ascending=False`` picks the largest scores first (the usual "most informative"
+    convention); ``ascending=True`` the smallest (e.g. margin)."""
+
+    scores: np.ndarray
+    ascending: bool = False
+
+
+@dataclass
+class Picks:
+    """What a sequential strategy returns: rows in pick order and a score for each pick."""
+
+    indices: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass
+class Context:
+    """Everything a strategy may use besides its parameters."""
+
+    pool: Pool
+    candidates: np.ndarray  # bool (N,): rows that may be picked
+    labeled: np.ndarray  # int64 sorted rows already labeled (pool's and the caller's)
+    seed: int | None
+    rng: np.random.Generator
+    progress: Callable = no_progress
+    notes: list[str] = field(default_factory=list)
+    strategy: str = ""
+
+    def require(self, name: str) -> None:
+        self.pool.require(name, f"strategy '{self.strategy}'")
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def read(self, name: str, *, dtype=None) -> np.ndarray:
+        """Read a dataset whole, with a progress bar on big ones."""
+        self.require(name)
+        rows = self.pool.shape(name)[1 if name.startswith("epoch_") else 0]
+        with self.progress(f"reading {name}", rows) as update:
+            return self.pool.read(name, dtype=dtype, progress=update)
