@@ -138,65 +138,52 @@ def _count(budget: float):
 
 
 # --------------------------------------------------------------------------------------- pack
+def _pack_options(func):
+    """One option per dataset of the pool format table (alselect.pool.spec.DATASETS)."""
+    from .pool.spec import DATASETS
+
+    for spec in reversed([s for s in DATASETS.values() if s.flag]):
+        func = click.option(spec.flag, spec.arg, metavar=spec.metavar, help=spec.help,
+                            multiple=spec.source == "named-arrays")(func)
+    return func
+
+
 @cli.command()
 @click.option("-o", "--output", required=True, metavar="POOL.h5", help="Pool file to write (atomically).")
-@click.option("--probs", metavar="P.npy", help="Class probabilities (N, C).")
-@click.option("--logits", metavar="L.npy", help="Class logits (N, C); probabilities are derived by a stable softmax.")
-@click.option("--embeddings", metavar="E.npy", help="Embeddings (N, D).")
-@click.option("--mc-probs", metavar="M.npy", help="MC-dropout / ensemble probabilities (N, T, C).")
-@click.option("--epoch-preds", metavar="T.npy", help="Per-epoch predicted labels (E, N).")
-@click.option("--epoch-probs", metavar="T.npy", help="Per-epoch probabilities (E, N, C).")
-@click.option("--labels", metavar="Y.npy", help="Labels known so far (N,), -1 = unknown.")
-@click.option("--truth", metavar="Y.npy", help="Ground-truth labels for evaluation only (N,).")
-@click.option("--labeled", metavar="IDX.txt", help="Already-labeled rows, one row number per line.")
-@click.option("--ids", metavar="IDS.txt", help="Sample ids, one per line (integers or strings).")
-@click.option("--score", "scores", multiple=True, metavar="NAME=S.npy", help="Named external score (N,) (repeatable).")
-@click.option("--cost", metavar="C.npy", help="Annotation cost per sample (N,), > 0.")
-@click.option("--class-names", metavar="NAMES.txt", help="Class names, one per line.")
-@click.option("--region-probs", metavar="R.npy", help="Region (pixel/superpixel/box) class probabilities (R, C).")
-@click.option("--region-offsets", metavar="O.npy", help="CSR offsets (N+1,): sample i owns regions offsets[i]:offsets[i+1].")
-@click.option("--region-weights", metavar="W.npy", help="Region weights (R,), e.g. pixel areas.")
-@click.option("--region-features", metavar="F.npy", help="Region features (R, D).")
-@click.option("--region-boxes", metavar="B.npy", help="Region boxes (R, 4) as x1, y1, x2, y2.")
-@click.option("--cd-mixtures", metavar="M.npy", help="Precomputed per-sample class mixtures (N, C, C) (CDAL Eq. 1).")
-@click.option("--class-present", metavar="K.npy", help="Pseudo-class present mask (N, C), with --cd-mixtures.")
-@click.option("--class-counts", metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).")
-def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, labels, truth, labeled, ids,
-         scores, cost, class_names, region_probs, region_offsets, region_weights, region_features, region_boxes,
-         cd_mixtures, class_present, class_counts):
+@_pack_options
+def pack(output, **options):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
 
     \b
     Example:
       alselect pack -o pool.h5 --probs probs.npy --embeddings emb.npy --labeled labeled.txt
     """
-    from .inputs import load_array, parse_ids, parse_rows, read_lines
+    from .inputs import load_array, parse_ids, parse_rows, read_id_lines, read_lines
     from .pool import write_pool
+    from .pool.spec import BY_ARG
 
-    if probs is None and logits is None:
+    if options.get("probs") is None and options.get("logits") is None:
         raise InvalidInputError("pack needs --probs P.npy or --logits L.npy")
     arrays = {}
-    for name, spec in (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
-                       ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
-                       ("truth", truth), ("cost", cost), ("region_probs", region_probs),
-                       ("region_offsets", region_offsets), ("region_weights", region_weights),
-                       ("region_features", region_features), ("region_boxes", region_boxes),
-                       ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts)):
-        if spec is not None:
-            arrays[name] = load_array(spec, "--" + name.replace("_", "-"))
-    if scores:
-        arrays["scores"] = {}
-        for item in scores:
-            name, sep, spec = item.partition("=")
-            if not sep or not name:
-                raise InvalidInputError(f"--score expects NAME=FILE.npy, got {item!r}")
-            arrays["scores"][name] = load_array(spec, f"--score {name}")
-    if labeled is not None:
-        arrays["labeled"] = parse_rows(read_lines(labeled, "--labeled"), "--labeled")
-    if ids is not None:
-        arrays["ids"] = parse_ids(read_lines(ids, "--ids"))
-    if class_names is not None:
-        arrays["class_names"] = read_lines(class_names, "--class-names")
+    for arg, value in options.items():
+        spec = BY_ARG[arg]
+        if value is None or value == ():
+            continue
+        if spec.source == "array":
+            arrays[arg] = load_array(value, spec.flag)
+        elif spec.source == "named-arrays":
+            arrays[arg] = {}
+            for item in value:
+                name, sep, path = item.partition("=")
+                if not sep or not name:
+                    raise InvalidInputError(f"{spec.flag} expects {spec.metavar}, got {item!r}")
+                arrays[arg][name] = load_array(path, f"{spec.flag} {name}")
+        elif spec.source == "rows":
+            arrays[arg] = parse_rows(read_lines(value, spec.flag), spec.flag)
+        elif spec.source == "ids":
+            arrays[arg] = parse_ids(read_id_lines(value, spec.flag))
+        else:
+            arrays[arg] = read_lines(value, spec.flag)
     write_pool(output, **arrays)
     click.echo(f"wrote {output}", err=True)
 

@@ -35,15 +35,23 @@ def load_array(spec: str, what: str) -> np.ndarray:
         raise InvalidInputError(f"{what}: '{path}' is not a readable .npy/.npz array ({exc})") from None
 
 
-def read_lines(source: str, what: str) -> list[str]:
-    """Non-empty, non-comment (``#``) lines of a text file, or of stdin for ``-``."""
-    if source == "-":
-        text = sys.stdin.read()
-    else:
+def _read_text(source: str, what: str) -> str:
+    try:
+        if source == "-":
+            return sys.stdin.buffer.read().decode("utf-8") if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         if not os.path.isfile(source):
             raise InvalidInputError(f"{what}: file '{source}' not found")
         with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{what}: '{source}' is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
+        ) from None
+
+
+def read_lines(source: str, what: str) -> list[str]:
+    """Non-empty, non-comment (``#``) lines of a text file, or of stdin for ``-``."""
+    text = _read_text(source, what)
     lines = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -58,6 +66,8 @@ def parse_rows(lines: list[str], what: str) -> np.ndarray:
     for i, token in enumerate(lines):
         try:
             rows[i] = int(token)
+        except OverflowError:
+            raise InvalidInputError(f"{what}: entry {i + 1} ({token[:30]!r}) is far outside any pool's rows") from None
         except ValueError:
             raise InvalidInputError(
                 f"{what}: entry {i + 1} ({token!r}) is not a row number; "
@@ -66,9 +76,16 @@ def parse_rows(lines: list[str], what: str) -> np.ndarray:
     return rows
 
 
+def read_id_lines(source: str, what: str) -> list[str]:
+    """Every line of an id list, one id per line, taken literally (surrounding whitespace
+    removed): no comments or blank lines are skipped, so an id list always has one line per row
+    and ids the format refuses ('', '#...') are reported instead of silently dropped."""
+    return [line.strip() for line in _read_text(source, what).splitlines()]
+
+
 def parse_ids(lines: list[str]) -> np.ndarray:
     """Ids from text lines: int64 when every id is an integer, strings otherwise."""
     try:
         return np.array([int(t) for t in lines], dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # not all integers, or beyond int64: string ids
         return np.array(lines, dtype=str)
