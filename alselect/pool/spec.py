@@ -294,11 +294,13 @@ def version_for(names) -> int:
     return version
 
 
-def match_dims(spec: DatasetSpec, shape: tuple, sizes: dict, shared: tuple) -> str | None:
+def match_dims(spec: DatasetSpec, shape: tuple, sizes: dict, shared: tuple,
+               may_be_empty: tuple = ("R", "E", "K")) -> str | None:
     """Check ``shape`` against the spec's symbolic dims; bind new ``shared`` dims in ``sizes``.
 
     Returns None when it matches, else the expected shape as text (e.g. ``(R, C=3)``).
-    Free dims must be >= 1, except R (a pool may have no regions), E (no epoch yet) and K."""
+    Free dims must be >= 1, except those in ``may_be_empty``: by default R (a pool may have no
+    regions), E (no epoch recorded yet) and K (no labeled row listed)."""
     want = "(" + ", ".join(f"{d}={sizes[d]}" if d in sizes else f"{d}={sizes['N'] + 1}" if d == "N+1" else d
                            for d in spec.dims) + ("," if len(spec.dims) == 1 else "") + ")"
     if len(shape) != len(spec.dims):
@@ -312,7 +314,7 @@ def match_dims(spec: DatasetSpec, shape: tuple, sizes: dict, shared: tuple) -> s
         else:
             bound = sizes if dim in shared else local
             bound.setdefault(dim, int(size))
-            ok = bound[dim] == size and (size >= 1 or dim in ("R", "E", "K"))
+            ok = bound[dim] == size and (size >= 1 or dim in may_be_empty)
         if not ok:
             return want
     return None

@@ -210,7 +210,7 @@ def _as_array(spec: DatasetSpec, name: str, value) -> np.ndarray:
 
 
 def _check_shape(spec: DatasetSpec, name: str, array: np.ndarray, sizes: dict) -> None:
-    want = match_dims(spec, array.shape, sizes, WRITER_SHARED_DIMS)
+    want = match_dims(spec, array.shape, sizes, WRITER_SHARED_DIMS, may_be_empty=("R", "K"))
     if want is not None:
         raise PoolValueError(
             f"'{name}' has shape {array.shape}, expected {want}; all datasets must describe the same N rows "
