@@ -262,14 +262,16 @@ class Pool:
                 f"dataset '{name}' in '{self.path}' has shape {shape}, expected {want}; all datasets must describe "
                 "the same N rows and C classes, and every other size must be >= 1 (rebuild the pool with `alselect pack`)"
             )
-        for key in (ATTR_ELEMENT_VERSION,):
-            if key in ds.attrs:
-                version = _int_attr(ds.attrs[key], f"attribute '{key}' of dataset '{name}' in '{self.path}'")
-                if version > spec.element_version:
-                    raise PoolFormatError(
-                        f"dataset '{name}' in '{self.path}' has element version {version}, newer than the newest this "
-                        f"alselect reads ({spec.element_version}); upgrade alselect (`pip install -U alselect`)"
-                    )
+        if ATTR_ELEMENT_VERSION in ds.attrs:
+            version = _int_attr(ds.attrs[ATTR_ELEMENT_VERSION],
+                                f"attribute '{ATTR_ELEMENT_VERSION}' of dataset '{name}' in '{self.path}'")
+            if version > spec.element_version:
+                raise PoolFormatError(
+                    f"dataset '{name}' in '{self.path}' has element version {version}, newer than the newest this "
+                    f"alselect reads ({spec.element_version}); upgrade alselect (`pip install -U alselect`)"
+                )
+            if version < 1:
+                raise PoolFormatError(f"dataset '{name}' in '{self.path}' has invalid element version {version}")
         encoding = _text_attr(ds.attrs.get(ATTR_ENCODING_TYPE, spec.encoding))
         if encoding != spec.encoding:
             raise PoolFormatError(

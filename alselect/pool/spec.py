@@ -17,10 +17,6 @@ FORMAT_NAME = "alselect-pool"
 #: Highest format version this release reads. Files are stamped with the lowest version that
 #: covers their content (the highest ``version`` of the datasets they hold).
 FORMAT_VERSION = 2
-#: Groups introduced by version 2.
-REGIONS_GROUP = "regions"
-CD_GROUP = "cd"
-V2_GROUPS = (REGIONS_GROUP, CD_GROUP)
 #: Root attribute names.
 ATTR_FORMAT = "format"
 ATTR_VERSION = "format_version"
