@@ -62,11 +62,11 @@ SHARED_DIMS = ("N", "C", "R")
 def _int_attr(value, what: str) -> int:
     """An integer attribute as int, or PoolFormatError (arrays, strings, NaN, inf, fractions)."""
     arr = np.asarray(value)
-    if arr.size != 1 or arr.dtype.kind not in "iub":
-        if arr.size == 1 and arr.dtype.kind == "f" and np.isfinite(arr).all() and float(arr.reshape(())) == int(arr.reshape(())):
-            return int(arr.reshape(()))
-        raise PoolFormatError(f"{what} is {value!r}; it must be one integer")
-    return int(arr.reshape(()))
+    if arr.size == 1 and arr.dtype.kind in "iu":
+        return int(arr.reshape(()))
+    if arr.size == 1 and arr.dtype.kind == "f" and float(arr.reshape(())).is_integer():
+        return int(arr.reshape(()))  # integral floats (written by some tools) are accepted
+    raise PoolFormatError(f"{what} is {repr(value)[:60]}; it must be one integer")
 
 
 def _text_attr(value):
@@ -155,7 +155,7 @@ class Pool:
         if not isinstance(fmt, str) or fmt != FORMAT_NAME:
             raise PoolFormatError(
                 f"'{self.path}' is an HDF5 file but not an alselect pool (root attribute "
-                f"'{ATTR_FORMAT}' is {fmt!r}, expected {FORMAT_NAME!r}); convert your arrays with `alselect pack`"
+                f"'{ATTR_FORMAT}' is {repr(fmt)[:60]}, expected {FORMAT_NAME!r}); convert your arrays with `alselect pack`"
             )
         version = attrs.get(ATTR_VERSION)
         if version is None:
