@@ -65,8 +65,12 @@ def build_base(draw, path: str) -> dict:
 
 
 # ----------------------------------------------------------------------------------- mutations
-def _existing(f: h5py.File, draw, names=ALL_NAMES) -> str | None:
-    present = [n for n in names if n in f]
+#: Mutations that rewrite values skip datasets larger than this (e.g. after enormous_shape).
+MAX_REWRITE = 10**6
+
+
+def _existing(f: h5py.File, draw, names=ALL_NAMES, small=False) -> str | None:
+    present = [n for n in names if n in f and (not small or f[n].size <= MAX_REWRITE)]
     return draw(st.sampled_from(present)) if present else None
 
 
@@ -109,7 +113,9 @@ def byte_garbage(path, draw, scratch):
 
 def wrong_dtype(path, draw, scratch):
     with h5py.File(path, "r+") as f:
-        name = _existing(f, draw)
+        name = _existing(f, draw, small=True)
+        if name is None:
+            return "nothing to change"
         shape = f[name].shape
         kind = draw(st.sampled_from(["int", "float", "str", "complex", "bool", "compound", "uint8", "bytes"]))
         size = int(np.prod(shape))
@@ -130,7 +136,9 @@ def wrong_dtype(path, draw, scratch):
 
 def wrong_shape(path, draw, scratch):
     with h5py.File(path, "r+") as f:
-        name = _existing(f, draw)
+        name = _existing(f, draw, small=True)
+        if name is None:
+            return "nothing to change"
         old = f[name]
         shape = list(old.shape)
         how = draw(st.sampled_from(["drop-axis", "add-axis", "zero-axis", "grow", "shrink", "scalar"]))
@@ -161,7 +169,7 @@ def wrong_shape(path, draw, scratch):
 def bad_values(path, draw, scratch):
     with h5py.File(path, "r+") as f:
         name = _existing(f, draw, FLOAT_NAMES + ("labels", "labeled", "truth", "epoch_preds", "cd/counts",
-                                                 "cd/present", "regions/offsets"))
+                                                 "cd/present", "regions/offsets"), small=True)
         if name is None:
             return "nothing to change"
         data = f[name][()]
@@ -186,7 +194,7 @@ def bad_values(path, draw, scratch):
 
 def denormal_rows(path, draw, scratch):
     with h5py.File(path, "r+") as f:
-        name = _existing(f, draw, ("embeddings", "probs", "logits", "regions/boxes"))
+        name = _existing(f, draw, ("embeddings", "probs", "logits", "regions/boxes"), small=True)
         if name is None:
             return "nothing to change"
         data = f[name][()]
@@ -222,7 +230,7 @@ def odd_attributes(path, draw, scratch):
 
 def broken_offsets(path, draw, scratch):
     with h5py.File(path, "r+") as f:
-        if "regions/offsets" not in f:
+        if "regions/offsets" not in f or f["regions/offsets"].size > MAX_REWRITE:
             return "no offsets"
         data = f["regions/offsets"][()]
         how = draw(st.sampled_from(["swap", "end", "start", "negative", "huge"]))
