@@ -128,10 +128,8 @@ class Pool:
             self.file = h5py.File(self.path, "r")
         except H5_ERRORS as exc:
             raise self._corrupt("opening the file", exc) from None
-        self.file_size = os.path.getsize(self.path)
         self._labeled_rows: np.ndarray | None = None
         self._ids: np.ndarray | None = None
-        self._present: dict[str, h5py.Dataset] = {}
         try:
             self._check_structure()
         except AlselectError:
@@ -150,6 +148,9 @@ class Pool:
 
     # -- structure ------------------------------------------------------------------------
     def _check_structure(self) -> None:
+        self._present: dict[str, h5py.Dataset] = {}
+        # In-memory images (no file on disk) have no file size to bound claimed sizes by.
+        self.file_size = os.path.getsize(self.path) if os.path.isfile(self.path) else None
         attrs = self.file.attrs
         fmt = _text_attr(attrs.get(ATTR_FORMAT))
         if not isinstance(fmt, str) or fmt != FORMAT_NAME:
@@ -307,13 +308,13 @@ class Pool:
         stored = int(ds.id.get_storage_size())
         nfilters = ds.id.get_create_plist().get_nfilters()
         limit = stored * (MAX_COMPRESSION if nfilters else 1)
-        if claimed > limit or stored > self.file_size:
+        if claimed > limit or (self.file_size is not None and stored > self.file_size):
             raise PoolFormatError(
                 f"dataset '{name}' in '{self.path}' claims shape {tuple(ds.shape)} ({claimed} bytes) but the file stores "
                 f"{stored} bytes of it (file size {self.file_size}); the file is truncated or corrupt: rebuild it"
             )
         offset = ds.id.get_offset()
-        if offset is not None and offset + stored > self.file_size:
+        if offset is not None and self.file_size is not None and offset + stored > self.file_size:
             raise PoolFormatError(
                 f"dataset '{name}' in '{self.path}' ends at byte {offset + stored}, past the end of the file "
                 f"({self.file_size} bytes); the file is truncated: rebuild it"

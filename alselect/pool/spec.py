@@ -17,6 +17,10 @@ FORMAT_NAME = "alselect-pool"
 #: Highest format version this release reads. Files are stamped with the lowest version that
 #: covers their content (the highest ``version`` of the datasets they hold).
 FORMAT_VERSION = 2
+#: Groups introduced by version 2 (the table's ``version`` column is what the code uses).
+REGIONS_GROUP = "regions"
+CD_GROUP = "cd"
+V2_GROUPS = (REGIONS_GROUP, CD_GROUP)
 #: Root attribute names.
 ATTR_FORMAT = "format"
 ATTR_VERSION = "format_version"

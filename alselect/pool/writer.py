@@ -8,6 +8,7 @@ thing written, so even a leaked temporary file is not mistaken for a pool.
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 from typing import Any, Mapping
@@ -295,6 +296,12 @@ def validate_arrays(**arrays) -> dict[str, np.ndarray]:
     return {name: out[name] for name in given}
 
 
+# The keywords come from the format table; publish them as the signature (help(), introspection).
+validate_arrays.__signature__ = inspect.Signature(
+    [inspect.Parameter(arg, inspect.Parameter.KEYWORD_ONLY, default=None) for arg in BY_ARG],
+    return_annotation="dict[str, np.ndarray]")
+
+
 def write_pool(path, **arrays) -> str:
     """Validate in-memory arrays and write them as a pool file, atomically.
 
@@ -323,3 +330,8 @@ def write_pool(path, **arrays) -> str:
         for name, array in data.items():
             writer.write(name, array)
     return os.fspath(path)
+
+
+write_pool.__signature__ = inspect.Signature(
+    [inspect.Parameter("path", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + list(validate_arrays.__signature__.parameters.values()), return_annotation=str)
