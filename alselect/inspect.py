@@ -32,7 +32,7 @@ def describe(path: str, progress=None) -> dict:
     """Everything ``inspect`` prints, as a JSON-ready dict. Raises on pools that cannot be opened."""
     progress = progress or no_progress
     with open_pool(path) as pool:
-        datasets = pool.datasets()
+        datasets = pool.listing()
         with progress("validating", pool.validation_rows()) as update:
             problems = pool.problems(progress=update)
         labeled = None

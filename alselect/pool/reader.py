@@ -393,7 +393,11 @@ class Pool:
         prefix = SCORES_GROUP + "/"
         return sorted(n[len(prefix):] for n in self._present if n.startswith(prefix))
 
-    def datasets(self) -> list[dict]:
+    def datasets(self) -> list[str]:
+        """Every dataset path in the file, known or not (links are not followed)."""
+        return [entry["name"] for entry in self.listing() if entry["link"] is None]
+
+    def listing(self) -> list[dict]:
         """Every dataset and link in the file, known or not, without following links:
         dicts of ``name``, ``shape``, ``dtype``, ``known`` and ``link`` (None, "soft" or "external")."""
         found: list[dict] = []
