@@ -154,7 +154,7 @@ def mutated_pool(data, directory: str) -> tuple[str, str]:
     for mutation in data.draw(st.lists(st.sampled_from(fuzz_pools.MUTATIONS), min_size=1, max_size=2), label="mutations"):
         try:
             steps.append(f"{mutation.__name__}: {mutation(path, data.draw, directory)}")
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError, MemoryError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError, MemoryError, AttributeError) as exc:
             steps.append(f"{mutation.__name__}: could not apply ({exc})")  # e.g. the file is already unreadable
     return path, "; ".join(steps)
 
