@@ -271,4 +271,4 @@ def _select_temporal(ctx: Context, spec, parsed: dict, rules, count: int, n: int
     if indices.size and (not candidates[indices].all() or np.unique(indices).size != indices.size):
         raise AssertionError(f"strategy '{spec.name}' returned a labeled or repeated row")  # internal bug guard
     return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
-                     order=spec.order, cost=None, notes=ctx.notes)
+                     order=spec.order, cost=None, notes=list(dict.fromkeys(ctx.notes)))

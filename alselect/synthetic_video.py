@@ -118,6 +118,9 @@ def synthetic_video(n_videos: int = 6, frames: int | tuple[int, int] = 40, objec
     count = np.diff(offsets)[:, None]
     probs = np.where(count > 0, probs / np.maximum(count, 1), 1.0 / n_classes)
 
+    emb = np.zeros((n, feature_dim))
+    np.add.at(emb, det_row, feats)
+    emb = (emb / np.maximum(count, 1)).astype(np.float32)
     fn_frame = np.zeros(n, dtype=np.int64)
     dv, do, dt = np.nonzero(dropped)
     np.add.at(fn_frame, row_of[dv, dt], 1)
@@ -131,7 +134,7 @@ def synthetic_video(n_videos: int = 6, frames: int | tuple[int, int] = 40, objec
     frame_rows = np.empty(n, dtype=np.int64)
     video_rows[perm] = vid * 7 + 100  # arbitrary ids, not 0..V-1
     frame_rows[perm] = frm
-    arrays = dict(probs=probs.astype(np.float32), region_probs=rprobs.astype(np.float32), region_offsets=offsets,
+    arrays = dict(probs=probs.astype(np.float32), embeddings=emb, region_probs=rprobs.astype(np.float32), region_offsets=offsets,
                   region_boxes=boxes, region_classes=classes, region_scores=scores.astype(np.float32),
                   region_features=feats, region_tracks=tracks, video_ids=video_rows, frames=frame_rows,
                   truth_boxes=gboxes, truth_box_offsets=goff, truth_box_classes=gcls)
