@@ -16,7 +16,7 @@ from .progress import no_progress
 from .validation import check_video_frames
 
 #: Regions per batch when streaming video data (a batch holds whole videos).
-BATCH_REGIONS = 400_000
+BATCH_REGIONS = 200_000
 #: Rows per batch when streaming motion fields (dense fields are large).
 MOTION_BATCH_BYTES = 256 << 20
 ERRORS = ("fp", "fn", "both")
