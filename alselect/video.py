@@ -226,6 +226,14 @@ def temporal_coherence(pool, *, k: int = 3, theta: float = 0.5, progress=None) -
     else:
         stride = float(pool._ds("motion/forward").attrs.get("stride", 1.0))
     index = video_index(pool, who)
+    if motion:  # tracks are derived: bound k by the longest video so nothing is allocated blindly
+        span = int(max(index.frame[index.order[b - 1]] - index.frame[index.order[a]]
+                       for a, b in zip(index.vstart[:-1], index.vstart[1:])))
+        if k > max(1, span):
+            raise SelectionError(
+                f"-p k={k} exceeds the longest video's {span} frames; tracks that long cannot land on a frame "
+                f"(use -p k={max(1, span)} or less)"
+            )
     n = pool.n_rows
     fp = np.zeros(n, dtype=np.int64)
     fn = np.zeros(n, dtype=np.int64)

@@ -25,8 +25,10 @@ def _video_pool(path, rng, lengths, d=5, c=3, labeled=(), interleave=True):
     perm = rng.permutation(n) if interleave else np.arange(n)
     probs = rng.dirichlet(np.ones(c), size=n).astype(np.float32)
     emb = np.cumsum(rng.normal(size=(n, d)), axis=0).astype(np.float32)  # nearby frames similar
+    labels = np.full(n, -1)
+    labels[list(labeled)] = np.arange(len(labeled)) % c
     write_pool(path, probs=probs[perm], embeddings=emb[perm], video_ids=vid[perm], frames=frm[perm],
-               labeled=np.asarray(labeled, dtype=np.int64))
+               labels=labels)
     return vid[perm], frm[perm], emb[perm].astype(np.float64)
 
 
@@ -42,7 +44,8 @@ def _check_exclusion(picks, labeled, vid, frm, K):
 
 
 STRATEGIES = [("random", {}), ("entropy", {}), ("margin", {}), ("kcenter", {}), ("kmeanspp", {}), ("badge", {}),
-              ("uwe", {})]
+              ("uwe", {}), ("uwe", {"sampler": "kmeanspp"}), ("cdal-cs", {}), ("balanced", {}),
+              ("balanced-kcenter", {})]
 
 
 @pytest.mark.parametrize("name,params", STRATEGIES)
