@@ -252,14 +252,15 @@ def _select_temporal(ctx: Context, spec, parsed: dict, rules, count: int, n: int
         out_scores = scores[indices]
     else:
         rounds = [first]
-        if not getattr(impl, "honours_picked", False):
-            ctx.note("under the temporal rules this strategy runs in rounds; it does not see the picks of "
-                     "earlier rounds (they are only excluded)")
+        aware = getattr(impl, "honours_picked", False)
 
         def run_round(allowed, picked, want):
             if rounds:
                 result = rounds.pop()
             else:
+                if not aware:
+                    ctx.note("under the temporal rules this strategy ran in rounds and does not see the picks of "
+                             "earlier rounds (they are only excluded)")
                 ctx.candidates, ctx.picked = allowed, picked
                 if ctx.seed is not None:  # fresh randomness for each restart, reproducible from the seed
                     ctx.seed = int(np.random.SeedSequence([seed, int(picked.size)]).generate_state(1)[0] >> 1)
