@@ -80,31 +80,35 @@ def _video_batches(index: VideoIndex, offsets: np.ndarray, target: int):
         v = w
 
 
-def _gather(ds, ranges_lo, ranges_hi, block: int = 1 << 20):
-    """Concatenate ``ds[lo:hi]`` for every range, reading the covering span in blocks."""
+def _gather(ds, ranges_lo, ranges_hi, gap: int = 1 << 12):
+    """Concatenate ``ds[lo:hi]`` for every range (in the given order).
+
+    Ranges are read in file order, merged into one read when fewer than ``gap`` rows apart, so a
+    batch costs about its own rows whether or not its videos are stored contiguously."""
     sizes = ranges_hi - ranges_lo
     total = int(sizes.sum())
     out = np.empty((total,) + ds.shape[1:], dtype=ds.dtype)
-    if total == 0:
+    keep = np.flatnonzero(sizes > 0)
+    if keep.size == 0:
         return out
-    keep = sizes > 0
+    dest = np.r_[0, np.cumsum(sizes)[:-1]]
     lo_all, hi_all = ranges_lo[keep], ranges_hi[keep]
-    dest = np.r_[0, np.cumsum(sizes[keep])[:-1]]
-    # contiguous and in file order: one read
-    if np.all(lo_all[1:] == hi_all[:-1]):
+    if np.all(lo_all[1:] == hi_all[:-1]):  # contiguous and in file order: one read
         out[...] = ds[int(lo_all[0]):int(hi_all[-1])]
         return out
-    span_lo, span_hi = int(lo_all.min()), int(hi_all.max())
-    for start in range(span_lo, span_hi, block):
-        stop = min(span_hi, start + block)
-        hit = (lo_all < stop) & (hi_all > start)
-        if not hit.any():
-            continue
-        chunk = ds[start:stop]
-        for q in np.flatnonzero(hit):
-            a, b = max(int(lo_all[q]), start), min(int(hi_all[q]), stop)
-            d = int(dest[q]) + a - int(lo_all[q])
-            out[d:d + b - a] = chunk[a - start:b - start]
+    order = keep[np.argsort(ranges_lo[keep], kind="stable")]
+    q = 0
+    while q < order.size:
+        first = q
+        seg_lo, seg_hi = int(ranges_lo[order[q]]), int(ranges_hi[order[q]])
+        q += 1
+        while q < order.size and int(ranges_lo[order[q]]) - seg_hi < gap:
+            seg_hi = max(seg_hi, int(ranges_hi[order[q]]))
+            q += 1
+        chunk = ds[seg_lo:seg_hi]
+        for p in order[first:q]:
+            a, b = int(ranges_lo[p]) - seg_lo, int(ranges_hi[p]) - seg_lo
+            out[int(dest[p]):int(dest[p]) + b - a] = chunk[a:b]
     return out
 
 

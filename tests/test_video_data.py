@@ -162,3 +162,17 @@ def test_uwe_segmentation_is_the_mean_aggregate(tmp_path, rng):
     assert sel.indices.tolist() == _kcenter_reference(me[:, None] * emb.astype(np.float64), 6, [])
     with pytest.raises(SelectionError, match="uncertainty=entropy"):
         select(tmp_path / "inf.h5", "uwe", 6, level="segmentation", uncertainty="bvsb")
+
+
+def test_gather_reads_ranges_in_any_order(tmp_path, rng):
+    from alselect.video import _gather
+
+    data = rng.normal(size=(50_000, 3)).astype(np.float32)
+    with h5py.File(tmp_path / "g.h5", "w") as f:
+        f["x"] = data
+    lo = rng.integers(0, 49_000, size=40)
+    hi = lo + rng.integers(0, 900, size=40)
+    with h5py.File(tmp_path / "g.h5", "r") as f:
+        for gap in (1, 4096, 10 ** 6):
+            got = _gather(f["x"], lo, hi, gap=gap)
+            np.testing.assert_array_equal(got, np.concatenate([data[a:b] for a, b in zip(lo, hi)]))
