@@ -86,8 +86,13 @@ def _materialise_stdin_pool(pool: str) -> str:
 @click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
 @click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column.")
 @click.option("--budget-cost", is_flag=True, help="Spend --budget in the pool's annotation-cost units instead of samples.")
+@click.option("--exclude-neighbors", type=click.IntRange(min=0), metavar="K",
+              help="Video pools: never pick a frame within K frames of a labeled frame or an earlier pick (same video).")
+@click.option("--per-video", is_flag=True,
+              help="Video pools: at most ceil(budget / videos) picks per video before any video gets more.")
 @output_options
-def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, output, fmt):
+def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, exclude_neighbors,
+         per_video, output, fmt):
     """Select samples to label from POOL ('-' reads the pool from stdin).
 
     Prints the picks one per line as 0-based row numbers (ids with --ids): in selection
@@ -118,7 +123,8 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
             lines = read_lines(labeled_file, "--labeled")
             labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
         result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
-                        budget_cost=budget_cost, progress=_progress_factory(), **parsed)
+                        budget_cost=budget_cost, progress=_progress_factory(), exclude_neighbors=exclude_neighbors,
+                        per_video=per_video, **parsed)
         keys = opened.ids()[result.indices] if use_ids else result.indices
     columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
     rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
@@ -151,7 +157,9 @@ def _pack_options(func):
 @cli.command()
 @click.option("-o", "--output", required=True, metavar="POOL.h5", help="Pool file to write (atomically).")
 @_pack_options
-def pack(output, **options):
+@click.option("--motion-stride", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Pixels per motion-grid cell.")
+def pack(output, motion_stride, **options):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
 
     \b
@@ -184,7 +192,7 @@ def pack(output, **options):
             arrays[arg] = parse_ids(read_id_lines(value, spec.flag))
         else:
             arrays[arg] = read_lines(value, spec.flag)
-    write_pool(output, **arrays)
+    write_pool(output, motion_stride=motion_stride, **arrays)
     click.echo(f"wrote {output}", err=True)
 
 

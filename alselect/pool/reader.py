@@ -55,8 +55,11 @@ MAX_COMPRESSION = 1000
 #: Exceptions h5py and numpy raise on corrupt metadata; every one becomes a PoolFormatError.
 H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, OverflowError, UnicodeDecodeError,
              AttributeError, IndexError, SystemError, MemoryError)
+#: Whole datasets checked when the pool is opened (row lists and offsets); ids and class names
+#: are checked when first used.
+OPEN_CHECKED = tuple(name for name, spec in DATASETS.items() if spec.whole and spec.dtype == "integer")
 #: Dims that must agree across datasets; other free dims (D, T, E, K) are per dataset.
-SHARED_DIMS = ("N", "C", "R")
+SHARED_DIMS = ("N", "C", "R", "G", "H", "W")
 
 
 def _int_attr(value, what: str) -> int:
@@ -184,7 +187,7 @@ class Pool:
         for name in names:
             self._check_dataset(name, sizes)
         self.n_rows, self.n_classes = sizes["N"], sizes["C"]
-        self._n_regions = sizes.get("R")
+        self._sizes = sizes
         for name in names:
             for need in dataset_spec(name).requires:
                 if need not in self._present:
@@ -192,7 +195,7 @@ class Pool:
                         f"'{self.path}' holds '{name}' without '{need}'; the format requires both "
                         f"(add it with {dataset_spec(need).how_to_add})"
                     )
-        for name in ("labeled", "regions/offsets"):
+        for name in OPEN_CHECKED:
             if name in self._present:
                 check = self._checker(name)
                 try:
@@ -439,8 +442,8 @@ class Pool:
         if name == "cd/mixtures":
             def present(start, stop):
                 return self._block("cd/present", start, stop).astype(bool)
-        return value_check(dataset_spec(name), n_classes=self.n_classes, n_rows=self.n_rows,
-                           n_regions=self._n_regions, present=present)
+        return value_check(dataset_spec(name), n_classes=self.n_classes, n_rows=self.n_rows, sizes=self._sizes,
+                           present=present)
 
     def _block(self, name: str, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` along the dataset's block axis, read with h5py errors turned into

@@ -16,11 +16,27 @@ from typing import Callable
 FORMAT_NAME = "alselect-pool"
 #: Highest format version this release reads. Files are stamped with the lowest version that
 #: covers their content (the highest ``version`` of the datasets they hold).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Groups introduced by version 2 (the table's ``version`` column is what the code uses).
 REGIONS_GROUP = "regions"
 CD_GROUP = "cd"
 V2_GROUPS = (REGIONS_GROUP, CD_GROUP)
+#: Groups introduced by version 3: video structure, motion fields, ground-truth boxes.
+VIDEO_GROUP = "video"
+MOTION_GROUP = "motion"
+TRUTH_BOXES_GROUP = "truth_boxes"
+V3_GROUPS = (VIDEO_GROUP, MOTION_GROUP, TRUTH_BOXES_GROUP)
+#: On ``motion/forward`` and ``motion/backward``: pixels per motion-grid cell (default 1).
+ATTR_MOTION_STRIDE = "stride"
+#: Groups introduced by version 3: video structure, motion fields, ground-truth boxes.
+VIDEO_GROUP = "video"
+MOTION_GROUP = "motion"
+TRUTH_BOXES_GROUP = "truth_boxes"
+V3_GROUPS = (VIDEO_GROUP, MOTION_GROUP, TRUTH_BOXES_GROUP)
+#: Datasets of the version-2 ``regions/`` group introduced by version 3 (detection data).
+V3_DATASETS = ("regions/scores", "regions/classes", "regions/tracks")
+#: On ``motion/forward`` and ``motion/backward``: pixels per motion-grid cell (default 1).
+ATTR_MOTION_STRIDE = "stride"
 #: Root attribute names.
 ATTR_FORMAT = "format"
 ATTR_VERSION = "format_version"
@@ -66,6 +82,8 @@ class DatasetSpec:
         ``n_classes``/``n_rows``/``n_regions``/``present`` arguments are filled in by the caller.
     check_kwargs : tuple of (key, value)
         Fixed extra arguments of the check (e.g. ``allow_unknown=False``).
+    dim_args : tuple of (argument, dim)
+        Check arguments filled with a size of the pool (e.g. ``n_regions`` from ``R``).
     whole : bool
         The check needs the whole dataset at once (offsets, row lists, ids), not blocks of rows.
     axis : int
@@ -106,6 +124,7 @@ class DatasetSpec:
     arg: str = ""
     store: str | None = None
     check_kwargs: tuple = ()
+    dim_args: tuple = ()
     whole: bool = False
     axis: int = 0
     growable: bool = False
@@ -195,7 +214,8 @@ DATASETS: dict[str, DatasetSpec] = {
              "CSR offsets: the regions of sample i are rows offsets[i]:offsets[i+1]",
              _PACK + "--region-offsets O.npy --region-probs R.npy`", flag="--region-offsets", metavar="O.npy",
              help="CSR offsets (N+1,): sample i owns regions offsets[i]:offsets[i+1].", arg="region_offsets",
-             store="int64", whole=True, requires=("regions/probs",), version=2, encoding="csr-offsets"),
+             store="int64", whole=True, dim_args=(("n_regions", "R"),), requires=("regions/probs",), version=2,
+             encoding="csr-offsets"),
         _row("regions/weights", ("R",), "float", "check_nonnegative",
              "optional non-negative weight of every region (e.g. its pixel area)", _PACK + "--region-weights W.npy`",
              flag="--region-weights", metavar="W.npy", help="Region weights (R,), e.g. pixel areas.",
@@ -221,6 +241,53 @@ DATASETS: dict[str, DatasetSpec] = {
              _PACK + "--class-counts N.npy`, or `alselect infer --task segmentation`", flag="--class-counts",
              metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).", arg="class_counts", store="int64",
              version=2),
+        _row("regions/scores", ("R",), "float", "check_unit_interval",
+             "detection score of every region, in [0, 1]", _PACK + "--region-scores S.npy`",
+             flag="--region-scores", metavar="S.npy", help="Detection score of every region (R,), in [0, 1].",
+             arg="region_scores", growable=True, requires=("regions/probs",), version=3),
+        _row("regions/classes", ("R",), "integer", "check_labels",
+             "predicted class of every region; argmax of regions/probs when absent", _PACK + "--region-classes K.npy`",
+             flag="--region-classes", metavar="K.npy", help="Predicted class of every region (R,).",
+             arg="region_classes", store="int64", check_kwargs=(("allow_unknown", False),), growable=True,
+             requires=("regions/probs",), version=3),
+        _row("regions/tracks", ("R", "2k", "4"), "float", "check_tracks",
+             "each region's box tracked into frames -k..-1, +1..+k of its video; NaN rows = lost",
+             _PACK + "--region-tracks T.npy`", flag="--region-tracks", metavar="T.npy",
+             help="Each region's box tracked into frames -k..-1, +1..+k (R, 2k, 4); NaN = lost.",
+             arg="region_tracks", growable=True, requires=("regions/probs",), version=3),
+        _row("video/id", ("N",), "integer", None, "video of every sample (int64, any values)",
+             _PACK + "--video-ids V.npy --frames F.npy`, or `alselect infer` with a dataset that yields video ids",
+             flag="--video-ids", metavar="V.npy", help="Video of every sample (N,) integers.", arg="video_ids",
+             store="int64", requires=("video/frame",), version=3),
+        _row("video/frame", ("N",), "integer", "check_frame_numbers",
+             "frame number of every sample within its video, >= 0, unique per video",
+             _PACK + "--frames F.npy --video-ids V.npy`, or `alselect infer` with a dataset that yields frame numbers",
+             flag="--frames", metavar="F.npy", help="Frame number of every sample within its video (N,), >= 0.",
+             arg="frames", store="int64", requires=("video/id",), version=3),
+        _row("motion/forward", ("N", "H", "W", "2"), "float", "check_finite",
+             "motion (dx, dy) in pixels from each frame to the next frame of its video, on a grid of "
+             "`stride`-pixel cells", _PACK + "--motion-forward M.npy --motion-backward B.npy`",
+             flag="--motion-forward", metavar="M.npy", help="Motion (dx, dy) from each frame to the next (N, H, W, 2).",
+             arg="motion_forward", requires=("motion/backward", "video/id"), version=3),
+        _row("motion/backward", ("N", "H", "W", "2"), "float", "check_finite",
+             "motion (dx, dy) in pixels from each frame to the previous frame of its video",
+             _PACK + "--motion-backward B.npy --motion-forward M.npy`", flag="--motion-backward", metavar="M.npy",
+             help="Motion (dx, dy) from each frame to the previous (N, H, W, 2).", arg="motion_backward",
+             requires=("motion/forward", "video/id"), version=3),
+        _row("truth_boxes/boxes", ("G", "4"), "float", "check_finite",
+             "ground-truth boxes (x1, y1, x2, y2); never read by learning strategies",
+             _PACK + "--truth-boxes B.npy --truth-box-offsets O.npy`", flag="--truth-boxes", metavar="B.npy",
+             help="Ground-truth boxes (G, 4) for evaluation (oracle strategies).", arg="truth_boxes",
+             requires=("truth_boxes/offsets",), version=3),
+        _row("truth_boxes/offsets", ("N+1",), "integer", "check_offsets",
+             "CSR offsets of the ground-truth boxes: sample i owns boxes offsets[i]:offsets[i+1]; evaluation only",
+             _PACK + "--truth-box-offsets O.npy --truth-boxes B.npy`", flag="--truth-box-offsets", metavar="O.npy",
+             help="CSR offsets (N+1,) of the ground-truth boxes.", arg="truth_box_offsets", store="int64", whole=True,
+             dim_args=(("n_regions", "G"),), requires=("truth_boxes/boxes",), version=3, encoding="csr-offsets"),
+        _row("truth_boxes/classes", ("G",), "integer", "check_labels", "class of every ground-truth box",
+             _PACK + "--truth-box-classes K.npy`", flag="--truth-box-classes", metavar="K.npy",
+             help="Class of every ground-truth box (G,).", arg="truth_box_classes", store="int64",
+             check_kwargs=(("allow_unknown", False),), requires=("truth_boxes/boxes",), version=3),
     ]
 }
 
@@ -247,7 +314,8 @@ def value_check(spec: DatasetSpec, **context) -> Callable | None:
     """The spec's check from :mod:`alselect.validation` as ``f(name, block, offset=0)``.
 
     ``context`` supplies the arguments the check declares (``n_classes``, ``n_rows``,
-    ``n_regions``, ``present``); ``present`` may be a callable ``(start, stop) -> block``."""
+    ``present``) and ``sizes``, the pool's sizes by dim symbol, for the spec's ``dim_args``;
+    ``present`` may be a callable ``(start, stop) -> block``."""
     if spec.check is None:
         return None
     from .. import validation
@@ -255,7 +323,8 @@ def value_check(spec: DatasetSpec, **context) -> Callable | None:
     fn = getattr(validation, spec.check)
     params = inspect.signature(fn).parameters
     fixed = dict(spec.check_kwargs)
-    fixed.update({k: v for k, v in context.items() if k in params and k != "present"})
+    fixed.update({k: v for k, v in context.items() if k in params and k not in ("present", "sizes")})
+    fixed.update({arg: (context.get("sizes") or {}).get(dim) for arg, dim in spec.dim_args})
     lazy_present = "present" in params and context.get("present") is not None
 
     def check(name, block, offset=0):
@@ -311,6 +380,9 @@ def match_dims(spec: DatasetSpec, shape: tuple, sizes: dict, shared: tuple,
             ok = size == sizes["N"] + 1
         elif dim.isdigit():
             ok = size == int(dim)
+        elif dim[0].isdigit():  # e.g. "2k": a positive multiple of 2
+            step = int(dim.rstrip("abcdefghijklmnopqrstuvwxyz"))
+            ok = size >= step and size % step == 0
         else:
             bound = sizes if dim in shared else local
             bound.setdefault(dim, int(size))

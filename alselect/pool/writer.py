@@ -21,12 +21,14 @@ from ..errors import InvalidInputError, PoolValueError
 from .. import validation as checks
 from .spec import (
     ATTR_CREATED_BY,
+    ATTR_MOTION_STRIDE,
     ATTR_FORMAT,
     ATTR_VERSION,
     BY_ARG,
     DATASETS,
     DTYPE_RULES,
     FORMAT_NAME,
+    MOTION_GROUP,
     SCORES_GROUP,
     DatasetSpec,
     dataset_spec,
@@ -38,7 +40,7 @@ from .spec import (
 )
 
 #: Sizes that must agree across the datasets written together (D, T, K are per dataset).
-WRITER_SHARED_DIMS = ("N", "C", "R", "E")
+WRITER_SHARED_DIMS = ("N", "C", "R", "E", "G", "H", "W")
 
 #: Target size of one HDF5 chunk: big enough for fast sequential reads, small enough that
 #: reading a few rows does not pull megabytes.
@@ -272,7 +274,7 @@ def validate_arrays(**arrays) -> dict[str, np.ndarray]:
         array = _as_array(spec, name, value)
         _check_shape(spec, name, array, sizes)
         out[name] = array
-    context = {"n_classes": sizes["C"], "n_rows": sizes["N"], "n_regions": sizes.get("R")}
+    context = {"n_classes": sizes["C"], "n_rows": sizes["N"], "sizes": sizes}
     for name, array in list(out.items()):
         spec = dataset_spec(name)
         present = out.get("cd/present")
@@ -293,6 +295,8 @@ def validate_arrays(**arrays) -> dict[str, np.ndarray]:
         if spec.dtype == "string":
             array = np.asarray(array, dtype=str)
         out[name] = array
+    if "video/id" in out:  # a rule across two datasets: each (video, frame) pair once
+        checks.check_video_frames(out["video/id"], out["video/frame"])
     return {name: out[name] for name in given}
 
 
@@ -302,7 +306,7 @@ validate_arrays.__signature__ = inspect.Signature(
     return_annotation="dict[str, np.ndarray]")
 
 
-def write_pool(path, **arrays) -> str:
+def write_pool(path, *, motion_stride: float = 1.0, **arrays) -> str:
     """Validate in-memory arrays and write them as a pool file, atomically.
 
     Parameters
@@ -316,8 +320,13 @@ def write_pool(path, **arrays) -> str:
         ``labels`` (N,), ``truth`` (N,), ``labeled`` (K,), ``ids`` (N,), ``scores`` (dict
         name -> (N,)), ``cost`` (N,), ``class_names`` (C,), ``region_probs`` (R, C),
         ``region_offsets`` (N+1,), ``region_weights``, ``region_features``, ``region_boxes``,
-        ``cd_mixtures`` (N, C, C), ``class_present`` (N, C), ``class_counts`` (N, C).
+        ``cd_mixtures`` (N, C, C), ``class_present`` (N, C), ``class_counts`` (N, C), and the
+        version-3 detection, video, motion and ground-truth-box arrays (``region_scores``,
+        ``region_classes``, ``region_tracks``, ``video_ids``, ``frames``, ``motion_forward``,
+        ``motion_backward``, ``truth_boxes``, ``truth_box_offsets``, ``truth_box_classes``).
         Either ``probs`` or ``logits`` is required.
+    motion_stride : float, default 1
+        Pixels per cell of the motion grid (stored as the ``stride`` attribute of the motion fields).
 
     Returns
     -------
@@ -325,13 +334,19 @@ def write_pool(path, **arrays) -> str:
         The path written.
     """
     data = validate_arrays(**arrays)
+    if any(name.startswith(MOTION_GROUP + "/") for name in data) and not (
+            np.isfinite(motion_stride) and motion_stride > 0):
+        raise PoolValueError(f"motion stride must be > 0 pixels per cell, got {motion_stride}")
     n = (data["probs"] if "probs" in data else data["logits"]).shape[0]
     with PoolWriter(path, n) as writer:
         for name, array in data.items():
             writer.write(name, array)
+            if name.startswith(MOTION_GROUP + "/"):
+                writer.file[name].attrs[ATTR_MOTION_STRIDE] = float(motion_stride)
     return os.fspath(path)
 
 
 write_pool.__signature__ = inspect.Signature(
-    [inspect.Parameter("path", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    [inspect.Parameter("path", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+     inspect.Parameter("motion_stride", inspect.Parameter.KEYWORD_ONLY, default=1.0)]
     + list(validate_arrays.__signature__.parameters.values()), return_annotation=str)
