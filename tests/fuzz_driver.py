@@ -46,6 +46,7 @@ def _vm_size() -> int:
 
 
 def warm_up(directory: str) -> None:
+    import alselect.cli  # noqa: F401 - imported once here, not in every child
     from alselect import select
     from alselect.pool import write_pool
     from alselect.strategies import REGISTRY
@@ -63,6 +64,10 @@ def warm_up(directory: str) -> None:
              class_present=present),
         dict(probs=probs, region_probs=probs, region_offsets=np.arange(n + 1)),
     ]
+    from alselect.synthetic_video import synthetic_video
+
+    video = synthetic_video(n_videos=2, frames=(3, 6), objects=2, k=1, feature_dim=3, seed=0)
+    pools.append(dict(video.arrays))
     for i, arrays in enumerate(pools):
         path = os.path.join(directory, f"warm{i}.h5")
         write_pool(path, **arrays)

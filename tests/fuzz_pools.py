@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from alselect.pool import write_pool
 
 FLOAT_NAMES = ("probs", "embeddings", "mc_probs", "epoch_probs", "cost", "scores/s", "logits", "regions/probs",
-               "regions/weights", "regions/boxes", "cd/mixtures")
+               "regions/weights", "regions/boxes", "cd/mixtures", "regions/scores", "regions/tracks", "motion/forward",
+               "truth_boxes/boxes")
 ALL_NAMES = FLOAT_NAMES + ("labels", "labeled", "ids", "truth", "epoch_preds", "class_names", "regions/offsets",
-                           "cd/present", "cd/counts")
+                           "cd/present", "cd/counts", "video/id", "video/frame", "regions/classes",
+                           "truth_boxes/offsets", "truth_boxes/classes")
 
 
 def _probs(rng, shape, dtype):
@@ -26,8 +28,16 @@ def _probs(rng, shape, dtype):
 
 def build_base(draw, path: str) -> dict:
     """Write a valid pool of a drawn kind; return what it holds."""
-    kind = draw(st.sampled_from(["v1", "v1", "logits", "regions", "cd"]))
+    kind = draw(st.sampled_from(["v1", "v1", "logits", "regions", "cd", "video"]))
     seed = draw(st.integers(0, 2**16))
+    if kind == "video":
+        from alselect.synthetic_video import synthetic_video
+
+        data = synthetic_video(n_videos=2, frames=(3, 6), objects=2, k=1, feature_dim=3,
+                               motion_grid=draw(st.sampled_from([None, 240])), seed=seed)
+        arrays = dict(data.arrays)
+        write_pool(path, motion_stride=data.motion_stride, **arrays)
+        return {"kind": kind, "n": int(np.shape(arrays.get("probs", arrays.get("logits")))[0])}
     rng = np.random.default_rng(seed)
     n = draw(st.integers(5, 24))
     c = draw(st.integers(2, 4))
@@ -218,7 +228,7 @@ def odd_attributes(path, draw, scratch):
         else:
             name = _existing(f, draw)
             obj = f[name]
-            key = draw(st.sampled_from(["element_version", "encoding_type", "committed_epochs"]))
+            key = draw(st.sampled_from(["element_version", "encoding_type", "committed_epochs", "stride"]))
         value = draw(st.sampled_from(ODD_VALUES))
         if value is None:
             if key in obj.attrs:
