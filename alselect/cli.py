@@ -86,8 +86,10 @@ def _materialise_stdin_pool(pool: str) -> str:
 @click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
 @click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column.")
 @click.option("--budget-cost", is_flag=True, help="Spend --budget in the pool's annotation-cost units instead of samples.")
+@click.option("--subset", type=click.IntRange(min=1), metavar="M",
+              help="Run the strategy on a seeded random subset of M unlabeled samples only.")
 @output_options
-def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, output, fmt):
+def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, subset, output, fmt):
     """Select samples to label from POOL ('-' reads the pool from stdin).
 
     Prints the picks one per line as 0-based row numbers (ids with --ids): in selection
@@ -118,8 +120,14 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
             lines = read_lines(labeled_file, "--labeled")
             labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
         result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
-                        budget_cost=budget_cost, progress=_progress_factory(), **parsed)
+                        budget_cost=budget_cost, progress=_progress_factory(), subset=subset, **parsed)
         keys = opened.ids()[result.indices] if use_ids else result.indices
+        if not budget_cost:
+            from .guard import budget_warning
+
+            warning = budget_warning(opened, result.strategy, int(budget), labeled)
+            if warning:
+                click.echo(f"warning: {warning}", err=True)
     columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
     rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
     write_text(output, format_rows(columns, list(rows), fmt))

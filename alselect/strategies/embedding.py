@@ -38,7 +38,8 @@ def kmeanspp(ctx: Context, budget: int, init: str) -> Picks:
 
     X = _features(ctx, "embeddings")
     with ctx.progress("kmeanspp: picking", budget) as update:
-        return _no_scores(run(X, budget, labeled=ctx.labeled, seed=ctx.seed, init=init, progress=update))
+        return _no_scores(run(X, budget, labeled=ctx.labeled, seed=ctx.seed, init=init, progress=update,
+                              candidates=ctx.candidates))
 
 
 def badge(ctx: Context, budget: int, labeled_centers: bool) -> Picks:
@@ -48,7 +49,7 @@ def badge(ctx: Context, budget: int, labeled_centers: bool) -> Picks:
     F = _features(ctx, "embeddings")
     with ctx.progress("badge: picking", budget) as update:
         return _no_scores(run(probs, F, budget, labeled=ctx.labeled, seed=ctx.seed,
-                              labeled_as_centers=labeled_centers, progress=update))
+                              labeled_as_centers=labeled_centers, progress=update, candidates=ctx.candidates))
 
 
 def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str, sampler: str) -> Picks:
@@ -60,7 +61,7 @@ def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str,
     with ctx.progress("uwe: picking", budget) as update:
         if sampler == "kmeanspp":
             return _no_scores(run_kmeanspp(F, budget, labeled=ctx.labeled, seed=ctx.seed, weights=weights,
-                                           progress=update))
+                                           progress=update, candidates=ctx.candidates))
         picks, min_dist = kcenter_greedy(F, budget, labeled=ctx.labeled, candidates=ctx.candidates,
                                          weights=weights, progress=update)
     return Picks(picks, min_dist)
