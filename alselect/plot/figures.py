@@ -1,0 +1,84 @@
+"""Learning curves with confidence bands and class histograms, saved as PNG and SVG."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import require_extra
+
+#: Colour-blind-safe qualitative palette (Okabe-Ito), random always first in black.
+PALETTE = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442",
+           "#999999", "#882255", "#44AA99", "#117733")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
+
+
+def load_pyplot(what: str = "--report"):
+    """matplotlib.pyplot on the non-interactive Agg backend, or the one-line missing-extra error."""
+    matplotlib = require_extra("matplotlib", "plot", what)
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, base: str) -> list[str]:
+    paths = [base + ".png", base + ".svg"]
+    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return [os.path.basename(p) for p in paths]
+
+
+def learning_curves(labeled, series: dict, base: str, *, ylabel: str, title: str = "",
+                    guard: float | None = None, band_label: str = "95% CI over seeds", what: str = "--report") -> list[str]:
+    """One line per strategy (mean) with a shaded band (mean ± half-width); ``series`` maps a name to
+    (mean, half). ``guard`` (a labeled count) draws a dotted vertical line. Returns the file names."""
+    plt = load_pyplot(what)
+    labeled = np.asarray(labeled, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for i, (name, (mean, half)) in enumerate(series.items()):
+        mean, half = np.asarray(mean, dtype=np.float64), np.asarray(half, dtype=np.float64)
+        colour = PALETTE[i % len(PALETTE)]
+        ax.plot(labeled, mean, marker=MARKERS[i % len(MARKERS)], markersize=4, lw=2 if i == 0 else 1.5,
+                color=colour, label=name, zorder=3 if i == 0 else 2)
+        ax.fill_between(labeled, mean - half, mean + half, color=colour, alpha=0.12, lw=0)
+    if guard is not None:
+        ax.axvline(guard, color="#666666", ls=":", lw=1.2, label="low-budget guard")
+    ax.set_xlabel("labeled samples")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=11)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9, ncol=2 if len(series) > 6 else 1, framealpha=0.9,
+              title=f"mean, band: {band_label}", title_fontsize=8)
+    fig.tight_layout()
+    names = _save(fig, base)
+    plt.close(fig)
+    return names
+
+
+def class_histogram(counts: dict, base: str, *, class_names=None, title: str = "", what: str = "--report") -> list[str]:
+    """Grouped bars: per class, the (mean) count of each strategy's labeled set."""
+    plt = load_pyplot(what)
+    names = list(counts)
+    C = len(next(iter(counts.values())))
+    labels = list(class_names) if class_names is not None else [str(c) for c in range(C)]
+    x = np.arange(C)
+    width = 0.8 / max(1, len(names))
+    fig, ax = plt.subplots(figsize=(max(7.5, 0.45 * C * max(1, len(names)) / 2), 4.2))
+    for i, name in enumerate(names):
+        ax.bar(x - 0.4 + width * (i + 0.5), counts[name], width, label=name, color=PALETTE[i % len(PALETTE)])
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=0 if max(len(s) for s in labels) <= 3 else 45, ha="center" if
+                       max(len(s) for s in labels) <= 3 else "right")
+    ax.set_xlabel("class")
+    ax.set_ylabel("labeled samples (mean over seeds)")
+    if title:
+        ax.set_title(title, fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=9, ncol=min(len(names), 4), loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    fig.tight_layout()
+    out = _save(fig, base)
+    plt.close(fig)
+    return out
