@@ -75,7 +75,9 @@ def finished_cells(rows: list[dict], config: str, cycles: int, path: str) -> set
 def append_results(path: str, rows: list[dict]) -> None:
     """Append one cell's rows in a single write (header first when the file is new)."""
     fmt = _fmt(path)
-    text = format_rows(COLUMNS, [[r[c] for c in COLUMNS] for r in rows], fmt)
+    # repr keeps every digit in CSV, so a resumed run summarises exactly what a fresh one would
+    cells = [[repr(r[c]) if fmt == "csv" and isinstance(r[c], float) else r[c] for c in COLUMNS] for r in rows]
+    text = format_rows(COLUMNS, cells, fmt)
     if fmt == "csv" and os.path.exists(path) and os.path.getsize(path) > 0:
         text = text.split("\n", 1)[1]
     try:
