@@ -9,8 +9,10 @@ import numpy as np
 from ..errors import require_extra
 
 #: Colour-blind-safe qualitative palette (Okabe-Ito), random always first in black.
-PALETTE = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442",
-           "#999999", "#882255", "#44AA99", "#117733")
+PALETTE = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#999999",
+           "#882255", "#44AA99", "#117733", "#B8A100")
+#: With more series than this, only the first (the baseline) gets a band: overlapping bands are unreadable.
+MAX_BANDS = 4
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
 
 
@@ -33,16 +35,19 @@ def _save(fig, base: str) -> list[str]:
 def learning_curves(labeled, series: dict, base: str, *, ylabel: str, title: str = "",
                     guard: float | None = None, band_label: str = "95% CI over seeds", what: str = "--report") -> list[str]:
     """One line per strategy (mean) with a shaded band (mean ± half-width); ``series`` maps a name to
-    (mean, half). ``guard`` (a labeled count) draws a dotted vertical line. Returns the file names."""
+    (mean, half), the baseline first. With more than MAX_BANDS series only the baseline has a band.
+    ``guard`` (a labeled count) draws a dotted vertical line. Returns the file names."""
     plt = load_pyplot(what)
     labeled = np.asarray(labeled, dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    all_bands = len(series) <= MAX_BANDS
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
     for i, (name, (mean, half)) in enumerate(series.items()):
         mean, half = np.asarray(mean, dtype=np.float64), np.asarray(half, dtype=np.float64)
         colour = PALETTE[i % len(PALETTE)]
         ax.plot(labeled, mean, marker=MARKERS[i % len(MARKERS)], markersize=4, lw=2 if i == 0 else 1.5,
                 color=colour, label=name, zorder=3 if i == 0 else 2)
-        ax.fill_between(labeled, mean - half, mean + half, color=colour, alpha=0.12, lw=0)
+        if all_bands or i == 0:
+            ax.fill_between(labeled, mean - half, mean + half, color=colour, alpha=0.12, lw=0)
     if guard is not None:
         ax.axvline(guard, color="#666666", ls=":", lw=1.2, label="low-budget guard")
     ax.set_xlabel("labeled samples")
@@ -50,8 +55,10 @@ def learning_curves(labeled, series: dict, base: str, *, ylabel: str, title: str
     if title:
         ax.set_title(title, fontsize=11)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9, ncol=2 if len(series) > 6 else 1, framealpha=0.9,
-              title=f"mean, band: {band_label}", title_fontsize=8)
+    first = next(iter(series), "")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False,
+              title=f"mean over seeds\nband: {band_label}" + ("" if all_bands else f"\n(shown for {first})"),
+              title_fontsize=8, alignment="left")
     fig.tight_layout()
     names = _save(fig, base)
     plt.close(fig)
