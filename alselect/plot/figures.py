@@ -66,25 +66,49 @@ def learning_curves(labeled, series: dict, base: str, *, ylabel: str, title: str
 
 
 def class_histogram(counts: dict, base: str, *, class_names=None, title: str = "", what: str = "--report") -> list[str]:
-    """Grouped bars: per class, the (mean) count of each strategy's labeled set."""
+    """Per strategy, the (mean) class counts of its labeled set: grouped bars for up to MAX_BANDS
+    strategies, one small panel per strategy beyond. A dashed line marks a perfectly balanced set."""
     plt = load_pyplot(what)
     names = list(counts)
     C = len(next(iter(counts.values())))
     labels = list(class_names) if class_names is not None else [str(c) for c in range(C)]
+    long_labels = max(len(s) for s in labels) > 3
     x = np.arange(C)
-    width = 0.8 / max(1, len(names))
-    fig, ax = plt.subplots(figsize=(max(7.5, 0.45 * C * max(1, len(names)) / 2), 4.2))
-    for i, name in enumerate(names):
-        ax.bar(x - 0.4 + width * (i + 0.5), counts[name], width, label=name, color=PALETTE[i % len(PALETTE)])
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, rotation=0 if max(len(s) for s in labels) <= 3 else 45, ha="center" if
-                       max(len(s) for s in labels) <= 3 else "right")
-    ax.set_xlabel("class")
-    ax.set_ylabel("labeled samples (mean over seeds)")
-    if title:
-        ax.set_title(title, fontsize=11)
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=9, ncol=min(len(names), 4), loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    uniform = float(np.mean([np.sum(v) for v in counts.values()])) / C
+
+    def ticks(ax):
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=45 if long_labels else 0, ha="right" if long_labels else "center",
+                           fontsize=8 if C > 12 else 9)
+        ax.axhline(uniform, color="#666666", ls="--", lw=1)
+        ax.grid(True, axis="y", alpha=0.3)
+
+    if len(names) <= MAX_BANDS:
+        width = 0.8 / len(names)
+        fig, ax = plt.subplots(figsize=(min(11.0, max(7.5, 0.3 * C * len(names))), 4.2))
+        for i, name in enumerate(names):
+            ax.bar(x - 0.4 + width * (i + 0.5), counts[name], width, label=name, color=PALETTE[i % len(PALETTE)])
+        ticks(ax)
+        ax.set_xlabel("class")
+        ax.set_ylabel("labeled samples (mean over seeds)")
+        ax.legend(fontsize=9, ncol=len(names), loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+        if title:
+            ax.set_title(title, fontsize=11)
+    else:
+        cols = 3
+        rows = -(-len(names) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(11.0, 2.3 * rows + 0.6), sharey=True, squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            if i >= len(names):
+                ax.axis("off")
+                continue
+            ax.bar(x, counts[names[i]], 0.75, color=PALETTE[i % len(PALETTE)])
+            ticks(ax)
+            ax.set_title(names[i], fontsize=10)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("labeled (mean)")
+        if title:
+            fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     out = _save(fig, base)
     plt.close(fig)

@@ -200,6 +200,7 @@ def run_cell(data: Data, settings: Settings, strategy: str, seed: int) -> list[d
             labels = np.full(sim.size, -1, dtype=np.int64)
             labels[labeled] = y[labeled]
             arrays = {"probs": probs.astype(np.float32), "embeddings": X, "labels": labels, "labeled": labeled}
+            t1 = time.process_time()  # the strategy's cost: its extra inputs (ensemble, epochs) and the pick
             crng = np.random.default_rng([seed, cycle, 0xB007])
             if "mc_probs" in needs:
                 arrays["mc_probs"] = models.bootstrap_probs(settings.model, seed, X[labeled], y[labeled], X, C,
@@ -208,7 +209,6 @@ def run_cell(data: Data, settings: Settings, strategy: str, seed: int) -> list[d
                 arrays["epoch_preds"] = models.epoch_predictions(settings.model, seed, X[labeled], y[labeled], X, C,
                                                                  settings.epochs)
             write_pool(path, **arrays)
-            t1 = time.process_time()
             picked = select(path, strategy, settings.budget, seed=pick_seed(seed, cycle),
                             **strategy_params(strategy, settings, cycle, n_initial))
             select_seconds = time.process_time() - t1

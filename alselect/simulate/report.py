@@ -60,7 +60,7 @@ def write_report(directory: str, summary: dict, rows: list[dict], *, n_classes: 
     counts = final_class_counts(rows)
     counts = {name: counts[name] for name in summary["strategies"] if name in counts}
     files += class_histogram(counts, os.path.join(directory, "classes"), class_names=class_names,
-                             title=f"class counts of the final labeled sets ({summary['labeled'][-1]} labels)")
+                             title=f"class counts of the final labeled sets ({summary['labeled'][-1]} labels; dashed: balanced)")
     columns, table = table_rows(summary)
     write_text(os.path.join(directory, "summary.csv"), format_rows(columns, table, "csv"))
     ccolumns, ctable = cycle_rows(summary)
