@@ -26,6 +26,24 @@ def _strategy_list(text: str | None, model: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _strategy_params(items, names: list[str]) -> tuple:
+    """``STRATEGY:KEY=VALUE`` items, checked against the strategies' parameters before any cell runs."""
+    from ..strategies import get_strategy
+
+    out = []
+    for item in items:
+        head, sep, value = item.partition("=")
+        strategy, colon, key = head.partition(":")
+        if not sep or not colon or not strategy.strip() or not key.strip():
+            raise InvalidInputError(f"-p expects STRATEGY:KEY=VALUE (e.g. uwe:tau=2), got {item!r}")
+        strategy, key = strategy.strip(), key.strip()
+        if strategy not in names:
+            raise InvalidInputError(f"-p {item!r}: strategy '{strategy}' is not among --strategies ({', '.join(names)})")
+        get_strategy(strategy).parse_params({key: value.strip()})
+        out.append((strategy, key, value.strip()))
+    return tuple(sorted(out))
+
+
 @click.command()
 @click.argument("pool", metavar="POOL")
 @click.option("--strategies", metavar="A,B,...", help="Strategies to compare (default: every strategy a simulation "
@@ -47,6 +65,8 @@ def _strategy_list(text: str | None, model: str) -> list[str]:
               help="Bootstrap ensemble size for strategies that need mc_probs.")
 @click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=2),
               help="Training iterations recorded for dispersion.")
+@click.option("-p", "--param", "params", multiple=True, metavar="STRATEGY:KEY=VALUE",
+              help="A strategy parameter, as `pick -p` (repeatable), e.g. uwe:tau=2.")
 @click.option("-j", "--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Parallel worker processes.")
 @click.option("-o", "--output", "results", metavar="FILE", help="Results table (.csv or .jsonl), appended per finished "
               "cell; a rerun skips finished cells (default: DIR/results.csv with --report).")
@@ -56,7 +76,7 @@ def _strategy_list(text: str | None, model: str) -> list[str]:
 @click.option("--format", "fmt", type=click.Choice(["txt", "csv", "jsonl"]), default="txt", show_default=True,
               help="Format of the summary printed on stdout.")
 def simulate(pool, strategies, budget, cycles, seeds, initial, initial_size, test_fraction, metric, model, members,
-             epochs, jobs, results, report_dir, no_record, fmt):
+             epochs, params, jobs, results, report_dir, no_record, fmt):
     """Compare strategies on POOL by simulated active learning on its embeddings, labels revealed
     from its ground truth ('truth'), against random sampling.
 
@@ -91,7 +111,8 @@ def simulate(pool, strategies, budget, cycles, seeds, initial, initial_size, tes
     if "random" not in names:
         names.insert(0, "random")
     settings = Settings(budget=budget, cycles=cycles, initial=initial, initial_size=initial_size or 0,
-                        test_fraction=test_fraction, model=model, members=members, epochs=epochs)
+                        test_fraction=test_fraction, model=model, members=members, epochs=epochs,
+                        params=_strategy_params(params, names))
     with open_pool(pool) as opened:
         data = load_data(opened)
     check_settings(settings, data)
@@ -126,3 +147,6 @@ def simulate(pool, strategies, budget, cycles, seeds, initial, initial_size, tes
         click.echo(f"wrote {', '.join(files)} to {report_dir}", err=True)
     if results:
         click.echo(f"results table: {results}", err=True)
+    else:
+        click.echo("the results table was not saved (pass -o FILE to keep it and to resume an interrupted run)",
+                   err=True)

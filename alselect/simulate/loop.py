@@ -49,9 +49,10 @@ class Settings:
     model: str = "logreg"
     members: int = 5
     epochs: int = 20
+    params: tuple = ()  # sorted (strategy, key, value) strategy parameters, as `pick -p`
 
     def config_id(self, data: "Data") -> str:
-        blob = json.dumps({**asdict(self), "n": int(data.truth.size), "c": data.n_classes,
+        blob = json.dumps({**asdict(self), "params": [list(p) for p in self.params], "n": int(data.truth.size), "c": data.n_classes,
                            "d": int(data.embeddings.shape[1])}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -152,7 +153,9 @@ def strategy_params(strategy: str, settings: Settings, cycle: int, n_initial: in
     from ..strategies import get_strategy
 
     names = {p.name for p in get_strategy(strategy).params}
-    return {"b0": n_initial, "cycle": cycle + 1} if {"b0", "cycle"} <= names else {}
+    out = {"b0": n_initial, "cycle": cycle + 1} if {"b0", "cycle"} <= names else {}
+    out.update({key: value for name, key, value in settings.params if name == strategy})
+    return out
 
 
 def needs_of(strategy: str) -> tuple[str, ...]:
