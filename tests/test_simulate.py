@@ -38,7 +38,7 @@ def _hand_loop(emb, truth, strategy, seed, budget, cycles, test_fraction):
     test, sim = np.sort(order[:n_test]), np.sort(order[n_test:])
     labeled = np.sort(rng.choice(sim.size, size=budget, replace=False))
     X, y = emb[sim].astype(np.float64), truth[sim]
-    accs = []
+    accs, picks_per_cycle = [], []
     for cycle in range(cycles + 1):
         model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(X[labeled], y[labeled])
         p = np.zeros((sim.size, 3))
@@ -56,18 +56,34 @@ def _hand_loop(emb, truth, strategy, seed, budget, cycles, test_fraction):
             q = p.astype(np.float32).astype(np.float64)
             key = -(q * np.log(np.where(q > 0, q, 1))).sum(1)
         picks = cand[np.argsort(-key[cand], kind="stable")[:budget]]
+        picks_per_cycle.append(picks)
         labeled = np.union1d(labeled, picks)
-    return accs, labeled
+    return accs, labeled, picks_per_cycle
 
 
 @pytest.mark.parametrize("strategy", ["random", "entropy"])
-def test_loop_matches_hand_written_loop(tiny_pool, strategy):
+def test_loop_matches_hand_written_loop(tiny_pool, strategy, monkeypatch):
+    import alselect.selection
+
     with open_pool(tiny_pool) as pool:
         data = load_data(pool)
     settings = Settings(budget=5, cycles=3, test_fraction=0.25)
+    real_select, seen = alselect.selection.select, []
+
+    def recording_select(*args, **kwargs):
+        result = real_select(*args, **kwargs)
+        if not isinstance(args[0], (str, os.PathLike)):  # select(path) re-enters with the opened pool
+            seen.append(result.indices)
+        return result
+
+    monkeypatch.setattr(alselect.selection, "select", recording_select)
     for seed in (0, 1):
+        seen.clear()
         rows = run_cell(data, settings, strategy, seed)
-        accs, final = _hand_loop(data.embeddings, data.truth, strategy, seed, 5, 3, 0.25)
+        accs, final, picks = _hand_loop(data.embeddings, data.truth, strategy, seed, 5, 3, 0.25)
+        assert len(seen) == 3
+        for got, expected in zip(seen, picks):
+            np.testing.assert_array_equal(got, expected)
         assert [r["cycle"] for r in rows] == [0, 1, 2, 3]
         assert [r["labeled"] for r in rows] == [5, 10, 15, 20]
         np.testing.assert_allclose([r["accuracy"] for r in rows], accs, rtol=0, atol=1e-12)

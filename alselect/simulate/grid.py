@@ -112,6 +112,6 @@ def run_grid(data: Data, settings: Settings, strategies: list[str], seeds: list[
                 append_results(output, cell)
             rows.extend(cell)
             update(1)
-    wanted = set(strategies)
-    keep = [r for r in rows if r["strategy"] in wanted and r["seed"] in set(seeds)]
-    return sorted(keep, key=lambda r: (r["strategy"], r["seed"], r["cycle"])), len(done & {(s, x) for s in strategies for x in seeds})
+    wanted = {(s, seed) for s in strategies for seed in seeds}
+    keep = [r for r in rows if (r["strategy"], r["seed"]) in wanted]
+    return sorted(keep, key=lambda r: (r["strategy"], r["seed"], r["cycle"])), len(done & wanted)

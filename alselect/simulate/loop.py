@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -138,8 +139,6 @@ def measure(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy and macro-F1 over the classes present in the test set."""
     from sklearn.metrics import balanced_accuracy_score, f1_score
 
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return {"accuracy": float(np.mean(y_true == y_pred)),
@@ -191,8 +190,10 @@ def run_cell(data: Data, settings: Settings, strategy: str, seed: int) -> list[d
         for cycle in range(settings.cycles + 1):
             t0 = time.process_time()
             probs, model = models.fit_probs(settings.model, seed, X[labeled], y[labeled], X, C)
-            test_probs = probs[:0] if model is None else models.class_probabilities(model, X_test, C)
-            pred = np.full(y_test.size, int(y[labeled][0])) if model is None else np.argmax(test_probs, axis=1)
+            if model is None:  # one class labeled: it is every prediction
+                pred = np.full(y_test.size, int(y[labeled][0]))
+            else:
+                pred = np.argmax(models.class_probabilities(model, X_test, C), axis=1)
             train_seconds = time.process_time() - t0
             counts = np.bincount(y[labeled], minlength=C)
             rows.append({"strategy": strategy, "seed": seed, "cycle": cycle, "labeled": int(labeled.size),
