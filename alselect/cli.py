@@ -124,9 +124,12 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         if labeled_file is not None:
             lines = read_lines(labeled_file, "--labeled")
             labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
-        result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
-                        budget_cost=budget_cost, progress=_progress_factory(), exclude_neighbors=exclude_neighbors,
-                        per_video=per_video, subset=subset, **parsed)
+        from .stdout_guard import stdout_to_stderr
+
+        with stdout_to_stderr():  # a native solver's banner (HiGHS for `balanced`) must not reach stdout
+            result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled,
+                            seed=seed, budget_cost=budget_cost, progress=_progress_factory(),
+                            exclude_neighbors=exclude_neighbors, per_video=per_video, subset=subset, **parsed)
         keys = opened.ids()[result.indices] if use_ids else result.indices
         if not budget_cost:
             from .guard import budget_warning

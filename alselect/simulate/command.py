@@ -119,8 +119,11 @@ def simulate(pool, strategies, budget, cycles, seeds, initial, initial_size, tes
     if results is None and report_dir is not None:
         os.makedirs(report_dir, exist_ok=True)
         results = os.path.join(report_dir, "results.csv")
-    rows, skipped = run_grid(data, settings, names, list(range(seeds)), output=results, jobs=jobs,
-                             progress=stderr_progress)
+    from ..stdout_guard import stdout_to_stderr
+
+    with stdout_to_stderr():  # solver banners from strategies (and worker processes) stay off stdout
+        rows, skipped = run_grid(data, settings, names, list(range(seeds)), output=results, jobs=jobs,
+                                 progress=stderr_progress)
     if skipped:
         click.echo(f"resumed: {skipped} finished cells read from {results}", err=True)
     key = metric.replace("-", "_")
