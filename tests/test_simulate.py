@@ -205,3 +205,45 @@ def test_engine_does_not_import_matplotlib_or_joblib():
             "print(any(m in sys.modules for m in ('matplotlib', 'joblib', 'sklearn')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_initial_pool_keeps_the_pools_labeled_rows_out_of_the_test_set(tmp_path):
+    from alselect.simulate.loop import split
+
+    rng = np.random.default_rng(1)
+    n = 60
+    truth = np.arange(n) % 3
+    truth[5] = -1  # unknown truth: left out of the simulation
+    path = tmp_path / "p.h5"
+    write_pool(path, probs=np.full((n, 3), 1 / 3, dtype=np.float32), embeddings=rng.normal(size=(n, 2)),
+               truth=truth, labeled=[1, 7, 8, 30])
+    with open_pool(path) as pool:
+        data = load_data(pool)
+    assert 5 not in data.rows.tolist() and data.truth.size == 59
+    for seed in range(3):
+        sim, test, initial = split(data, Settings(budget=3, cycles=2, initial="pool", test_fraction=0.3), seed)
+        assert data.rows[sim[initial]].tolist() == [1, 7, 8, 30]
+        assert not set(test.tolist()) & set(sim.tolist()) and len(test) == round(0.3 * 59)
+
+
+def test_results_round_trip_csv_and_jsonl(tmp_path):
+    from alselect.simulate.grid import append_results
+
+    row = {"strategy": "entropy", "seed": 2, "cycle": 1, "labeled": 40, "accuracy": 0.1 + 0.2,
+           "balanced_accuracy": 1 / 3, "macro_f1": 2 / 7, "select_seconds": 0.5, "train_seconds": 1e-7,
+           "class_counts": "1 2 3", "config": "abc"}
+    for name in ("r.csv", "r.jsonl"):
+        path = str(tmp_path / name)
+        append_results(path, [row])
+        append_results(path, [dict(row, cycle=2)])
+        assert read_results(path) == [row, dict(row, cycle=2)]  # every digit survives
+        with open(path, "a") as handle:
+            handle.write('{"strategy": "torn' if name.endswith("jsonl") else "entropy,2,3,")  # a torn last line
+        assert len(read_results(path)) == 2
+
+
+def test_summary_metric_choice():
+    rows = [{"strategy": s, "seed": 0, "cycle": c, "labeled": 10 * (c + 1), "accuracy": 0.5, "macro_f1": v,
+             "class_counts": "1"} for s, v in (("random", 0.4), ("margin", 0.6)) for c in range(2)]
+    assert summarize(rows, "macro_f1", n_classes=1)["strategies"]["margin"]["diff_mean"] == pytest.approx([0.2, 0.2])
+    assert summarize(rows, "accuracy", n_classes=1)["strategies"]["margin"]["diff_mean"] == [0.0, 0.0]
