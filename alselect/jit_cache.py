@@ -11,6 +11,11 @@ function at all. :func:`configure` adds two fallbacks behind numba's own choices
    code, so a directory another user could write to is never read);
 2. no cache at all: the kernels compile in every run instead of failing.
 
+Threads: the parallel kernels split rows evenly between numba's threads, so one thread that
+loses its core to another job holds up the whole pass. :func:`configure` therefore runs them on
+the cores that are idle when the first kernel loads (:func:`idle_cores`), unless
+``NUMBA_NUM_THREADS`` says how many to use.
+
 Nothing here imports numba until :func:`configure` runs, which ``alselect.kernels`` does just
 before the first kernel module imports numba.
 """
@@ -56,6 +61,27 @@ def _make_temp_cache_dir() -> str | None:
     except OSError:
         return None
     return path
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def idle_cores() -> int:
+    """Cores not taken by other runnable threads right now (at least 1)."""
+    cores = available_cores()
+    try:
+        with open("/proc/loadavg") as f:  # 4th field: runnable/total scheduling entities, now
+            busy = int(f.read().split()[3].split("/")[0]) - 1  # minus this thread
+    except (OSError, ValueError, IndexError):
+        try:
+            busy = round(os.getloadavg()[0])
+        except (AttributeError, OSError):
+            busy = 0
+    return max(1, min(cores, cores - busy))
 
 
 def configure() -> None:
@@ -114,6 +140,11 @@ def configure() -> None:
             pass
 
     event.register("numba:compile", Notice())
+
+    if "NUMBA_NUM_THREADS" not in os.environ:
+        import numba
+
+        numba.set_num_threads(min(numba.config.NUMBA_NUM_THREADS, idle_cores()))
 
 
 def _announce() -> None:
