@@ -92,7 +92,10 @@ def configure() -> None:
     _configured = True
     from numba.core import caching, dispatcher, event
 
-    class TempDirCacheLocator(caching.UserProvidedCacheLocator):
+    # numba < 0.59 names these with a leading underscore
+    base = getattr(caching, "UserProvidedCacheLocator", None) or caching._UserProvidedCacheLocator
+
+    class TempDirCacheLocator(base):
         """Like numba's NUMBA_CACHE_DIR locator, rooted at :func:`temp_cache_dir`."""
 
         def __init__(self, py_func, py_file, root):
