@@ -33,6 +33,7 @@ BENCHES = [
     "bench_uncertainty.py --quick --load",
     "bench_diversity.py --skip-1m",
     "bench_cdal.py",
+    "bench_video.py",
 ]
 
 REQUIRED = {"bench": str, "workload": str, "compared": str, "alselect_s": float, "alselect_cpu_s": float,
