@@ -16,6 +16,7 @@ A result row holds:
     identical    picks (or scores) equal to the reference's on what was compared (null: n/a)
     load         busy processes spinning during the run (``--load``)
     cores        CPU cores available to the process
+    loadavg      the machine's 1-minute load average when the row was made (other jobs included)
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 1)
+    except (AttributeError, OSError):
+        return None
 
 
 def add_common_options(ap: argparse.ArgumentParser) -> None:
@@ -65,7 +73,7 @@ class Report:
             "reference_s": None if reference is None else round(reference[0], 4),
             "reference_cpu_s": None if reference is None else round(reference[1], 4),
             "extrapolated": bool(extrapolated), "identical": identical,
-            "load": self.load, "cores": cores(), **extra,
+            "load": self.load, "cores": cores(), "loadavg": _loadavg(), **extra,
         }
         if self.json:
             print(json.dumps(row), flush=True)

@@ -85,13 +85,17 @@ def render(rows: list[dict]) -> str:
                 ref += ", *extrapolated*"
             ratio = r["reference_s"] / r["alselect_s"] if r["alselect_s"] else float("inf")
             if r.get("ratio_kind", "speedup") == "overhead":
-                ratio_text = f"{1 / ratio:.2f}x the reference"
-            else:
+                ratio_text = f"{1 / ratio:.2f}x the reference's time"
+            elif ratio >= 1:
                 ratio_text = f"{ratio:.1f}x faster"
+            else:
+                ratio_text = f"{1 / ratio:.1f}x **slower**"
         else:
             ratio_text = "—"
-        load = "idle" if not r["load"] else f"{r['load']} busy processes"
+        load = "none added" if not r["load"] else f"+{r['load']} busy processes"
         load += f", {r['cores']} cores"
+        if r.get("loadavg") is not None:
+            load += f", load average {r['loadavg']:.1f}"
         result = {True: "identical", False: "**differs**", None: "—"}[r.get("identical")]
         lines.append(f"| {r['workload']} | {r['compared']} | {_secs(r['alselect_s'], r['alselect_cpu_s'])} "
                      f"| {ref} | {ratio_text} | {load} | {result} |")

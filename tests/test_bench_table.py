@@ -38,7 +38,9 @@ def test_rows_say_what_was_compared_and_mark_extrapolation():
            "identical": True, "load": 2, "cores": 2, "command": "python bench/x.py"}
     line = table.render([row]).splitlines()[-1]
     assert "first 20 picks" in line and "*extrapolated*" in line and "50.0x faster" in line
-    assert "2 busy processes" in line and "CPU 0.9 s" in line
+    assert "+2 busy processes" in line and "CPU 0.9 s" in line
+    slower = table.render([dict(row, reference_s=0.5, extrapolated=False)]).splitlines()[-1]
+    assert "2.0x **slower**" in slower and "extrapolated" not in slower
     with pytest.raises(ValueError):
         table.check_row(dict(row, alselect_s="fast"))
     with pytest.raises(ValueError):
