@@ -328,6 +328,12 @@ from .infer.command import infer as _infer  # noqa: E402
 
 cli.add_command(_infer)
 
+# The labeling loop: `label`, and `export` / `push` / `pull` for labeling tools.
+from .labeling.command import COMMANDS as _LABELING  # noqa: E402
+
+for _command in _LABELING:
+    cli.add_command(_command)
+
 
 def main():
     cli(prog_name="alselect")
