@@ -88,6 +88,15 @@ DATASETS: dict[str, DatasetSpec] = {
                     "`alselect pack ... --class-present K.npy`"),
         DatasetSpec("cd/counts", "(N, C)", "count", "regions (or pixels) per pseudo-class in each sample",
                     "`alselect pack ... --class-counts N.npy`, or `alselect infer --task segmentation`"),
+        DatasetSpec("history/rows", "(M,)", "index", "labeling history: the row of each label change "
+                    "(valid entries: the group attribute 'committed')", "`alselect label POOL --from FILE`"),
+        DatasetSpec("history/labels", "(M,)", "label", "labeling history: the new label", "`alselect label`"),
+        DatasetSpec("history/previous", "(M,)", "label", "labeling history: the label before (-1 = none)",
+                    "`alselect label`"),
+        DatasetSpec("history/cycle", "(M,)", "int", "labeling history: the active-learning cycle (>= 1)",
+                    "`alselect label`"),
+        DatasetSpec("history/time", "(M,)", "float", "labeling history: when, in seconds since the epoch (UTC)",
+                    "`alselect label`"),
         DatasetSpec(SCORES_GROUP + "/<name>", "(N,)", "float", "named external per-sample scores (VAAL, predicted loss, ...)",
                     "`alselect pack ... --score NAME=S.npy`"),
     ]
