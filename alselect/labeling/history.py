@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,9 +35,6 @@ GROUP = "history"
 FIELDS = ("rows", "labels", "previous", "cycle", "time")
 ATTR_COMMITTED = "committed"
 _DTYPES = {"rows": np.int64, "labels": np.int64, "previous": np.int64, "cycle": np.int32, "time": np.float64}
-
-#: How long :func:`open_for_update` retries while another process holds the pool.
-LOCK_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -177,25 +175,21 @@ def resolve(pool, entries: list[LabelEntry], what: str = "--from") -> tuple[np.n
 
 
 # ---------------------------------------------------------------------------------- writing
-def open_for_update(path: str, timeout: float = LOCK_TIMEOUT_S):
-    """Open a pool ``r+``, retrying while another process (a training loop's epoch recorder, a
-    running ``pick``) holds HDF5's file lock."""
-    import h5py
+@contextmanager
+def open_for_update(path: str):
+    """The pool opened ``r+`` under the writers' lock (:mod:`alselect.pool.locking`): waits while
+    readers are reading or another writer is appending."""
+    from ..pool.locking import open_h5, pool_lock
 
-    deadline = time.monotonic() + timeout
-    while True:
+    with pool_lock(path, exclusive=True, what="labels"):
         try:
-            return h5py.File(path, "r+")
-        except (OSError, BlockingIOError) as exc:
-            message = str(exc)
-            if "lock" not in message.lower() or time.monotonic() >= deadline:
-                if "lock" in message.lower():
-                    raise PoolLockedError(
-                        f"'{path}' stayed locked by another process for {timeout:g} s; wait for it to finish "
-                        "(a training loop recording epochs, or a running pick) and retry"
-                    ) from None
-                raise PoolFormatError(f"cannot open '{path}' for writing ({message.splitlines()[0]})") from None
-            time.sleep(0.1)
+            f = open_h5(path, "r+")
+        except OSError as exc:
+            raise PoolFormatError(f"cannot open '{path}' for writing ({str(exc).splitlines()[0]})") from None
+        try:
+            yield f
+        finally:
+            f.close()
 
 
 def _append(group, values: dict[str, np.ndarray], start: int) -> None:
@@ -288,9 +282,11 @@ def apply_labels(path, entries: list[LabelEntry], *, overwrite: bool = False, cy
     k = int(change.sum())
     if not k and not (stored != current).any():
         return LabelReport(changed=0, unchanged=int(rows.size), relabeled=0, cycle=cycle, repaired=0)
-    f = open_for_update(path)
-    try:
+    with open_for_update(path) as f:
         start = len(history)
+        if len(history_from_file(f)) != start:
+            raise PoolLockedError(f"another process recorded labels in '{path}' while this one was checking its "
+                                  "file; nothing was written: run the command again")
         if k:
             group = f.require_group(GROUP)
             _append(group, {"rows": rows[change], "labels": labels[change], "previous": previous[change],
@@ -299,7 +295,5 @@ def apply_labels(path, entries: list[LabelEntry], *, overwrite: bool = False, cy
             group.attrs[ATTR_COMMITTED] = start + k
             f.flush()
         _replay(f, history_from_file(f), n_rows)
-    finally:
-        f.close()
     return LabelReport(changed=k, unchanged=int((~change).sum()), relabeled=int((change & (previous >= 0)).sum()),
                        cycle=cycle, repaired=int((stored != current).sum()))
