@@ -189,4 +189,41 @@ def pull_label_studio(pool, url, project, overwrite, cycle):
     click.echo(_summary(report, pool) + (f"; {unfinished} task(s) not yet annotated" if unfinished else ""), err=True)
 
 
-COMMANDS = (label, export, push, pull)
+@click.command("report")
+@click.argument("pool", metavar="POOL")
+@click.option("--picks", "picks_file", required=True, metavar="FILE|-",
+              help="The output of `alselect pick` (txt, csv or jsonl; scores are kept).")
+@click.option("--ids", "use_ids", is_flag=True, help="A txt --picks list holds sample ids.")
+@click.option("-o", "--output", required=True, metavar="REPORT.html",
+              help="The HTML page; its PNGs are written beside it.")
+@click.option("--strategy", help="Strategy name shown in the report.")
+@click.option("--map", "method", type=click.Choice(["pca", "umap"]), default="pca", show_default=True,
+              help="2-D map of the embeddings (umap needs umap-learn).")
+@click.option("--data-root", metavar="DIR", help="Folder the image ids are relative to (thumbnails).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the map's sample.")
+def report(pool, picks_file, use_ids, output, strategy, method, data_root, seed):
+    """A visual check of a batch of picks: class balance, uncertainty, embedding map, thumbnails.
+
+    Needs the optional plot extra (pip install 'alselect[plot]').
+
+    \b
+    Example:
+      alselect pick pool.h5 -s badge -b 200 --with-scores > picks.txt
+      alselect report pool.h5 --picks picks.txt --strategy badge -o report.html
+    """
+    from ..errors import require_extra
+    from ..inputs import read_text
+    from ..pool import open_pool
+    from .label_studio import parse_picks
+
+    require_extra("matplotlib", "plot", "alselect report")
+    from ..plot.pick_report import write_report
+
+    with open_pool(pool) as opened:
+        picks = parse_picks(read_text(picks_file, "--picks"), opened, use_ids=use_ids)
+        written = write_report(opened, picks.rows, output, pick_scores=picks.scores, strategy=strategy,
+                               method=method, data_root=data_root, seed=seed)
+    click.echo(f"wrote {output} and {len(written) - 1} PNG(s) beside it", err=True)
+
+
+COMMANDS = (label, export, push, pull, report)
