@@ -32,6 +32,8 @@ MAP_HIGHLIGHT_CAP = 5_000
 THUMBNAILS = 48
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 COLOURS = {"pool": "#9A9A9A", "labeled": "#0072B2", "picks": "#D55E00"}
+#: Streamed passes read this much at a time, so memory stays flat on pools of any size.
+BLOCK_BYTES = 8 << 20
 
 
 def _pyplot():
@@ -48,7 +50,7 @@ def _entropy_and_argmax(pool) -> tuple[np.ndarray, np.ndarray]:
     n = pool.n_rows
     entropy = np.empty(n, dtype=np.float64)
     argmax = np.empty(n, dtype=np.int64)
-    for start, block in pool.iter_rows("probs", dtype=np.float64):
+    for start, block in pool.iter_rows("probs", dtype=np.float64, block_bytes=BLOCK_BYTES):
         p = np.clip(block, 1e-300, None)
         entropy[start:start + block.shape[0]] = -(block * np.log(p)).sum(axis=1)
         argmax[start:start + block.shape[0]] = np.argmax(block, axis=1)
@@ -62,13 +64,13 @@ def _sample(rng, rows: np.ndarray, cap: int) -> np.ndarray:
 def _gather(pool, name: str, rows: np.ndarray) -> np.ndarray:
     """The given sorted rows of a per-sample dataset, streamed block by block."""
     out, filled = None, 0
-    for start, block in pool.iter_rows(name, dtype=np.float64):
+    for start, block in pool.iter_rows(name, block_bytes=BLOCK_BYTES):
         stop = start + block.shape[0]
         lo, hi = np.searchsorted(rows, [start, stop])
         if hi > lo:
             if out is None:
                 out = np.empty((rows.size,) + block.shape[1:], dtype=np.float64)
-            out[filled:filled + hi - lo] = block[rows[lo:hi] - start]
+            out[filled:filled + hi - lo] = block[rows[lo:hi] - start].astype(np.float64)
             filled += hi - lo
     return out
 
