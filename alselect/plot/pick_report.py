@@ -18,13 +18,13 @@ Everything is read in streamed blocks, so memory is bounded by the sample sizes,
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 
 import numpy as np
 
 from ..errors import InvalidInputError, OutputError
+from .html import figure, page, table
 
 #: Rows of the pool drawn into the 2-D map (plus labeled samples and picks, each capped too).
 MAP_SAMPLE = 20_000
@@ -34,16 +34,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 COLOURS = {"pool": "#9A9A9A", "labeled": "#0072B2", "picks": "#D55E00"}
 #: Streamed passes read this much at a time, so memory stays flat on pools of any size.
 BLOCK_BYTES = 8 << 20
-
-
-def _pyplot():
-    from ..errors import require_extra
-
-    matplotlib = require_extra("matplotlib", "plot", "alselect report")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _entropy_and_argmax(pool) -> tuple[np.ndarray, np.ndarray]:
@@ -219,18 +209,15 @@ def _thumbnail_figure(plt, pool, picks, data_root, directory):
     return path
 
 
-def _embed(path: str) -> str:
-    with open(path, "rb") as handle:
-        data = base64.b64encode(handle.read()).decode("ascii")
-    name = os.path.basename(path)
-    return f'<figure><a href="{html.escape(name)}"><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"></a></figure>'
-
-
 def write_report(pool, picks: np.ndarray, output: str, *, pick_scores: np.ndarray | None = None,
                  strategy: str | None = None, method: str = "pca", data_root: str | None = None,
                  seed: int = 0) -> list[str]:
     """Write the report HTML to ``output`` and its PNGs beside it; returns every path written."""
-    plt = _pyplot()
+    from ..balance import balance_score
+    from ..output import write_text
+    from .figures import load_pyplot
+
+    plt = load_pyplot("alselect report")
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
         raise OutputError(f"-o: directory '{directory}' does not exist")
@@ -247,24 +234,16 @@ def write_report(pool, picks: np.ndarray, output: str, *, pick_scores: np.ndarra
     if thumbs:
         written.append(thumbs)
     after = np.bincount(argmax[np.union1d(labeled, picks)], minlength=pool.n_classes)
-    from ..balance import balance_score
-
-    rows = "".join(f"<tr><td>{html.escape(g)}</td><td>{groups[g].size:,}</td><td>{scores[g]:.4f}</td></tr>"
-                   for g in groups)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>alselect pick report</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-img{{max-width:100%}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
-figure{{margin:1.5em 0}}</style></head><body>
-<h1>Pick report</h1>
-<p>Pool <code>{html.escape(str(pool.path))}</code>: {pool.n_rows:,} samples, {pool.n_classes} classes;
-{labeled.size:,} labeled; {picks.size:,} picks{' by <b>' + html.escape(strategy) + '</b>' if strategy else ''}.
+    shown = [os.path.splitext(os.path.basename(path))[0] for path in written]
+    captions = {"classes": "predicted-class distribution of pool, labeled set and picks",
+                "scores": "uncertainty of the picks against the pool", "map": "2-D map of the embeddings",
+                "thumbnails": "the first picks"}
+    strategy_text = f" by <b>{html.escape(strategy)}</b>" if strategy else ""
+    body = f"""<p>Pool <code>{html.escape(str(pool.path))}</code>: {pool.n_rows:,} samples, {pool.n_classes} classes;
+{labeled.size:,} labeled; {picks.size:,} picks{strategy_text}.
 L1 balance score of labeled + picks: <b>{balance_score(after):.4f}</b> (0 = uniform, 1 = one class).</p>
-<table><tr><th>group</th><th>samples</th><th>L1 balance score (predicted classes)</th></tr>{rows}</table>
-{''.join(_embed(p) for p in written)}
-</body></html>
-"""
-    from ..output import write_text
-
-    write_text(output, page)
+{table(["group", "samples", "L1 balance score (predicted classes)"],
+       [(g, f"{groups[g].size:,}", scores[g]) for g in groups])}
+{"".join(figure(directory, name, captions[name]) for name in shown)}"""
+    write_text(output, page("alselect pick report", body))
     return written + [output]
