@@ -414,6 +414,11 @@ cli.add_command(_infer)
 from .simulate.command import simulate as _simulate  # noqa: E402
 
 cli.add_command(_simulate)
+# The labeling loop: `label`, and `export` / `push` / `pull` for labeling tools.
+from .labeling.command import COMMANDS as _LABELING  # noqa: E402
+
+for _command in _LABELING:
+    cli.add_command(_command)
 
 
 def main():
