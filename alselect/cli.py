@@ -60,21 +60,6 @@ def _progress_factory():
     return stderr_progress
 
 
-def _materialise_stdin_pool(pool: str) -> str:
-    """``-`` as POOL: spool stdin to a temporary file (HDF5 needs random access)."""
-    if pool != "-":
-        return pool
-    import atexit
-    import shutil
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(suffix=".h5")
-    with os.fdopen(fd, "wb") as handle:
-        shutil.copyfileobj(sys.stdin.buffer, handle)
-    atexit.register(lambda: os.path.exists(tmp) and os.unlink(tmp))
-    return tmp
-
-
 # --------------------------------------------------------------------------------------- pick
 @cli.command()
 @click.argument("pool", metavar="POOL")
@@ -99,10 +84,11 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
       alselect pick pool.h5 --strategy entropy --budget 100 > to_label.txt
     """
     from .errors import SelectionError
-    from .inputs import parse_rows, read_lines
+    from .inputs import parse_rows, pool_source, read_lines
     from .output import format_rows, write_text
     from .pool import open_pool
     from .selection import select
+    from .targets import check_output
 
     parsed: dict[str, str] = {}
     for item in params:
@@ -112,7 +98,8 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         parsed[key.strip()] = value.strip()
     if labeled_file == "-" and pool == "-":
         raise SelectionError("POOL and --labeled cannot both read stdin ('-')")
-    with open_pool(_materialise_stdin_pool(pool)) as opened:
+    target = check_output(output, [("POOL", pool), ("--labeled", labeled_file)])
+    with pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
         labeled = None
         if labeled_file is not None:
             lines = read_lines(labeled_file, "--labeled")
@@ -122,7 +109,7 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         keys = opened.ids()[result.indices] if use_ids else result.indices
     columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
     rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
-    write_text(output, format_rows(columns, list(rows), fmt))
+    write_text(target, format_rows(columns, list(rows), fmt))
     for note in result.notes:
         click.echo(f"{strategy}: {note}", err=True)
     spent = f" (cost {result.cost:g})" if result.cost is not None else ""
@@ -170,11 +157,26 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
     Example:
       alselect pack -o pool.h5 --probs probs.npy --embeddings emb.npy --labeled labeled.txt
     """
-    from .inputs import load_array, parse_ids, parse_rows, read_lines
+    from .inputs import array_path, load_array, parse_ids, parse_rows, read_lines
     from .pool import write_pool
+    from .targets import check_output
 
     if probs is None and logits is None:
         raise InvalidInputError("pack needs --probs P.npy or --logits L.npy")
+    files = dict(probs=probs, logits=logits, embeddings=embeddings, mc_probs=mc_probs, epoch_preds=epoch_preds,
+                 epoch_probs=epoch_probs, labels=labels, truth=truth, labeled=labeled, ids=ids, cost=cost,
+                 class_names=class_names, region_probs=region_probs, region_offsets=region_offsets,
+                 region_weights=region_weights, region_features=region_features, region_boxes=region_boxes,
+                 cd_mixtures=cd_mixtures, class_present=class_present, class_counts=class_counts)
+    inputs = [("--" + k.replace("_", "-"), array_path(v)) for k, v in files.items() if v is not None]
+    inputs += [(f"--score {item.partition('=')[0]}", array_path(item.partition("=")[2])) for item in scores]
+    stdin_users = [option for option, path in inputs if path == "-"]
+    if len(stdin_users) > 1:
+        raise InvalidInputError(f"only one input can read stdin ('-'); {', '.join(stdin_users)} all do")
+    check_output(output, inputs)
+    if output == "-" and sys.stdout.isatty():
+        raise InvalidInputError("pack -o - writes a binary HDF5 file to stdout, which is a terminal; "
+                                "redirect it (> pool.h5) or pipe it into another command")
     arrays = {}
     for name, spec in (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
                        ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
@@ -198,7 +200,7 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
     if class_names is not None:
         arrays["class_names"] = read_lines(class_names, "--class-names")
     write_pool(output, **arrays)
-    click.echo(f"wrote {output}", err=True)
+    click.echo("wrote the pool to stdout" if output == "-" else f"wrote {output}", err=True)
 
 
 # ------------------------------------------------------------------------------------ inspect
@@ -215,14 +217,18 @@ def inspect(pool, picks_file, use_ids, as_json):
     the labeled set's, the true-class histogram when the pool has ground truth, and the
     normalised L1 balance score of each (0 = uniform, 1 = a single class).
     """
+    from .inputs import pool_source
     from .inspect import balance_report, describe, render, render_balance
 
-    report = describe(pool, progress=_progress_factory())
-    if picks_file is not None and not report["problems"]:
-        from .pool import open_pool
+    if picks_file == "-" and pool == "-":
+        raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    with pool_source(pool) as (source, name):
+        report = describe(source, progress=_progress_factory(), name=name)
+        if picks_file is not None and not report["problems"]:
+            from .pool import open_pool
 
-        with open_pool(pool) as opened:
-            report["balance"] = balance_report(opened, _read_picks(opened, picks_file, use_ids))
+            with open_pool(source, name=name) as opened:
+                report["balance"] = balance_report(opened, _read_picks(opened, picks_file, use_ids))
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -269,10 +275,13 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
     import numpy as np
 
     from . import cdal
+    from .inputs import pool_source
     from .pool import open_pool
     from .strategies.contextual import load_cd_inputs, parse_classes
 
-    with open_pool(pool) as opened:
+    if picks_file == "-" and pool == "-":
+        raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    with pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
         picks = _read_picks(opened, picks_file, use_ids)
         inputs = load_cd_inputs(opened, layout)
         embeddings = opened.read("embeddings", dtype=np.float32) if opened.has("embeddings") else None
@@ -330,7 +339,15 @@ cli.add_command(_infer)
 
 
 def main():
-    cli(prog_name="alselect")
+    from .interrupt import Interrupted, installed
+
+    try:
+        with installed():
+            cli(prog_name="alselect")
+    except Interrupted as exc:  # SIGINT / SIGTERM: temporary files are gone, nothing written
+        sys.stderr.write(f"Error: {exc}\n")
+        sys.stderr.flush()
+        sys.exit(exc.exit_status)
 
 
 if __name__ == "__main__":

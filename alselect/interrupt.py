@@ -1,0 +1,145 @@
+"""Ending a command promptly on SIGINT / SIGTERM, wherever it is.
+
+The CLI calls :func:`installed` around the whole command. Inside it, SIGINT and SIGTERM
+raise :class:`Interrupted` in the main thread at the next Python bytecode; ``finally`` and
+``except BaseException`` blocks then remove temporary files, and the CLI exits with status
+128 + signal number (130 for SIGINT, 143 for SIGTERM) without writing any output.
+
+:class:`Interrupted` derives from ``BaseException``, not ``Exception``, so no
+``except Exception`` handler (ours or a dependency's) mistakes it for an error.
+
+Code that runs a long time without executing Python bytecode must give the signal a way
+in:
+
+- numba kernels: the sequential engines call ``kernels.progress_hook.tick``, which enters
+  object mode often enough for the pending signal to be raised there (and calls
+  :func:`check`);
+- a solver or a C call that releases the GIL: run it with :func:`call`, which waits for it
+  in short slices so the signal handler runs; or pass :func:`requested` to the solver's own
+  interrupt callback (HiGHS: ``kCallbackMipInterrupt``);
+- a pure-Python loop: call :func:`check` now and then (cheap: one attribute read).
+
+An exception raised where Python cannot propagate it (a ``__del__`` or weakref callback,
+as inside h5py) is reported to ``sys.unraisablehook``; the hook installed here swallows the
+report and re-delivers the signal, so an interrupt is never lost, and :func:`check` raises
+for any signal received. Outside :func:`installed` (library use), the functions here do
+nothing unusual: Python's own ``KeyboardInterrupt`` applies.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+#: Signals turned into :class:`Interrupted`.
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Seconds between checks while :func:`call` waits for its worker.
+POLL_SECONDS = 0.05
+
+
+class Interrupted(BaseException):
+    """The process received SIGINT or SIGTERM; ``exit_status`` is 128 + the signal number."""
+
+    def __init__(self, signum: int):
+        self.signum = int(signum)
+        super().__init__(f"interrupted by {signal.Signals(self.signum).name}")
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+class _State:
+    signum: int | None = None    # first signal received while installed
+    unwinding = False            # an Interrupted has been raised and not swallowed since
+    active = False
+
+
+_state = _State()
+
+
+def requested() -> int | None:
+    """The signal number received while :func:`installed` is active, or None."""
+    return _state.signum
+
+
+def check() -> None:
+    """Raise :class:`Interrupted` if a signal was received (a no-op otherwise)."""
+    if _state.signum is not None:
+        _state.unwinding = True
+        raise Interrupted(_state.signum)
+
+
+def _handler(signum, frame):
+    if _state.signum is None:
+        _state.signum = signum
+    if _state.unwinding:
+        return  # cleanup of the first interrupt is running: let it finish
+    _state.unwinding = True
+    raise Interrupted(_state.signum)
+
+
+def _unraisable(previous):
+    def hook(info):
+        if isinstance(info.exc_value, Interrupted):
+            # raised inside a destructor or weakref callback and dropped there: raise it
+            # again in ordinary code
+            _state.unwinding = False
+            if threading.current_thread() is threading.main_thread():
+                signal.raise_signal(_state.signum or signal.SIGINT)
+            return
+        previous(info)
+
+    return hook
+
+
+@contextmanager
+def installed():
+    """Turn SIGINT / SIGTERM into :class:`Interrupted` for the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread() or _state.active:
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    previous_hook = sys.unraisablehook
+    _state.signum, _state.unwinding, _state.active = None, False, True
+    for s in SIGNALS:
+        signal.signal(s, _handler)
+    sys.unraisablehook = _unraisable(previous_hook)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        sys.unraisablehook = previous_hook
+        _state.active = False
+
+
+def call(fn, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` in a worker thread and return its result, ending early on
+    a signal.
+
+    For C code that releases the GIL but never returns to Python (a MIP solve): the main
+    thread waits in slices of :data:`POLL_SECONDS`, so the signal handler runs and
+    :class:`Interrupted` is raised within that time. The abandoned worker is a daemon
+    thread; the process is expected to exit. Without :func:`installed` it simply calls ``fn``.
+    """
+    if not _state.active or threading.current_thread() is not threading.main_thread():
+        return fn(*args, **kwargs)
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="alselect-interruptible", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_SECONDS)
+        check()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
