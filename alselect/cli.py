@@ -48,7 +48,8 @@ def cli():
 def output_options(func):
     """Shared output options: -o/--output, --format."""
     func = click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
-                        help="Write here instead of stdout ('-'); written atomically.")(func)
+                        help="Write here instead of stdout ('-'); a file is replaced atomically, a device or FIFO "
+                             "written directly; never one of the inputs.")(func)
     func = click.option("--format", "fmt", type=click.Choice(["txt", "csv", "jsonl"]), default="txt",
                         show_default=True, help="txt: one per line (tab-separated columns); csv with header; jsonl.")(func)
     return func
@@ -126,7 +127,8 @@ def _count(budget: float):
 
 # --------------------------------------------------------------------------------------- pack
 @cli.command()
-@click.option("-o", "--output", required=True, metavar="POOL.h5", help="Pool file to write (atomically).")
+@click.option("-o", "--output", required=True, metavar="POOL.h5",
+              help="Pool file to write (atomically; '-' streams it to stdout).")
 @click.option("--probs", metavar="P.npy", help="Class probabilities (N, C).")
 @click.option("--logits", metavar="L.npy", help="Class logits (N, C); probabilities are derived by a stable softmax.")
 @click.option("--embeddings", metavar="E.npy", help="Embeddings (N, D).")
@@ -152,6 +154,8 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
          scores, cost, class_names, region_probs, region_offsets, region_weights, region_features, region_boxes,
          cd_mixtures, class_present, class_counts):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
+
+    Every input may be '-' (stdin, for one of them), a pipe or a FIFO.
 
     \b
     Example:
@@ -339,15 +343,24 @@ cli.add_command(_infer)
 
 
 def main():
-    from .interrupt import Interrupted, installed
+    from .interrupt import Interrupted, check, installed
 
     try:
         with installed():
-            cli(prog_name="alselect")
+            try:
+                cli(prog_name="alselect")
+            except SystemExit:
+                check()  # a signal that came while the command finished still counts
+                raise
     except Interrupted as exc:  # SIGINT / SIGTERM: temporary files are gone, nothing written
+        from .tempfiles import remove_all
+
+        remove_all()
         sys.stderr.write(f"Error: {exc}\n")
         sys.stderr.flush()
-        sys.exit(exc.exit_status)
+        # exit now: a normal interpreter exit would wait for solver threads still in C
+        # (HiGHS joins or aborts on them in its destructors) and free every array first
+        os._exit(exc.exit_status)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,13 @@ in:
   interrupt callback (HiGHS: ``kCallbackMipInterrupt``);
 - a pure-Python loop: call :func:`check` now and then (cheap: one attribute read).
 
-An exception raised where Python cannot propagate it (a ``__del__`` or weakref callback,
-as inside h5py) is reported to ``sys.unraisablehook``; the hook installed here swallows the
-report and re-delivers the signal, so an interrupt is never lost, and :func:`check` raises
-for any signal received. Outside :func:`installed` (library use), the functions here do
+Where an exception could be swallowed or garbled (inside h5py, whose Cython callbacks turn
+it into a TypeError, and inside weakref callbacks, which only print it: the "Exception
+ignored in ... WeakValueDictionary" of an interrupted h5py write) the handler records the
+signal and a helper thread delivers it again every :data:`RETRY_SECONDS` until it lands in
+ordinary code; loops around h5py calls call :func:`check` per block. An ``Interrupted``
+dropped by some other destructor reaches ``sys.unraisablehook``, where it is re-armed the
+same way, so an interrupt is never lost; :func:`check` raises for any signal received. Outside :func:`installed` (library use), the functions here do
 nothing unusual: Python's own ``KeyboardInterrupt`` applies.
 """
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 #: Signals turned into :class:`Interrupted`.
@@ -51,14 +55,23 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+#: Modules inside which an exception raised by a signal handler may be swallowed or turned
+#: into another error (h5py's Cython callbacks, weakref callbacks, logging's error handler):
+#: there the signal is only recorded and delivered again a moment later.
+UNSAFE_MODULES = ("h5py", "weakref", "logging")
+#: Seconds between deliveries of a deferred signal.
+RETRY_SECONDS = 0.02
+
+
 class _State:
     signum: int | None = None    # first signal received while installed
     unwinding = False            # an Interrupted has been raised and not swallowed since
     active = False
+    busy = False                 # inside our own unraisable hook
+    retrying = False
 
 
 _state = _State()
-
 
 def requested() -> int | None:
     """The signal number received while :func:`installed` is active, or None."""
@@ -72,11 +85,40 @@ def check() -> None:
         raise Interrupted(_state.signum)
 
 
+def _unsafe(frame) -> bool:
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(UNSAFE_MODULES):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _redeliver_later() -> None:
+    if _state.retrying:
+        return
+    _state.retrying = True
+    main = threading.main_thread().ident
+
+    def ping():
+        try:
+            while _state.active and not _state.unwinding:
+                time.sleep(RETRY_SECONDS)
+                if _state.active and not _state.unwinding:
+                    signal.pthread_kill(main, _state.signum or signal.SIGINT)
+        finally:
+            _state.retrying = False
+
+    threading.Thread(target=ping, name="alselect-interrupt-retry", daemon=True).start()
+
+
 def _handler(signum, frame):
     if _state.signum is None:
         _state.signum = signum
     if _state.unwinding:
         return  # cleanup of the first interrupt is running: let it finish
+    if _state.busy or _unsafe(frame):
+        _redeliver_later()
+        return
     _state.unwinding = True
     raise Interrupted(_state.signum)
 
@@ -84,11 +126,14 @@ def _handler(signum, frame):
 def _unraisable(previous):
     def hook(info):
         if isinstance(info.exc_value, Interrupted):
-            # raised inside a destructor or weakref callback and dropped there: raise it
-            # again in ordinary code
-            _state.unwinding = False
-            if threading.current_thread() is threading.main_thread():
-                signal.raise_signal(_state.signum or signal.SIGINT)
+            # raised inside a destructor and dropped there: deliver the signal again, so
+            # that the handler runs in ordinary code
+            _state.busy = True
+            try:
+                _state.unwinding = False
+                _redeliver_later()
+            finally:
+                _state.busy = False
             return
         previous(info)
 
@@ -103,7 +148,7 @@ def installed():
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     previous_hook = sys.unraisablehook
-    _state.signum, _state.unwinding, _state.active = None, False, True
+    _state.signum, _state.unwinding, _state.active, _state.busy = None, False, True, False
     for s in SIGNALS:
         signal.signal(s, _handler)
     sys.unraisablehook = _unraisable(previous_hook)
@@ -123,7 +168,9 @@ def call(fn, *args, **kwargs):
     For C code that releases the GIL but never returns to Python (a MIP solve): the main
     thread waits in slices of :data:`POLL_SECONDS`, so the signal handler runs and
     :class:`Interrupted` is raised within that time. The abandoned worker is a daemon
-    thread; the process is expected to exit. Without :func:`installed` it simply calls ``fn``.
+    thread; the process is expected to exit at once (the CLI uses ``os._exit``, as a normal
+    interpreter exit may wait for such a thread). Without :func:`installed` it simply calls
+    ``fn``.
     """
     if not _state.active or threading.current_thread() is not threading.main_thread():
         return fn(*args, **kwargs)

@@ -106,7 +106,8 @@ def discard(path: str) -> None:
 
 
 @atexit.register
-def _remove_all() -> None:
+def remove_all() -> None:
+    """Remove every temporary file this process still tracks (also run at exit)."""
     for path in list(_live):
         try:
             os.unlink(path)

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
-from .. import validation as checks
+from .. import interrupt, validation as checks
 from .spec import (
     ATTR_COMMITTED_EPOCHS,
     CD_GROUP,
@@ -323,6 +323,7 @@ class Pool:
         check = self._checker(source)
         for start in range(0, n, step):
             stop = min(n, start + step)
+            interrupt.check()  # h5py defers signals (see alselect.interrupt)
             try:
                 block = ds[start:stop] if axis == 0 else ds[:self._committed_epochs(ds), start:stop]
             except OSError as exc:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import h5py
 import numpy as np
 
-from .. import __version__, targets, tempfiles
+from .. import __version__, interrupt, targets, tempfiles
 from ..errors import PoolValueError
 from .. import validation as checks
 from .spec import (
@@ -123,6 +123,7 @@ class PoolWriter:
             return
         step = max(1, WRITE_BLOCK_BYTES // max(1, array[0].nbytes))
         for start in range(0, array.shape[0], step):
+            interrupt.check()  # h5py defers signals (see alselect.interrupt)
             ds[start:start + step] = array[start:start + step]
 
     # -- commit / abort -------------------------------------------------------------------
