@@ -107,8 +107,9 @@ def check_output(path, inputs: Iterable[tuple[str, str | None]] = ()) -> Target:
     if target.kind == "replace":
         directory = os.path.dirname(target.real)
         if not os.path.isdir(directory):
-            raise OutputError(f"cannot write '{path}': directory '{os.path.dirname(path) or '.'}' "
-                              "does not exist; create it first")
+            given = os.path.dirname(path) or "."
+            problem = "is not a directory" if os.path.exists(directory) else "does not exist; create it first"
+            raise OutputError(f"cannot write '{path}': '{given}' {problem}")
         try:
             out_st = os.stat(target.real)
         except OSError:

@@ -111,6 +111,13 @@ def test_output_onto_labeled_list_or_pack_input_is_refused(pool, tmp_path):
     assert digest(probs) == before and np.load(emb).shape == (4, 3)
 
 
+def test_infer_output_onto_its_checkpoint_is_refused(tmp_path):
+    weights = tmp_path / "ckpt.pt"
+    weights.write_bytes(b"weights")
+    line = error_line(run("infer", "--model", "m:f", "--weights", weights, "--data", tmp_path, "-o", weights))
+    assert "--weights" in line and weights.read_bytes() == b"weights"
+
+
 def test_output_errors_name_the_given_path(pool, tmp_path):
     line = error_line(run("pick", pool, "-s", "entropy", "-b", 5, "-o", tmp_path / "no" / "such" / "x.txt"))
     assert "no/such/x.txt" in line and ".alselect-" not in line and ".tmp" not in line

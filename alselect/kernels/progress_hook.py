@@ -36,15 +36,16 @@ CHECKS = 2000
 _local = threading.local()
 
 
-def report(n, done, total):
+def report(n, done=None, total=None):
     """Raise a pending interrupt; forward finished picks to the current thread's callable
-    about every 1/REPORTS of ``total``."""
+    about every 1/REPORTS of ``total`` (each call when ``total`` is not given, as from a
+    kernel compiled against the older ``report(n)``)."""
     interrupt.check()
     cb = getattr(_local, "update", None)
     if cb is None:
         return
     pending = getattr(_local, "pending", 0) + int(n)
-    if pending * REPORTS >= total or done >= total:
+    if total is None or pending * REPORTS >= total or done >= total:
         _local.pending = 0
         cb(pending)
     else:
