@@ -80,7 +80,7 @@ def requested() -> int | None:
 
 def check() -> None:
     """Raise :class:`Interrupted` if a signal was received (a no-op otherwise)."""
-    if _state.signum is not None:
+    if _state.signum is not None and _state.active:
         _state.unwinding = True
         raise Interrupted(_state.signum)
 
@@ -158,7 +158,7 @@ def installed():
         for s, h in previous.items():
             signal.signal(s, h)
         sys.unraisablehook = previous_hook
-        _state.active = False
+        _state.active, _state.signum, _state.unwinding = False, None, False
 
 
 def call(fn, *args, **kwargs):
