@@ -20,8 +20,9 @@ in:
 - a pure-Python loop: call :func:`check` now and then (cheap: one attribute read).
 
 Where an exception could be swallowed or garbled (inside h5py, whose Cython callbacks turn
-it into a TypeError, and inside weakref callbacks, which only print it: the "Exception
-ignored in ... WeakValueDictionary" of an interrupted h5py write) the handler records the
+it into a TypeError; inside weakref callbacks, which only print it: the "Exception ignored
+in ... WeakValueDictionary" of an interrupted h5py write; in numba's unpickling on entry
+to an object-mode block, which turns it into a SystemError) the handler records the
 signal and a helper thread delivers it again every :data:`RETRY_SECONDS` until it lands in
 ordinary code; loops around h5py calls call :func:`check` per block. An ``Interrupted``
 dropped by some other destructor reaches ``sys.unraisablehook``, where it is re-armed the
@@ -59,6 +60,9 @@ class Interrupted(BaseException):
 #: into another error (h5py's Cython callbacks, weakref callbacks, logging's error handler):
 #: there the signal is only recorded and delivered again a moment later.
 UNSAFE_MODULES = ("h5py", "weakref", "logging")
+#: Functions called from C glue that would turn an exception into a SystemError: numba
+#: unpickles the object-mode callee (progress_hook.report) on entry to the objmode block.
+UNSAFE_TOP = ("numba.core.serialize",)
 #: Seconds between deliveries of a deferred signal.
 RETRY_SECONDS = 0.02
 
@@ -86,6 +90,8 @@ def check() -> None:
 
 
 def _unsafe(frame) -> bool:
+    if frame is not None and frame.f_globals.get("__name__", "") in UNSAFE_TOP:
+        return True
     while frame is not None:
         if frame.f_globals.get("__name__", "").startswith(UNSAFE_MODULES):
             return True
