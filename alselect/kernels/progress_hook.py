@@ -11,7 +11,9 @@ thread, at most about ``REPORTS`` times per run.
 
 :func:`every_for` returns ``ceil(budget / CHECKS)``: at most ``CHECKS + 1`` object-mode
 calls per run (about 1.5 microseconds each, so a few milliseconds in all), and a check
-every 1/CHECKS of the run's pick loop, whether or not anybody watches progress. The pick
+every 1/CHECKS of the run's pick loop, whether or not anybody watches progress (a run of
+up to CHECKS seconds is checked at least once a second). Work before the first pick (a
+kernel's initial distance pass) has no check inside; it is one pass over the data. The pick
 sequence does not depend on ``every``: the hook only reads counters. Cached compilation
 (``cache=True``) works with the object-mode block.
 
