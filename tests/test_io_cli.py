@@ -236,6 +236,20 @@ def test_stdin_pool_errors_name_stdin_not_a_temporary_path(tmp_path):
     assert temp_files(tmp_path) == []
 
 
+def test_a_terminal_is_never_read_as_a_pool_nor_sent_hdf5(pool):
+    probs = os.path.join(os.path.dirname(pool), "probs.npy")
+    for args, stream in ((["pick", "-", "-s", "entropy", "-b", 2], "stdin"), (["pack", "-o", "-", "--probs", probs], "stdout")):
+        master, slave = pty.openpty()
+        try:
+            kw = {"stdin": slave} if stream == "stdin" else {"stdout": slave, "stdin": subprocess.DEVNULL}
+            r = subprocess.run(ALSELECT + [str(a) for a in args], stderr=subprocess.PIPE, timeout=300, **kw)
+        finally:
+            os.close(slave)
+            os.close(master)
+        lines = r.stderr.decode().strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and "terminal" in lines[0], lines
+
+
 def test_two_inputs_cannot_share_stdin(pool):
     assert "stdin" in error_line(run("pick", "-", "-s", "entropy", "-b", 2, "--labeled", "-", input=b""))
     assert "stdin" in error_line(run("pack", "-o", "x.h5", "--probs", "-", "--labeled", "-", input=b""))
