@@ -1,9 +1,9 @@
-"""Ending a command promptly on SIGINT / SIGTERM, wherever it is.
+"""Ending a command promptly on SIGINT / SIGTERM / SIGHUP, wherever it is.
 
-The CLI calls :func:`installed` around the whole command. Inside it, SIGINT and SIGTERM
-raise :class:`Interrupted` in the main thread at the next Python bytecode; ``finally`` and
+The CLI calls :func:`installed` around the whole command. Inside it, these signals raise
+:class:`Interrupted` in the main thread at the next Python bytecode; ``finally`` and
 ``except BaseException`` blocks then remove temporary files, and the CLI exits with status
-128 + signal number (130 for SIGINT, 143 for SIGTERM) without writing any output.
+128 + signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP) without writing any output.
 
 :class:`Interrupted` derives from ``BaseException``, not ``Exception``, so no
 ``except Exception`` handler (ours or a dependency's) mistakes it for an error.
@@ -38,14 +38,14 @@ import threading
 import time
 from contextlib import contextmanager
 
-#: Signals turned into :class:`Interrupted`.
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Signals turned into :class:`Interrupted` (SIGHUP: the terminal went away).
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 #: Seconds between checks while :func:`call` waits for its worker.
 POLL_SECONDS = 0.05
 
 
 class Interrupted(BaseException):
-    """The process received SIGINT or SIGTERM; ``exit_status`` is 128 + the signal number."""
+    """The process received SIGINT, SIGTERM or SIGHUP; ``exit_status`` is 128 + the signal number."""
 
     def __init__(self, signum: int):
         self.signum = int(signum)
@@ -148,7 +148,7 @@ def _unraisable(previous):
 
 @contextmanager
 def installed():
-    """Turn SIGINT / SIGTERM into :class:`Interrupted` for the block (main thread only)."""
+    """Turn :data:`SIGNALS` into :class:`Interrupted` for the block (main thread only)."""
     if threading.current_thread() is not threading.main_thread() or _state.active:
         yield
         return

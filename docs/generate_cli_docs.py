@@ -47,11 +47,12 @@ directory removes every such file whose process no longer exists.
 
 **Signals.** SIGINT (Ctrl-C) and SIGTERM end every command promptly, including inside the
 numba selection kernels and the `balanced` solver: temporary files are removed, no output is
-written, stderr says `Error: interrupted by SIGINT` (or `SIGTERM`).
+written, stderr says `Error: interrupted by SIGINT` (or `SIGTERM`). SIGHUP (the terminal
+closed) is handled the same way.
 
 **Exit status.** 0 success; 1 an error (one `Error: ...` line on stderr saying what is wrong
 and how to fix it); 2 a usage error (unknown option, missing argument); 130 interrupted by
-SIGINT; 143 interrupted by SIGTERM.
+SIGINT; 143 interrupted by SIGTERM; 129 interrupted by SIGHUP.
 """
 
 

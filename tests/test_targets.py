@@ -122,6 +122,15 @@ def test_installed_turns_signals_into_interrupted_and_restores_handlers():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_sighup_counts_as_an_interrupt_too():
+    with pytest.raises(interrupt.Interrupted) as info:
+        with interrupt.installed():
+            os.kill(os.getpid(), signal.SIGHUP)
+            for _ in range(1000):
+                time.sleep(0.001)
+    assert info.value.exit_status == 129
+
+
 def test_call_returns_results_and_is_interruptible_while_c_code_runs():
     release = threading.Event()
     with interrupt.installed():
