@@ -26,8 +26,10 @@ to an object-mode block, which turns it into a SystemError) the handler records 
 signal and a helper thread delivers it again every :data:`RETRY_SECONDS` until it lands in
 ordinary code; loops around h5py calls call :func:`check` per block. An ``Interrupted``
 dropped by some other destructor reaches ``sys.unraisablehook``, where it is re-armed the
-same way, so an interrupt is never lost; :func:`check` raises for any signal received. Outside :func:`installed` (library use), the functions here do
-nothing unusual: Python's own ``KeyboardInterrupt`` applies.
+same way, so an interrupt is never lost; :func:`check` raises for any signal received.
+
+Outside :func:`installed` (library use) the functions here do nothing unusual: Python's
+own ``KeyboardInterrupt`` applies, and it too is raised from the kernels' object-mode hook.
 """
 
 from __future__ import annotations
