@@ -29,7 +29,7 @@ dropped by some other destructor reaches ``sys.unraisablehook``, where it is re-
 same way, so an interrupt is never lost; :func:`check` raises for any signal received.
 
 Outside :func:`installed` (library use) the functions here do nothing unusual: Python's
-own ``KeyboardInterrupt`` applies, and it too is raised from the kernels' object-mode hook.
+own ``KeyboardInterrupt`` applies.
 """
 
 from __future__ import annotations
