@@ -118,6 +118,15 @@ def test_infer_output_onto_its_checkpoint_is_refused(tmp_path):
     assert "--weights" in line and weights.read_bytes() == b"weights"
 
 
+def test_simulate_results_onto_the_pool_are_refused(pool, tmp_path):
+    work = tmp_path / "pool.h5"
+    work.write_bytes(open(pool, "rb").read())
+    os.symlink(work, tmp_path / "alias.h5")
+    before = digest(work)
+    line = error_line(run("simulate", work, "--strategies", "entropy", "-b", 5, "-o", tmp_path / "alias.h5"))
+    assert "POOL" in line and digest(work) == before
+
+
 def test_output_errors_name_the_given_path(pool, tmp_path):
     line = error_line(run("pick", pool, "-s", "entropy", "-b", 5, "-o", tmp_path / "no" / "such" / "x.txt"))
     assert "no/such/x.txt" in line and ".alselect-" not in line and ".tmp" not in line
