@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from typing import Callable
 
 import h5py
 import numpy as np
 
+from .. import tempfiles
 from ..errors import PoolFormatError
 from .spec import ATTR_COMMITTED_EPOCHS, stamp
 from .writer import CHUNK_BYTES
@@ -106,7 +106,7 @@ def append_epoch(path: str, labels: np.ndarray, probs: np.ndarray | None, n_clas
     if not copy:
         return _append(path, labels, probs, n_classes, before_commit)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    fd, tmp = tempfiles.create(directory, os.path.basename(path))
     os.close(fd)
     try:
         shutil.copy2(path, tmp)
@@ -115,7 +115,7 @@ def append_epoch(path: str, labels: np.ndarray, probs: np.ndarray | None, n_clas
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tempfiles.discard(tmp)
         raise
+    tempfiles.release(tmp)
     return epoch

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from ..errors import AlselectError, MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
-from .. import validation as checks
+from .. import interrupt, validation as checks
 from .spec import (
     ATTR_COMMITTED_EPOCHS,
     ATTR_CREATED_BY,
@@ -59,7 +59,7 @@ H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, OverflowErr
 #: are checked when first used.
 OPEN_CHECKED = tuple(name for name, spec in DATASETS.items() if spec.whole and spec.dtype == "integer")
 #: Dims that must agree across datasets; other free dims (D, T, E, K) are per dataset.
-SHARED_DIMS = ("N", "C", "R", "G", "H", "W")
+SHARED_DIMS = ("N", "C", "R", "G", "H", "W", "M")
 
 
 def _int_attr(value, what: str) -> int:
@@ -85,8 +85,9 @@ def _decoded(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def open_pool(path) -> "Pool":
-    """Open and structurally validate a pool file.
+def open_pool(path, *, name=None) -> "Pool":
+    """Open and structurally validate a pool file (``name``: how messages call it, when
+    ``path`` is a spooled copy, e.g. of stdin).
 
     Raises
     ------
@@ -96,7 +97,7 @@ def open_pool(path) -> "Pool":
         Not HDF5, truncated or corrupt, not an alselect pool, newer format or element version,
         links out of the file, or datasets of inconsistent shapes, dtypes or claimed sizes.
     """
-    return Pool(path)
+    return Pool(path, name=name)
 
 
 class Pool:
@@ -113,14 +114,16 @@ class Pool:
         Format version of the file.
     """
 
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        if not os.path.exists(self.path):
+    def __init__(self, path, *, name=None):
+        #: the file opened; ``path`` (what messages name) differs when it is a spooled copy
+        self.source = os.fspath(path)
+        self.path = self.source if name is None else str(name)
+        if not os.path.exists(self.source):
             raise PoolNotFoundError(f"pool file '{self.path}' not found; build one with `alselect pack` or `alselect infer`")
-        if os.path.isdir(self.path):
+        if os.path.isdir(self.source):
             raise PoolFormatError(f"'{self.path}' is a directory, not a pool file")
         try:
-            is_hdf5 = h5py.is_hdf5(self.path)
+            is_hdf5 = h5py.is_hdf5(self.source)
         except H5_ERRORS:
             is_hdf5 = False
         if not is_hdf5:
@@ -128,7 +131,7 @@ class Pool:
                 f"'{self.path}' is not an HDF5 file; a pool is an HDF5 file written by `alselect pack` or `alselect infer`"
             )
         try:
-            self.file = h5py.File(self.path, "r")
+            self.file = h5py.File(self.source, "r")
         except H5_ERRORS as exc:
             raise self._corrupt("opening the file", exc) from None
         self._labeled_rows: np.ndarray | None = None
@@ -153,7 +156,8 @@ class Pool:
     def _check_structure(self) -> None:
         self._present: dict[str, h5py.Dataset] = {}
         # In-memory images (no file on disk) have no file size to bound claimed sizes by.
-        self.file_size = os.path.getsize(self.path) if os.path.isfile(self.path) else None
+        source = getattr(self, "source", self.path)
+        self.file_size = os.path.getsize(source) if os.path.isfile(source) else None
         attrs = self.file.attrs
         fmt = _text_attr(attrs.get(ATTR_FORMAT))
         if not isinstance(fmt, str) or fmt != FORMAT_NAME:
@@ -462,7 +466,7 @@ class Pool:
         return block
 
     def iter_rows(self, name: str, *, dtype=None, progress: Progress | None = None,
-                  block_bytes: int = READ_BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+                  block_bytes: int = READ_BLOCK_BYTES, raw: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """Stream a dataset in validated blocks of rows.
 
         Yields ``(start, block)`` where ``block`` covers rows ``start:start+len`` of the
@@ -478,6 +482,10 @@ class Pool:
             Convert each block (after validation in its storage dtype) to this dtype.
         progress : callable, optional
             Called with the number of rows done after each block.
+        raw : bool
+            Yield the blocks as stored, neither validated nor converted (``dtype`` ignored). A
+            caller that validates in its own pass calls :meth:`check_block` on any block it
+            flags, which raises the very error this method would have raised.
         """
         derive = name == "probs" and "probs" not in self._present
         source = "logits" if derive else name
@@ -490,15 +498,14 @@ class Pool:
         check = self._checker(source)
         for start in range(0, n, step):
             stop = min(n, start + step)
+            interrupt.check()  # h5py defers signals (see alselect.interrupt)
             block = self._block(source, start, stop)
-            if block.dtype == np.float16 and spec.check != "check_mixtures":
-                block = block.astype(np.float32)  # numpy's float16 arithmetic is emulated and slow
-                if spec.check == "check_probabilities":
-                    checks.check_probabilities(source, block, start, stored="float16")
-                else:
-                    check(source, block, start)
-            elif check is not None:
-                check(source, block, start)
+            if raw and not derive:
+                yield start, block
+                if progress is not None:
+                    progress(stop - start)
+                continue
+            block = self._check_block(source, block, start, check)
             if derive:
                 block = softmax(block)
             if dtype is not None and block.dtype != dtype:
@@ -506,6 +513,23 @@ class Pool:
             yield start, block
             if progress is not None:
                 progress(stop - start)
+
+    def _check_block(self, source: str, block: np.ndarray, start: int, check) -> np.ndarray:
+        """Validate one stored block with the table's check; float16 comes back widened to float32
+        (numpy's float16 arithmetic is emulated and slow), checked with the float16 tolerance."""
+        spec = dataset_spec(source)
+        if block.dtype == np.float16 and spec.check != "check_mixtures":
+            block = block.astype(np.float32)
+            if spec.check == "check_probabilities":
+                checks.check_probabilities(source, block, start, stored="float16")
+                return block
+        if check is not None:
+            check(source, block, start)
+        return block
+
+    def check_block(self, name: str, start: int, block: np.ndarray) -> None:
+        """Validate a block that ``iter_rows(name, raw=True)`` yielded at ``start``."""
+        self._check_block(name, block, start, self._checker(name))
 
     def read(self, name: str, *, dtype=None, progress: Progress | None = None) -> np.ndarray:
         """Read a whole dataset into memory (validated block by block)."""

@@ -200,6 +200,17 @@ DATASETS: dict[str, DatasetSpec] = {
              _PACK + "--ids IDS.txt`", flag="--ids", metavar="IDS.txt",
              help="Sample ids, one per line (integers or strings).", source="ids", whole=True,
              encoding="string-array"),
+        _row("history/rows", ("M",), "integer", None,
+             "labeling history: the row of each label change (valid entries: the group attribute 'committed')",
+             "`alselect label POOL --from FILE`", growable=True, version=3),
+        _row("history/labels", ("M",), "integer", "check_labels", "labeling history: the new label",
+             "`alselect label`", check_kwargs=(("allow_unknown", False),), growable=True, version=3),
+        _row("history/previous", ("M",), "integer", "check_labels", "labeling history: the label before (-1 = none)",
+             "`alselect label`", growable=True, version=3),
+        _row("history/cycle", ("M",), "integer", "check_counts", "labeling history: the active-learning cycle (>= 1)",
+             "`alselect label`", growable=True, version=3),
+        _row("history/time", ("M",), "float", "check_finite",
+             "labeling history: when, in seconds since the epoch (UTC)", "`alselect label`", growable=True, version=3),
         _row(SCORES_GROUP + "/<name>", ("N",), "float", "check_finite",
              "named external per-sample scores (VAAL, predicted loss, ...)", _PACK + "--score NAME=S.npy`",
              flag="--score", metavar="NAME=S.npy", help="Named external score (N,) (repeatable).",
@@ -368,12 +379,12 @@ def version_for(names) -> int:
 
 
 def match_dims(spec: DatasetSpec, shape: tuple, sizes: dict, shared: tuple,
-               may_be_empty: tuple = ("R", "E", "K")) -> str | None:
+               may_be_empty: tuple = ("R", "E", "K", "M")) -> str | None:
     """Check ``shape`` against the spec's symbolic dims; bind new ``shared`` dims in ``sizes``.
 
     Returns None when it matches, else the expected shape as text (e.g. ``(R, C=3)``).
     Free dims must be >= 1, except those in ``may_be_empty``: by default R (a pool may have no
-    regions), E (no epoch recorded yet) and K (no labeled row listed)."""
+    regions), E (no epoch recorded yet), K (no labeled row listed) and M (no history entry)."""
     want = "(" + ", ".join(f"{d}={sizes[d]}" if d in sizes else f"{d}={sizes['N'] + 1}" if d == "N+1" else d
                            for d in spec.dims) + ("," if len(spec.dims) == 1 else "") + ")"
     if len(shape) != len(spec.dims):
