@@ -76,8 +76,10 @@ def sparsity(s: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def vaal_reconstruction(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """VAAL's reconstruction term: mean squared error over every element."""
-    return F.mse_loss(x_hat, x)
+    """VAAL's reconstruction term as a Gaussian log-likelihood: ||x - x_hat||^2 summed over the
+    feature dimensions, averaged over the batch. (VAAL's image code averages over pixels too;
+    on a few hundred feature dimensions that lets the KL term collapse the posterior.)"""
+    return (x_hat - x).pow(2).sum(-1).mean()
 
 
 def bce_logits(logit: torch.Tensor, target: float) -> torch.Tensor:
