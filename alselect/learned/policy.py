@@ -11,7 +11,9 @@ is rewarded with R (:class:`Reward`); the policy takes one Adam step on
     beta (mean(p) - budget / n)^2  -  sum_episodes (R - b) mean_i log pi(a_i)
 
 (the REINFORCE estimator with a moving-average baseline b <- 0.9 b + 0.1 mean R, gradient norm
-clipped at 5). The selection is the top-``budget`` of the probabilities of the epoch whose
+clipped at 5). The baseline starts at the first epoch's mean reward: the released code starts it
+at 0, which on the CD reward's scale (tens to thousands, every reward positive) makes the first
+updates push every sampled action up and can saturate all p at 1 before learning begins. The selection is the top-``budget`` of the probabilities of the epoch whose
 episodes had the best mean reward.
 
 Long pools: the sequence is cut into chunks of at most ``chunk`` images, run as one batch of
@@ -103,7 +105,7 @@ def train_policy(features: np.ndarray, reward, budget: int, cfg: PolicyConfig, *
         def probs(group):
             return net([x[a:b] for a, b in group])
 
-        baseline, best, best_p, history = 0.0, -np.inf, None, []
+        baseline, best, best_p, history = None, -np.inf, None, []
         for _ in range(cfg.epochs):
             if len(groups) == 1:  # the whole pool in one pass: keep its graph
                 p_grad = probs(groups[0])
@@ -114,6 +116,8 @@ def train_policy(features: np.ndarray, reward, budget: int, cfg: PolicyConfig, *
             actions = [torch.bernoulli(p, generator=g) for _ in range(cfg.episodes)]
             p_np = p.double().cpu().numpy()
             rewards = [float(reward(a.bool().cpu().numpy(), p_np)) for a in actions]
+            if baseline is None:  # start the baseline at the first rewards, not at 0 (see module doc)
+                baseline = float(np.mean(rewards))
             advantage = torch.tensor([r - baseline for r in rewards], dtype=torch.float32, device=device)
             # d/dp of beta (mean p - target)^2 is constant given mean p: a linear surrogate per group
             # gives the exact gradient group by group

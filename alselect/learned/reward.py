@@ -1,9 +1,10 @@
 r"""The CDAL-RL episode reward, from the reward functions of :mod:`alselect.cdal` (the ones
 ``alselect score`` reports), evaluated on samples so that it fits in the RL inner loop.
 
-An episode's selection S is its sampled actions, cut to the ``budget`` of them with the largest
-probabilities when more are sampled (the final selection is the top-``budget``, so the reward
-scores sets of that size). Then, with k = |S|:
+An episode's selection S is its sampled actions, cut to a uniformly random ``budget`` of them
+when more are sampled: the reward scores sets of the size the final selection has, and
+selecting more than the budget only dilutes the set (cutting by probability instead lets every
+p drift to 1 and the policy stop exploring). Then, with k = |S|:
 
 - R_cd (Eq. 3): the CD sum over ordered pairs of a uniform subset of ``sample`` rows of S, scaled
   by k(k-1) / (m(m-1)), an unbiased estimate of the sum over S (exact when k <= sample);
@@ -44,7 +45,7 @@ class Reward:
     def selection(self, actions: np.ndarray, p: np.ndarray) -> np.ndarray:
         sel = np.flatnonzero(actions)
         if sel.size > self.budget:
-            sel = np.sort(sel[np.lexsort((sel, -p[sel]))[: self.budget]])
+            sel = np.sort(self.rng.choice(sel, self.budget, replace=False))
         return sel
 
     def r_cd(self, sel: np.ndarray) -> float:
