@@ -22,7 +22,7 @@ import torch
 from . import losses
 from .batches import Cycle, epoch_batches, score_in_batches
 from .nets import VAE, ScoreMLP
-from .runtime import generator, seeded
+from .runtime import cpu_threads, generator, seeded
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class DaalConfig:
     width: int = 256
     latent: int = 32
     dropout: float = 0.4
+    threads: int | None = None  # CPU intra-op threads; None: torch's setting
 
 
 class Daal(torch.nn.Module):
@@ -78,7 +79,7 @@ def train_daal(x_u: np.ndarray, x_l: np.ndarray, cfg: DaalConfig, *, device: tor
                progress=None, tick=None) -> np.ndarray:
     """Train DAAL on unlabeled ``x_u (n, d)`` and labeled ``x_l (m, d)`` features; return the
     ScoreNet's score of every unlabeled row (float64 in [0, 1], evaluation mode)."""
-    with seeded(seed, device):
+    with seeded(seed, device), cpu_threads(cfg.threads, device):
         g = generator(seed, device)
         xu = torch.as_tensor(x_u, dtype=torch.float32, device=device)
         xl = torch.as_tensor(x_l, dtype=torch.float32, device=device)

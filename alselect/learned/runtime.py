@@ -43,3 +43,17 @@ def generator(seed: int, device: torch.device) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(seed)
     return g
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None, device: torch.device):
+    """Run with ``n`` intra-op CPU threads (restored afterwards); ``None`` keeps torch's setting."""
+    if n is None or device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

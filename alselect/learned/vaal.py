@@ -18,7 +18,7 @@ import torch
 from . import losses
 from .batches import Cycle, epoch_batches, score_in_batches
 from .nets import VAE, ScoreMLP
-from .runtime import generator, seeded
+from .runtime import cpu_threads, generator, seeded
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,11 @@ class VaalConfig:
     lr: float = 5e-4
     width: int = 256
     latent: int = 32
-    dropout: float = 0.4
+    dropout: float = 0.0
     beta: float = 1.0
     adversary: float = 1.0
     vae_steps: int = 2
+    threads: int | None = None  # CPU intra-op threads; None: torch's setting
 
 
 def _vae_loss(vae: VAE, dis: ScoreMLP, x: torch.Tensor, beta: float, adversary: float) -> torch.Tensor:
@@ -44,7 +45,7 @@ def _vae_loss(vae: VAE, dis: ScoreMLP, x: torch.Tensor, beta: float, adversary: 
 def train_vaal(x_u: np.ndarray, x_l: np.ndarray, cfg: VaalConfig, *, device: torch.device, seed: int,
                progress=None, tick=None) -> np.ndarray:
     """Train VAAL; return, per unlabeled row, 1 - D(mu) (the probability of being unlabeled)."""
-    with seeded(seed, device):
+    with seeded(seed, device), cpu_threads(cfg.threads, device):
         g = generator(seed, device)
         xu = torch.as_tensor(x_u, dtype=torch.float32, device=device)
         xl = torch.as_tensor(x_l, dtype=torch.float32, device=device)

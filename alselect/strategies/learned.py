@@ -45,6 +45,13 @@ def _dropout(value):
     return v
 
 
+def _count(value):
+    v = int(value)
+    if v < 0:
+        raise ValueError("it must be >= 0")
+    return v
+
+
 _int, _float = _positive(int), _positive(float)
 
 
@@ -128,14 +135,15 @@ def _split_features(ctx: Context, strategy: str, scale: str):
 
 
 def daal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, sigma: float, width: int, latent: int,
-         dropout: float, scale: str, device: str) -> Ranking:
+         dropout: float, scale: str, device: str, threads: int) -> Ranking:
     _torch("daal")
     from ..learned.daal import DaalConfig, train_daal
     from ..learned.runtime import resolve_device, torch_seed
 
     dev = resolve_device(device, "daal")
     x_u, x_l = _split_features(ctx, "daal", scale)
-    cfg = DaalConfig(epochs=epochs, batch=batch, lr=lr, sigma=sigma, width=width, latent=latent, dropout=dropout)
+    cfg = DaalConfig(epochs=epochs, batch=batch, lr=lr, sigma=sigma, width=width, latent=latent, dropout=dropout,
+                     threads=threads or None)
     steps = epochs * -(-x_u.shape[0] // batch)
     with ctx.progress("daal: training", steps) as update:
         s = train_daal(x_u, x_l, cfg, device=dev, seed=torch_seed(ctx.seed, ctx.rng), progress=update)
@@ -144,7 +152,7 @@ def daal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, sigma: f
 
 
 def vaal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, width: int, latent: int, dropout: float,
-         beta: float, adversary: float, vae_steps: int, scale: str, device: str) -> Ranking:
+         beta: float, adversary: float, vae_steps: int, scale: str, device: str, threads: int) -> Ranking:
     _torch("vaal")
     from ..learned.runtime import resolve_device, torch_seed
     from ..learned.vaal import VaalConfig, train_vaal
@@ -152,7 +160,7 @@ def vaal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, width: i
     dev = resolve_device(device, "vaal")
     x_u, x_l = _split_features(ctx, "vaal", scale)
     cfg = VaalConfig(epochs=epochs, batch=batch, lr=lr, width=width, latent=latent, dropout=dropout, beta=beta,
-                     adversary=adversary, vae_steps=vae_steps)
+                     adversary=adversary, vae_steps=vae_steps, threads=threads or None)
     steps = epochs * -(-x_u.shape[0] // batch)
     with ctx.progress("vaal: training", steps) as update:
         s = train_vaal(x_u, x_l, cfg, device=dev, seed=torch_seed(ctx.seed, ctx.rng), progress=update)
@@ -163,8 +171,13 @@ def vaal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, width: i
 # ---- registry entries (metadata only; see alselect.contract)
 _DEVICE = Param("device", "auto", "where the network trains: auto (cuda when a GPU is visible), cpu or cuda",
                 choices=("auto", "cpu", "cuda"))
-_SCALE = Param("scale", "l2", "feature scaling before training: l2 (unit rows), standard (z-score per "
-               "dimension) or none", choices=("l2", "standard", "none"))
+_SCALES = ("l2", "standard", "none")
+_SCALE = Param("scale", "l2", "feature scaling before training: l2 (unit rows, so the DPP kernel x_i^T x_j is "
+               "a cosine), standard (z-score per dimension) or none", choices=_SCALES)
+_VAAL_SCALE = Param("scale", "none", "feature scaling before training: none (the task model's features), l2 or "
+                    "standard", choices=_SCALES)
+_THREADS = Param("threads", 0, "CPU threads for training (0: torch's default; 1 is faster for small "
+                 "networks on a busy machine)", type=_count)
 _WIDTH = Param("width", 256, "hidden width of every MLP layer (the paper does not give it)", type=_int)
 _LATENT = Param("latent", 32, "VAE latent size (the paper does not give it)", type=_int)
 _DROPOUT = Param("dropout", 0.4, "dropout after every hidden layer of the VAE and the ScoreNet (DAAL §3.1)",
@@ -211,19 +224,22 @@ SPECS = [
                          _BATCH, _LR,
                          Param("sigma", 0.2, "sigma of the length regulariser and DPP subset (Eq. 6)",
                                type=_fraction),
-                         _WIDTH, _LATENT, _DROPOUT, _SCALE, _DEVICE),
+                         _WIDTH, _LATENT, _DROPOUT, _SCALE, _DEVICE, _THREADS),
                  reference="DAAL (Wang et al.) §3, Algorithm 1, Eq. 1-7, §4.2",
                  extra_needs="a labeled set"),
     StrategySpec("vaal", "VAAL on embeddings: VAE + labeled/unlabeled discriminator; the unlabeled samples the "
                  "discriminator is least sure are labeled", ("embeddings",), f"{__name__}:vaal",
                  order=RANKING, randomized=True,
                  params=(Param("epochs", 3, "training epochs over the unlabeled rows", type=_int),
-                         _BATCH, _LR, _WIDTH, _LATENT, _DROPOUT,
+                         _BATCH, _LR, _WIDTH, _LATENT,
+                         Param("dropout", 0.0, "dropout after every hidden layer of the VAE (VAAL's VAE has "
+                               "none; DAAL's 0.4 hides the cluster structure from the discriminator)",
+                               type=_dropout),
                          Param("beta", 1.0, "weight of the VAE's KL term (VAAL code: 1)", type=float),
                          Param("adversary", 1.0, "weight of the VAE's fool-the-discriminator term (VAAL code: 1)",
                                type=float),
                          Param("vae_steps", 2, "VAE updates per discriminator update (VAAL code: 2)", type=_int),
-                         _SCALE, _DEVICE),
+                         _VAAL_SCALE, _DEVICE, _THREADS),
                  reference="VAAL (Sinha et al.) on task features, as compared in DAAL §4.5 and the thesis ch. 5",
                  extra_needs="a labeled set"),
 ]
