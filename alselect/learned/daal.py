@@ -27,14 +27,14 @@ from .runtime import cpu_threads, generator, seeded
 
 @dataclass(frozen=True)
 class DaalConfig:
-    epochs: int = 3
+    epochs: int = 5
     batch: int = 128
     lr: float = 5e-4
     sigma: float = 0.2
     width: int = 256
     latent: int = 32
     dropout: float = 0.4
-    threads: int | None = None  # CPU intra-op threads; None: torch's setting
+    threads: int | None = 1  # CPU intra-op threads; None: torch's setting
 
 
 class Daal(torch.nn.Module):

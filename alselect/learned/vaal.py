@@ -32,7 +32,7 @@ class VaalConfig:
     beta: float = 1.0
     adversary: float = 1.0
     vae_steps: int = 2
-    threads: int | None = None  # CPU intra-op threads; None: torch's setting
+    threads: int | None = 1  # CPU intra-op threads; None: torch's setting
 
 
 def _vae_loss(vae: VAE, dis: ScoreMLP, x: torch.Tensor, beta: float, adversary: float) -> torch.Tensor:

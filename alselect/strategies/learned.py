@@ -176,8 +176,8 @@ _SCALE = Param("scale", "l2", "feature scaling before training: l2 (unit rows, s
                "a cosine), standard (z-score per dimension) or none", choices=_SCALES)
 _VAAL_SCALE = Param("scale", "none", "feature scaling before training: none (the task model's features), l2 or "
                     "standard", choices=_SCALES)
-_THREADS = Param("threads", 0, "CPU threads for training (0: torch's default; 1 is faster for small "
-                 "networks on a busy machine)", type=_count)
+_THREADS = Param("threads", 1, "CPU threads for training (0: torch's default); the layers are small, so one "
+                 "thread wastes nothing and extra threads stall on a busy machine", type=_count)
 _WIDTH = Param("width", 256, "hidden width of every MLP layer (the paper does not give it)", type=_int)
 _LATENT = Param("latent", 32, "VAE latent size (the paper does not give it)", type=_int)
 _DROPOUT = Param("dropout", 0.4, "dropout after every hidden layer of the VAE and the ScoreNet (DAAL §3.1)",
@@ -219,8 +219,8 @@ SPECS = [
     StrategySpec("daal", "DAAL: dual adversarial network (ScoreNet + VAE + uncertainty and representativeness "
                  "discriminators); top budget of the ScoreNet scores", ("embeddings",), f"{__name__}:daal",
                  order=RANKING, randomized=True,
-                 params=(Param("epochs", 3, "training epochs over the unlabeled rows (paper: 100-150 on a GPU; "
-                               "3 keeps N = 50k under 10 minutes on a small CPU)", type=_int),
+                 params=(Param("epochs", 5, "training epochs over the unlabeled rows (paper: 100-150 on a GPU; "
+                               "5 keeps N = 50k, D = 512 under 10 minutes on a 2-core CPU)", type=_int),
                          _BATCH, _LR,
                          Param("sigma", 0.2, "sigma of the length regulariser and DPP subset (Eq. 6)",
                                type=_fraction),
