@@ -27,7 +27,7 @@ from .runtime import cpu_threads, generator, seeded
 
 @dataclass(frozen=True)
 class DaalConfig:
-    epochs: int = 5
+    epochs: int = 3
     batch: int = 128
     lr: float = 5e-4
     sigma: float = 0.2

@@ -219,8 +219,8 @@ SPECS = [
     StrategySpec("daal", "DAAL: dual adversarial network (ScoreNet + VAE + uncertainty and representativeness "
                  "discriminators); top budget of the ScoreNet scores", ("embeddings",), f"{__name__}:daal",
                  order=RANKING, randomized=True,
-                 params=(Param("epochs", 5, "training epochs over the unlabeled rows (paper: 100-150 on a GPU; "
-                               "5 keeps N = 50k, D = 512 under 10 minutes on a 2-core CPU)", type=_int),
+                 params=(Param("epochs", 3, "training epochs over the unlabeled rows (paper: 100-150 on a GPU; "
+                               "3 keeps N = 50k, D = 512 under 10 minutes on a busy 2-core CPU)", type=_int),
                          _BATCH, _LR,
                          Param("sigma", 0.2, "sigma of the length regulariser and DPP subset (Eq. 6)",
                                type=_fraction),
