@@ -69,3 +69,24 @@ def test_bad_parameters_are_selection_errors(make_pool, rng):
         alselect.select(path, "vaal", 3, epochs=0)
     with pytest.raises(SelectionError, match="device"):
         alselect.select(path, "daal", 3, device="tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+@pytest.mark.parametrize("strategy", ["daal", "cdal-rl"])
+def test_cuda_without_a_gpu_is_a_clear_error(make_pool, rng, strategy):
+    path, _ = novel_cluster_pool(make_pool, rng, d=4)
+    with pytest.raises(SelectionError, match="use -p device=cpu"):
+        alselect.select(path, strategy, 3, seed=0, device="cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("strategy", ["daal", "vaal", "cdal-rl"])
+def test_runs_on_cuda(make_pool, rng, strategy):
+    path, _ = novel_cluster_pool(make_pool, rng, d=8)
+    params = dict(epochs=2) if strategy == "cdal-rl" else SMALL
+    a = alselect.select(path, strategy, 10, seed=3, device="cuda", **params)
+    b = alselect.select(path, strategy, 10, seed=3, device="cuda", **params)
+    assert a.indices.size == 10 and not np.isin(a.indices, np.arange(450, 650)).any()
+    assert ((a.scores >= 0) & (a.scores <= 1)).all()
+    np.testing.assert_array_equal(a.indices, b.indices)
