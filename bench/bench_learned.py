@@ -14,6 +14,8 @@ CDAL-RL (mixtures N x 19 x 19 with ~5 classes present per image, embeddings N x 
 * ``rl-100k``  100,000 images: chunks of 4,096, backward over 16,384 images at a time. Only with
   ``--only rl-100k-ref``: the released code's layout, the whole pool as one sequence and one
   backward pass (one epoch; its memory grows with N, several GB at 10^5 images).
+* ``reward-100k`` one episode's reward at 100,000 images (5,000 picks): the sampled estimate used
+  in training next to the exact ``reward_total`` (`alselect score`'s computation).
 DAAL (N = 50,000 unlabeled + 5,000 labeled, D = 512, batch 128, width 256, latent 32):
 * ``daal-50k`` alselect's step (one forward pass, three gradients) next to ``daal-50k-ref``: a
   straightforward step that runs a forward and backward pass per update of Algorithm 1.
@@ -85,6 +87,24 @@ def case_rl(n: int, epochs: int, device, *, exact_reward: bool = False, one_sequ
                 full_60=wall / epochs * 60, peak_mb=peak_mb(device))
 
 
+def case_reward(n: int):
+    """One episode's reward at n images (budget 5%): sampled (alselect) vs exact (reward_total)."""
+    from alselect import cdal
+    from alselect.learned.reward import Reward
+
+    mix, present, emb = cd_data(n)
+    budget = n // 20
+    reward = Reward(mix, present, budget, np.random.default_rng(1), embeddings=emb)
+    actions = np.random.default_rng(2).random(n) < 0.1
+    sel = reward.selection(actions, np.full(n, 0.5))
+    reward.of_selection(sel[:10])  # compile
+    cdal.reward_total(mix, present, sel[:10], embeddings=emb)
+    sampled, wall_s, cpu_s = measure(lambda: reward.of_selection(sel))
+    exact, wall_e, cpu_e = measure(lambda: cdal.reward_total(mix, present, sel, embeddings=emb).total)
+    return dict(picks=int(sel.size), wall_sampled=wall_s, cpu_sampled=cpu_s, wall_exact=wall_e, cpu_exact=cpu_e,
+                sampled=sampled, exact=exact)
+
+
 def case_daal(batches: int, device, *, reference: bool = False):
     import torch
 
@@ -154,6 +174,8 @@ def one(name: str, args) -> dict:
         return case_rl(100_000, max(1, args.epochs // 2), device)
     if name == "rl-100k-ref":
         return case_rl(100_000, 1, device, one_sequence=True)
+    if name == "reward-100k":
+        return case_reward(100_000)
     if name == "daal-50k":
         return case_daal(args.batches, device)
     if name == "daal-50k-ref":
@@ -161,7 +183,7 @@ def one(name: str, args) -> dict:
     raise SystemExit(f"unknown case {name}")
 
 
-CASES = ("rl-3k", "rl-3k-ref", "rl-100k", "daal-50k", "daal-50k-ref")
+CASES = ("rl-3k", "rl-3k-ref", "rl-100k", "reward-100k", "daal-50k", "daal-50k-ref")
 
 
 def main():
@@ -188,7 +210,12 @@ def main():
             print(f"{name}: failed\n{out.stderr[-2000:]}")
             continue
         r = res[name] = json.loads(out.stdout.strip().splitlines()[-1])
-        if name.startswith("rl"):
+        if name.startswith("reward"):
+            print(f"{name:13s} one episode, {r['picks']} picks: sampled {r['wall_sampled']:.2f} s wall "
+                  f"({r['cpu_sampled']:.2f} s CPU) vs exact {r['wall_exact']:.2f} s wall ({r['cpu_exact']:.2f} s CPU), "
+                  f"ratio {r['wall_exact'] / r['wall_sampled']:.0f}x wall; R sampled {r['sampled']:.6g}, "
+                  f"exact {r['exact']:.6g}")
+        elif name.startswith("rl"):
             print(f"{name:13s} {r['epochs']} epochs measured: {r['per_epoch']:.2f} s/epoch wall, "
                   f"{r['per_epoch_cpu']:.2f} s/epoch CPU; 60 epochs (extrapolated) {r['full_60']:.0f} s; "
                   f"peak {r['peak_mb']:.0f} MB")
