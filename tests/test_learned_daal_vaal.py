@@ -90,3 +90,17 @@ def test_runs_on_cuda(make_pool, rng, strategy):
     assert a.indices.size == 10 and not np.isin(a.indices, np.arange(450, 650)).any()
     assert ((a.scores >= 0) & (a.scores <= 1)).all()
     np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_console_script_prints_only_the_picks(make_pool, rng):
+    import subprocess
+    import sys
+
+    path, _ = novel_cluster_pool(make_pool, rng, d=4)
+    cmd = [sys.executable, "-m", "alselect", "pick", path, "-s", "vaal", "-b", "5", "--seed", "1",
+           "-p", "epochs=1", "-p", "width=8", "-p", "latent=2"]
+    out = [subprocess.run(cmd, capture_output=True, text=True, timeout=300) for _ in range(2)]
+    assert out[0].returncode == 0, out[0].stderr
+    rows = out[0].stdout.split()
+    assert len(rows) == 5 and all(r.isdigit() and int(r) < 450 for r in rows)
+    assert out[0].stdout == out[1].stdout
