@@ -233,7 +233,7 @@ SPECS = [
                  params=(Param("epochs", 3, "training epochs over the unlabeled rows", type=_int),
                          _BATCH, _LR, _WIDTH, _LATENT,
                          Param("dropout", 0.0, "dropout after every hidden layer of the VAE (VAAL's VAE has "
-                               "none; DAAL's 0.4 hides the cluster structure from the discriminator)",
+                               "none; DAAL's 0.4 leaves the discriminator too noisy a latent)",
                                type=_dropout),
                          Param("beta", 1.0, "weight of the VAE's KL term (VAAL code: 1)", type=float),
                          Param("adversary", 1.0, "weight of the VAE's fool-the-discriminator term (VAAL code: 1)",
