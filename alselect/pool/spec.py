@@ -40,6 +40,10 @@ ELEMENT_VERSION = 1
 #: recorder after each epoch's row is flushed, so a crash mid-write never exposes a partial row.
 ATTR_COMMITTED_EPOCHS = "committed_epochs"
 
+#: Root attribute (optional): JSON record of the low-budget guard measured by ``alselect simulate``
+#: (labels per class below which no strategy beat random); ``pick`` warns below it.
+ATTR_LOW_BUDGET_GUARD = "low_budget_guard"
+
 #: Group holding named external per-sample scores.
 SCORES_GROUP = "scores"
 
