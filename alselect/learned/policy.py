@@ -127,7 +127,7 @@ def train_policy(features: np.ndarray, reward, budget: int, cfg: PolicyConfig, *
             # gives the exact gradient group by group
             length_coef = 2.0 * cfg.beta * (float(p.mean()) - target) / n
             opt.zero_grad(set_to_none=True)
-            for gi, gr in enumerate(groups):
+            for gr in groups:
                 pg = p_grad if len(groups) == 1 else probs(gr)
                 a0, a1 = gr[0][0], gr[-1][1]
                 acts = torch.stack([a[a0:a1] for a in actions])  # (episodes, rows)
