@@ -4,28 +4,16 @@ the final labeled sets (PNG, SVG), the summary tables (CSV) and one self-contain
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 
 from ..errors import OutputError
 from ..output import format_rows, write_text
+from ..plot.html import figure, page, table
 from .summary import cycle_rows, final_class_counts, table_rows
 
 METRIC_LABELS = {"accuracy": "test accuracy", "balanced_accuracy": "test balanced accuracy",
                  "macro_f1": "test macro-F1"}
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return html.escape(str(value))
-
-
-def _table(columns, rows) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def guard_sentence(summary: dict, n_classes: int) -> str:
@@ -61,31 +49,17 @@ def write_report(directory: str, summary: dict, rows: list[dict], *, n_classes: 
     counts = {name: counts[name] for name in summary["strategies"] if name in counts}
     files += class_histogram(counts, os.path.join(directory, "classes"), class_names=class_names,
                              title=f"class counts of the final labeled sets ({summary['labeled'][-1]} labels; dashed: balanced)")
-    columns, table = table_rows(summary)
-    write_text(os.path.join(directory, "summary.csv"), format_rows(columns, table, "csv"))
+    columns, summary_table = table_rows(summary)
+    write_text(os.path.join(directory, "summary.csv"), format_rows(columns, summary_table, "csv"))
     ccolumns, ctable = cycle_rows(summary)
     write_text(os.path.join(directory, "cycles.csv"), format_rows(ccolumns, ctable, "csv"))
     files += ["summary.csv", "cycles.csv"]
 
     def image(name: str, alt: str) -> str:
-        with open(os.path.join(directory, name + ".png"), "rb") as handle:
-            data = base64.b64encode(handle.read()).decode()
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-                f'<figcaption>{html.escape(alt)} — files: <a href="{name}.png">{name}.png</a>, '
-                f'<a href="{name}.svg">{name}.svg</a></figcaption></figure>')
+        return figure(directory, name, alt, formats=("png", "svg"))
 
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title or 'alselect simulate')}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child {{ text-align: left; }}
-img {{ max-width: 100%; }} figcaption {{ font-size: 0.85em; color: #555; }}
-.guard {{ background: #fff6e0; border-left: 4px solid #e69f00; padding: 0.5em 1em; }}
-</style></head><body>
-<h1>{html.escape(title or 'alselect simulate')}</h1>
-<p>{html.escape(settings_text)}</p>
+    name = title or "alselect simulate"
+    body = f"""<p>{html.escape(settings_text)}</p>
 <p class="guard"><b>Low-budget guard.</b> {html.escape(guard_sentence(summary, n_classes))}</p>
 {image('curves', 'learning curves: mean over seeds with confidence bands')}
 <h2>Summary per strategy</h2>
@@ -93,11 +67,10 @@ img {{ max-width: 100%; }} figcaption {{ font-size: 0.85em; color: #555; }}
 diff: paired difference to random over seeds with its {summary['confidence']:.0%} confidence interval;
 wins/ties/losses: seeds on which the strategy is above/equal to/below random at the largest budget.
 Full tables: <a href="summary.csv">summary.csv</a>, <a href="cycles.csv">cycles.csv</a>.</p>
-{_table(columns, table)}
+{table(columns, summary_table)}
 <h2>Per budget</h2>
-{_table(ccolumns, ctable)}
-{image('classes', 'class counts of the final labeled sets')}
-</body></html>
-"""
-    write_text(os.path.join(directory, "report.html"), page)
+{table(ccolumns, ctable)}
+{image('classes', 'class counts of the final labeled sets')}"""
+    page_text = page(name, body)
+    write_text(os.path.join(directory, "report.html"), page_text)
     return files + ["report.html"]
