@@ -11,6 +11,8 @@ CDAL-RL (mixtures N x 19 x 19 with ~5 classes present per image, embeddings N x 
 * ``rl-3k``    3,000 images (Cityscapes-sized): alselect's defaults (chunk 4096 -> one sequence)
   next to ``rl-3k-ref``: the same epochs with the reward evaluated exactly (reward_total over the
   whole selection and pool, as `alselect score` does) instead of on samples;
+* ``rl-20k``   20,000 images, chunked (5 chunks, 2 backward groups) next to ``rl-20k-ref``: one
+  sequence and one backward pass, as the released code unrolls the pool (one epoch each);
 * ``rl-100k``  100,000 images: chunks of 4,096, backward over 16,384 images at a time. Only with
   ``--only rl-100k-ref``: the released code's layout, the whole pool as one sequence and one
   backward pass (one epoch; its memory grows with N, several GB at 10^5 images).
@@ -174,6 +176,10 @@ def one(name: str, args) -> dict:
         return case_rl(100_000, max(1, args.epochs // 2), device)
     if name == "rl-100k-ref":
         return case_rl(100_000, 1, device, one_sequence=True)
+    if name == "rl-20k":
+        return case_rl(20_000, 1, device)
+    if name == "rl-20k-ref":
+        return case_rl(20_000, 1, device, one_sequence=True)
     if name == "reward-100k":
         return case_reward(100_000)
     if name == "daal-50k":
@@ -183,7 +189,7 @@ def one(name: str, args) -> dict:
     raise SystemExit(f"unknown case {name}")
 
 
-CASES = ("rl-3k", "rl-3k-ref", "rl-100k", "reward-100k", "daal-50k", "daal-50k-ref")
+CASES = ("rl-3k", "rl-3k-ref", "rl-20k", "rl-20k-ref", "rl-100k", "reward-100k", "daal-50k", "daal-50k-ref")
 
 
 def main():
@@ -224,6 +230,7 @@ def main():
                   f"{r['per_epoch_cpu']:.1f} s/epoch CPU (extrapolated, 391 batches); default {r['default_epochs']} epochs "
                   f"{r['default_wall']:.0f} s wall, {r['default_cpu']:.0f} s CPU, paper's 150 epochs {r['paper_150']:.0f} s; peak {r['peak_mb']:.0f} MB")
     for a, b, what in (("rl-3k-ref", "rl-3k", "exact reward / sampled reward, time per epoch"),
+                       ("rl-20k-ref", "rl-20k", "one sequence (released code) / chunked, time per epoch"),
                        ("rl-100k-ref", "rl-100k", "one sequence (released code) / chunked, time per epoch"),
                        ("daal-50k-ref", "daal-50k", "forward per update / one forward, time per batch")):
         if a in res and b in res:
