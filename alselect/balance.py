@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alselect.milp_balanced import DEFAULT_GAP_TOL, BalancedResult, program_objective
+from alselect.milp_balanced import DEFAULT_GAP_TOL, DEFAULT_TIME_LIMIT, BalancedResult, program_objective, program_terms
 
 __all__ = [
     "BalancedResult",
@@ -325,8 +325,8 @@ def informativeness(kind, probs=None, mc_probs=None, score=None):
 
 
 # --------------------------------------------------------------------------- balanced
-def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None,
-                   gap_tol=DEFAULT_GAP_TOL, verbose_callback=None):
+def solve_balanced(u, P, omega, budget, lam, *, time_limit=DEFAULT_TIME_LIMIT, candidates=None,
+                   gap_tol=DEFAULT_GAP_TOL, verbose_callback=None, initial=None):
     """Class-balanced selection, Eq. 4.8 / 4.9, to a certified optimality gap.
 
     ``min_z -u^T z + lam * ||Omega - P^T z||_1  s.t.  sum z = budget,  z in {0,1}``
@@ -345,9 +345,9 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
     lam : float
         Balance weight ``>= 0``; 0 gives plain top-``budget`` of ``u``.
     time_limit : float or None
-        Wall seconds; when hit the best feasible selection is returned with
-        ``status="time_limit"`` and its certified gap.  The limit bounds the
-        solver phases; model building may add a little.
+        Wall seconds, default ``DEFAULT_TIME_LIMIT`` (10 s); when hit the best
+        selection found is returned with ``status="time_limit"`` and its
+        certified gap.  None: no limit.
     candidates : None, bool mask (N,) or int array
         Eligible rows (default: all rows).
     gap_tol : float
@@ -355,6 +355,8 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
         max(|objective|, 1)``; default 1e-4 (HiGHS's default); 0 = exact.
     verbose_callback : callable(str) or None
         Receives one-line progress messages (the CLI prints them on stderr).
+    initial : None or int array (budget,)
+        A selection to start from (e.g. the solution at a nearby ``lam``).
 
     Returns
     -------
@@ -380,11 +382,15 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
     gap_tol = float(gap_tol)
     if not (gap_tol >= 0):
         raise ValueError(f"gap_tol must be >= 0, got {gap_tol}.")
+    if initial is not None:
+        initial = np.asarray(initial)
+        if initial.ndim != 1 or (initial.size and not np.issubdtype(initial.dtype, np.integer)):
+            raise ValueError("initial must be a 1-D array of row numbers (a previous selection).")
     if time_limit is not None and not (float(time_limit) > 0):
         raise ValueError(f"time_limit must be > 0 seconds or None, got {time_limit}.")
     return solve_balanced_program(u, P, om, b, lam, candidates=cand, gap_tol=gap_tol,
                                   time_limit=None if time_limit is None else float(time_limit),
-                                  verbose_callback=verbose_callback)
+                                  verbose_callback=verbose_callback, initial=initial)
 
 
 # --------------------------------------------------------------------------- k-center
