@@ -125,6 +125,9 @@ class Context:
     progress: Callable = no_progress
     notes: list[str] = field(default_factory=list)
     strategy: str = ""
+    #: rows already picked by earlier rounds of this selection (temporal rules, alselect.temporal):
+    #: a sequential strategy continues from them as from its own earlier picks
+    picked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def require(self, name: str) -> None:
         self.pool.require(name, f"strategy '{self.strategy}'")
