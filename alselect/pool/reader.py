@@ -53,7 +53,8 @@ def _check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:
 
 
 def open_pool(path) -> "Pool":
-    """Open and structurally validate a pool file.
+    """Open and structurally validate a pool file, or the manifest of a sharded pool
+    (a :class:`~alselect.pool.sharded.ShardedPool`, same interface).
 
     Raises
     ------
@@ -61,6 +62,12 @@ def open_pool(path) -> "Pool":
         Missing file, not HDF5, truncated, not an alselect pool, newer format version, or
         datasets of inconsistent shapes.
     """
+    from .manifest import is_manifest
+
+    if is_manifest(path):
+        from .sharded import ShardedPool
+
+        return ShardedPool(path)
     return Pool(path)
 
 
