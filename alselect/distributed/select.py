@@ -66,19 +66,30 @@ def _placement(client, i: int):
     return {"workers": [workers[i % len(workers)]], "allow_other_workers": True} if workers else {}
 
 
-def select_distributed(client, ctx, spec, params: dict, count: int):
-    """Run ``spec`` on ``client``; returns (indices, scores) equal to the single-machine ones."""
+def check_supported(strategy: str, params: dict | None = None) -> None:
+    """Raise the one-line error for a strategy (or parameter) without a distributed engine."""
+    from ..strategies import get_strategy
+
+    spec = get_strategy(strategy)
     if spec.name in RANKING_STRATEGIES:
-        if params.get("aggregate", "image") != "image":
+        if (params or {}).get("aggregate", "image") != "image":
             raise SelectionError(f"--dask runs '{spec.name}' with -p aggregate=image only; drop -p aggregate "
                                  "or run on one machine")
-        return _ranking(client, ctx, spec, params, count)
+        return
     if spec.name in SEQUENTIAL_STRATEGIES:
-        return _kcenter(client, ctx, params, count)
+        return
     supported = ", ".join(RANKING_STRATEGIES + SEQUENTIAL_STRATEGIES)
     kind = "sequential " if spec.order == SEQUENTIAL else ""
     raise SelectionError(f"--dask has no distributed engine for the {kind}strategy '{spec.name}' yet; it runs: "
                          f"{supported} (drop --dask to run '{spec.name}' on one machine)")
+
+
+def select_distributed(client, ctx, spec, params: dict, count: int):
+    """Run ``spec`` on ``client``; returns (indices, scores) equal to the single-machine ones."""
+    check_supported(spec.name, params)
+    if spec.name in RANKING_STRATEGIES:
+        return _ranking(client, ctx, spec, params, count)
+    return _kcenter(client, ctx, params, count)
 
 
 def _ranking(client, ctx, spec, params, count):

@@ -175,6 +175,8 @@ def build_manifest(output, shard_paths, *, labeled=None) -> Manifest:
     entries, ref, ref_path = [], None, None
     for shard in shard_paths:
         shard = os.fspath(shard)
+        if not os.path.isfile(shard):
+            raise PoolNotFoundError(f"shard '{shard}' not found (or not a file); check the path")
         try:
             with Pool(shard) as pool:
                 sig = signature(pool)
