@@ -37,9 +37,11 @@ class Stats:
         self.rounds = 0
         self.candidates = 0
         self.bytes_to_client = 0
+        self.bytes_to_workers = 0  # center vectors broadcast (one copy per shard)
 
     def as_dict(self) -> dict:
-        return {"rounds": self.rounds, "candidates": self.candidates, "bytes_to_client": self.bytes_to_client}
+        return {"rounds": self.rounds, "candidates": self.candidates, "bytes_to_client": self.bytes_to_client,
+                "bytes_to_workers": self.bytes_to_workers}
 
 
 #: statistics of the last distributed run in this process (benches read it)
@@ -194,5 +196,6 @@ def _kcenter(client, ctx, params, count):
         sel = np.array(new, dtype=np.int64)
         if len(picks) < count:
             fold([(X[sel], xs[sel], xn[sel])], rows[sel])
+            stats.bytes_to_workers += len(shards) * int(X[sel].nbytes + xs[sel].nbytes + xn[sel].nbytes + sel.nbytes)
     picked = np.asarray(picks, dtype=np.int64)
     return picked, np.sqrt(np.maximum(np.asarray(dists, dtype=np.float64), 0.0))
