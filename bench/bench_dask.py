@@ -124,12 +124,17 @@ def main():
         print(f"entropy top-{args.topk}: one machine {w1e:.2f} s wall / {c1e:.2f} s cpu; cluster {wde:.2f} s wall "
               f"(client cpu {cde:.2f} s, workers cpu {cpu_e:.2f} s); ratio one/cluster {w1e / wde:.2f}x; "
               f"{se['rounds']} round trip, {se['bytes_to_client'] / 2**20:.2f} MiB to the client; "
-              f"{args.rows / wde:,.0f} rows/s on the cluster; identical picks: True")
+              f"{args.rows / wde:,.0f} rows/s wall, {args.rows / max(cpu_e, 1e-9):,.0f} rows per worker-cpu-second; "
+              "identical picks: True")
+        size = -(-args.rows // args.shards)
+        labeled = sum(-(-(min(args.rows, (i + 1) * size) - i * size) // 100) for i in range(args.shards))
+        pairs = float(args.rows) * (labeled + args.budget)
         line = (f"kcenter budget {args.budget} (full sequence, measured): cluster {wdk:.2f} s wall (client cpu "
                 f"{cdk:.2f} s, workers cpu {cpu_k:.2f} s), {sk['rounds']} round trips ({wdk / sk['rounds']:.3f} s "
                 f"per round, {args.budget / sk['rounds']:.1f} picks per round), {sk['bytes_to_client'] / 2**20:.2f} MiB "
                 f"to the client, {sk['bytes_to_workers'] / 2**20:.2f} MiB broadcast to the workers; "
-                f"{args.rows * args.budget / wdk:,.3g} row-center pairs/s")
+                f"{pairs / wdk:,.3g} row-center pairs/s wall, {pairs / max(cpu_k, 1e-9):,.3g} per worker-cpu-second "
+                f"({pairs:.3g} pairs: rows x (labeled + budget))")
         if one_k is not None:
             line += f"; one machine {w1k:.2f} s wall / {c1k:.2f} s cpu; ratio one/cluster {w1k / wdk:.2f}x; identical picks: True"
         print(line)

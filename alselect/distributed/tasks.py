@@ -11,8 +11,8 @@ import numpy as np
 from ..contract import Context, Ranking
 from ..rowkeys import tie_keys
 
-#: rows per screening block of the k-center fold (bounds the (block, centers) dot buffer)
-FOLD_ROWS = 16384
+#: entries of the (rows, centers) float32 dot buffer of one k-center fold block (64 MiB)
+FOLD_ENTRIES = 1 << 24
 
 
 def _context(pool, strategy: str, seed, labeled_local: np.ndarray, start: int) -> Context:
@@ -104,8 +104,9 @@ class KCenterShard:
         K = self.X.shape[1]
         g_gemm, g64 = kc.gamma(K + 2, 2.0 ** -24), kc.gamma(K + 2, 2.0 ** -53)
         CT = np.ascontiguousarray(C.T)
-        for r0 in range(0, self.X.shape[0], FOLD_ROWS):
-            dots = self.X[r0:r0 + FOLD_ROWS] @ CT
+        step = max(64, FOLD_ENTRIES // C.shape[0])
+        for r0 in range(0, self.X.shape[0], step):
+            dots = self.X[r0:r0 + step] @ CT
             self.exact_pairs += int(fold_centers(self.X, self.s, self.n, self.anorm, self.live, self.D, r0, dots,
                                                  C, cs, cn, cnorm, g_gemm, g64))
         return self

@@ -224,6 +224,12 @@ class ShardedPool:
 
     rows_for_ids = Pool.rows_for_ids
 
+    def _ds(self, name: str):
+        """Raw HDF5 access exists per shard only; code that needs it (video frame gathering)
+        reads one pool file."""
+        raise PoolFormatError(f"reading '{name}' of a sharded pool ('{self.path}') is supported on one pool file "
+                              "only; write the pool as one file for this strategy")
+
     def problems(self, progress: Progress | None = None) -> list[str]:
         """Every shard's problems (prefixed by the shard), plus pool-wide id uniqueness."""
         found = []
