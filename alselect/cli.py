@@ -48,7 +48,8 @@ def cli():
 def output_options(func):
     """Shared output options: -o/--output, --format."""
     func = click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
-                        help="Write here instead of stdout ('-'); written atomically.")(func)
+                        help="Write here instead of stdout ('-'); a file is replaced atomically, a device or FIFO "
+                             "written directly; never one of the inputs.")(func)
     func = click.option("--format", "fmt", type=click.Choice(["txt", "csv", "jsonl"]), default="txt",
                         show_default=True, help="txt: one per line (tab-separated columns); csv with header; jsonl.")(func)
     return func
@@ -58,21 +59,6 @@ def _progress_factory():
     from .progress import stderr_progress
 
     return stderr_progress
-
-
-def _materialise_stdin_pool(pool: str) -> str:
-    """``-`` as POOL: spool stdin to a temporary file (HDF5 needs random access)."""
-    if pool != "-":
-        return pool
-    import atexit
-    import shutil
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(suffix=".h5")
-    with os.fdopen(fd, "wb") as handle:
-        shutil.copyfileobj(sys.stdin.buffer, handle)
-    atexit.register(lambda: os.path.exists(tmp) and os.unlink(tmp))
-    return tmp
 
 
 # --------------------------------------------------------------------------------------- pick
@@ -90,12 +76,14 @@ def _materialise_stdin_pool(pool: str) -> str:
               help="Video pools: never pick a frame within K frames of a labeled frame or an earlier pick (same video).")
 @click.option("--per-video", is_flag=True,
               help="Video pools: at most ceil(budget / videos) picks per video before any video gets more.")
+@click.option("--subset", type=click.IntRange(min=1), metavar="M",
+              help="Run the strategy on a seeded random subset of M unlabeled samples only.")
 @click.option("--dask", "dask_address", metavar="ADDRESS|local:W",
               help="Run on a Dask cluster: a scheduler address (tcp://HOST:8786) or local:W for W local workers; "
                    "each shard is read on a worker (needs the [dask] extra).")
 @output_options
 def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, exclude_neighbors,
-         per_video, output, fmt, dask_address=None):
+         per_video, subset, output, fmt, dask_address=None):
     """Select samples to label from POOL ('-' reads the pool from stdin).
 
     Prints the picks one per line as 0-based row numbers (ids with --ids): in selection
@@ -107,10 +95,11 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
       alselect pick pool.h5 --strategy entropy --budget 100 > to_label.txt
     """
     from .errors import SelectionError
-    from .inputs import parse_rows, read_lines
+    from .inputs import parse_rows, pool_source, read_lines
     from .output import format_rows, write_text
     from .pool import open_pool
     from .selection import select
+    from .targets import check_output
 
     parsed: dict[str, str] = {}
     for item in params:
@@ -120,12 +109,15 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         parsed[key.strip()] = value.strip()
     if labeled_file == "-" and pool == "-":
         raise SelectionError("POOL and --labeled cannot both read stdin ('-')")
-    with open_pool(_materialise_stdin_pool(pool)) as opened:
+    target = check_output(output, [("POOL", pool), ("--labeled", labeled_file)])
+    with pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
         labeled = None
         if labeled_file is not None:
             lines = read_lines(labeled_file, "--labeled")
             labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
         import contextlib
+
+        from .stdout_guard import stdout_to_stderr
 
         if dask_address is not None:
             from .distributed import connect
@@ -135,14 +127,22 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
             cluster = connect(dask_address)
         else:
             cluster = contextlib.nullcontext()
-        with cluster as client:
-            result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
-                            budget_cost=budget_cost, progress=_progress_factory(), exclude_neighbors=exclude_neighbors,
-                            per_video=per_video, client=client, **parsed)
+        # a native solver's banner (HiGHS for `balanced`) or a cluster's log must not reach stdout
+        with stdout_to_stderr(), cluster as client:
+            result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled,
+                            seed=seed, budget_cost=budget_cost, progress=_progress_factory(),
+                            exclude_neighbors=exclude_neighbors, per_video=per_video, subset=subset,
+                            client=client, **parsed)
         keys = opened.ids()[result.indices] if use_ids else result.indices
+        if not budget_cost:
+            from .guard import budget_warning
+
+            warning = budget_warning(opened, result.strategy, int(budget), labeled)
+            if warning:
+                click.echo(f"warning: {warning}", err=True)
     columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
     rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
-    write_text(output, format_rows(columns, list(rows), fmt))
+    write_text(target, format_rows(columns, list(rows), fmt))
     for note in result.notes:
         click.echo(f"{strategy}: {note}", err=True)
     spent = f" (cost {result.cost:g})" if result.cost is not None else ""
@@ -157,9 +157,57 @@ def _count(budget: float):
     return int(budget)
 
 
+# ------------------------------------------------------------------------------- pseudo-label
+@cli.command("pseudo-label")
+@click.argument("pool", metavar="POOL")
+@click.option("-k", "--count", required=True, type=click.IntRange(min=1), help="Number of pseudo-labels.")
+@click.option("--by", type=click.Choice(["dispersion", "entropy"]), default="dispersion", show_default=True,
+              help="dispersion: most stable per-epoch predictions; entropy: most certain probabilities.")
+@click.option("--labeled", "labeled_file", metavar="FILE|-", help="Extra already-labeled samples (never returned).")
+@click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
+@click.option("--names", "use_names", is_flag=True, help="Print class names instead of class numbers.")
+@click.option("--with-scores", is_flag=True, help="Add the dispersion or entropy of each sample as a third column.")
+@output_options
+def pseudo_label(pool, count, by, labeled_file, use_ids, use_names, with_scores, output, fmt):
+    """The COUNT unlabeled samples of POOL with the most stable or certain predictions, and their
+    predicted labels (thesis §3.5): pseudo-labels for training an auxiliary model.
+
+    Prints one sample per line with its predicted class, most stable first. The pool is not
+    changed: pseudo-labeled samples stay unlabeled.
+
+    \b
+    Example:
+      alselect pseudo-label pool.h5 --count 500 --by dispersion --format csv -o pseudo.csv
+    """
+    from .inputs import parse_rows, read_lines
+    from .output import format_rows, write_text
+    from .pool import open_pool
+    from .pseudo_label import pseudo_labels
+
+    with open_pool(pool) as opened:
+        labeled = None
+        if labeled_file is not None:
+            lines = read_lines(labeled_file, "--labeled")
+            labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
+        result = pseudo_labels(opened, count, by=by, labeled=labeled, progress=_progress_factory())
+        keys = opened.ids()[result.indices] if use_ids else result.indices
+        labels = result.labels
+        if use_names:
+            names = opened.class_names()
+            if names is None:
+                raise InvalidInputError("--names: the pool has no class names; add them with `alselect pack ... "
+                                        "--class-names NAMES.txt` or drop --names")
+            labels = [names[i] for i in labels]
+    columns = ["id" if use_ids else "row", "label"] + (["score"] if with_scores else [])
+    rows = zip(keys, labels, result.scores) if with_scores else zip(keys, labels)
+    write_text(output, format_rows(columns, list(rows), fmt))
+    click.echo(f"{len(result)} pseudo-labels by {by} (the pool is unchanged)", err=True)
+
+
 # --------------------------------------------------------------------------------------- pack
 @cli.command()
-@click.option("-o", "--output", required=True, metavar="POOL.h5", help="Pool file to write (atomically).")
+@click.option("-o", "--output", required=True, metavar="POOL.h5",
+              help="Pool file to write (atomically; '-' streams it to stdout).")
 @click.option("--probs", metavar="P.npy", help="Class probabilities (N, C).")
 @click.option("--logits", metavar="L.npy", help="Class logits (N, C); probabilities are derived by a stable softmax.")
 @click.option("--embeddings", metavar="E.npy", help="Embeddings (N, D).")
@@ -199,27 +247,42 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
          motion_forward, motion_backward, motion_stride, truth_boxes, truth_box_offsets, truth_box_classes):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
 
+    Every input may be '-' (stdin, for one of them), a pipe or a FIFO.
+
     \b
     Example:
       alselect pack -o pool.h5 --probs probs.npy --embeddings emb.npy --labeled labeled.txt
     """
-    from .inputs import load_array, parse_ids, parse_rows, read_lines
+    from .inputs import array_path, load_array, parse_ids, parse_rows, read_lines
     from .pool import write_pool
+    from .targets import check_output
 
     if probs is None and logits is None:
         raise InvalidInputError("pack needs --probs P.npy or --logits L.npy")
+    sources = (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
+               ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
+               ("truth", truth), ("cost", cost), ("region_probs", region_probs),
+               ("region_offsets", region_offsets), ("region_weights", region_weights),
+               ("region_features", region_features), ("region_boxes", region_boxes),
+               ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts),
+               ("region_scores", region_scores), ("region_classes", region_classes),
+               ("region_tracks", region_tracks), ("video_ids", video_ids), ("frames", frames),
+               ("motion_forward", motion_forward), ("motion_backward", motion_backward),
+               ("truth_boxes", truth_boxes), ("truth_box_offsets", truth_box_offsets),
+               ("truth_box_classes", truth_box_classes))
+    inputs = [("--" + name.replace("_", "-"), array_path(spec)) for name, spec in sources if spec is not None]
+    inputs += [(option, path) for option, path in (("--labeled", labeled), ("--ids", ids),
+                                                   ("--class-names", class_names)) if path is not None]
+    inputs += [(f"--score {item.partition('=')[0]}", array_path(item.partition("=")[2])) for item in scores]
+    stdin_users = [option for option, path in inputs if path == "-"]
+    if len(stdin_users) > 1:
+        raise InvalidInputError(f"only one input can read stdin ('-'); {', '.join(stdin_users)} all do")
+    check_output(output, inputs)
+    if output == "-" and sys.stdout.isatty():
+        raise InvalidInputError("pack -o - writes a binary HDF5 file to stdout, which is a terminal; "
+                                "redirect it (> pool.h5) or pipe it into another command")
     arrays = {}
-    for name, spec in (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
-                       ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
-                       ("truth", truth), ("cost", cost), ("region_probs", region_probs),
-                       ("region_offsets", region_offsets), ("region_weights", region_weights),
-                       ("region_features", region_features), ("region_boxes", region_boxes),
-                       ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts),
-                       ("region_scores", region_scores), ("region_classes", region_classes),
-                       ("region_tracks", region_tracks), ("video_ids", video_ids), ("frames", frames),
-                       ("motion_forward", motion_forward), ("motion_backward", motion_backward),
-                       ("truth_boxes", truth_boxes), ("truth_box_offsets", truth_box_offsets),
-                       ("truth_box_classes", truth_box_classes)):
+    for name, spec in sources:
         if spec is not None:
             arrays[name] = load_array(spec, "--" + name.replace("_", "-"))
     if scores:
@@ -236,7 +299,7 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
     if class_names is not None:
         arrays["class_names"] = read_lines(class_names, "--class-names")
     write_pool(output, motion_stride=motion_stride, **arrays)
-    click.echo(f"wrote {output}", err=True)
+    click.echo("wrote the pool to stdout" if output == "-" else f"wrote {output}", err=True)
 
 
 # ----------------------------------------------------------------------------------- manifest
@@ -280,14 +343,18 @@ def inspect(pool, picks_file, use_ids, as_json):
     the labeled set's, the true-class histogram when the pool has ground truth, and the
     normalised L1 balance score of each (0 = uniform, 1 = a single class).
     """
+    from .inputs import pool_source
     from .inspect import balance_report, describe, render, render_balance
 
-    report = describe(pool, progress=_progress_factory())
-    if picks_file is not None and not report["problems"]:
-        from .pool import open_pool
+    if picks_file == "-" and pool == "-":
+        raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    with pool_source(pool) as (source, name):
+        report = describe(source, progress=_progress_factory(), name=name)
+        if picks_file is not None and not report["problems"]:
+            from .pool import open_pool
 
-        with open_pool(pool) as opened:
-            report["balance"] = balance_report(opened, _read_picks(opened, picks_file, use_ids))
+            with open_pool(source, name=name) as opened:
+                report["balance"] = balance_report(opened, _read_picks(opened, picks_file, use_ids))
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -334,10 +401,13 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
     import numpy as np
 
     from . import cdal
+    from .inputs import pool_source
     from .pool import open_pool
     from .strategies.contextual import load_cd_inputs, parse_classes
 
-    with open_pool(pool) as opened:
+    if picks_file == "-" and pool == "-":
+        raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    with pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
         picks = _read_picks(opened, picks_file, use_ids)
         inputs = load_cd_inputs(opened, layout)
         embeddings = opened.read("embeddings", dtype=np.float32) if opened.has("embeddings") else None
@@ -393,9 +463,36 @@ from .infer.command import infer as _infer  # noqa: E402
 
 cli.add_command(_infer)
 
+# `simulate` imports scikit-learn, joblib (and matplotlib with --report) inside the command only.
+from .simulate.command import simulate as _simulate  # noqa: E402
+
+cli.add_command(_simulate)
+# The labeling loop: `label`, and `export` / `push` / `pull` for labeling tools.
+from .labeling.command import COMMANDS as _LABELING  # noqa: E402
+
+for _command in _LABELING:
+    cli.add_command(_command)
+
 
 def main():
-    cli(prog_name="alselect")
+    from .interrupt import Interrupted, check, installed
+
+    try:
+        with installed():
+            try:
+                cli(prog_name="alselect")
+            except SystemExit:
+                check()  # a signal that came while the command finished still counts
+                raise
+    except Interrupted as exc:  # SIGINT / SIGTERM: temporary files are gone, nothing written
+        from .tempfiles import remove_all
+
+        remove_all()
+        sys.stderr.write(f"Error: {exc}\n")
+        sys.stderr.flush()
+        # exit now: a normal interpreter exit would wait for solver threads still in C
+        # (HiGHS joins or aborts on them in its destructors) and free every array first
+        os._exit(exc.exit_status)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,12 @@ def predicted_histogram(pool, progress=None) -> np.ndarray:
     return counts
 
 
-def describe(path: str, progress=None) -> dict:
-    """Everything ``inspect`` prints, as a JSON-ready dict. Raises on pools that cannot be opened."""
+def describe(path: str, progress=None, *, name=None) -> dict:
+    """Everything ``inspect`` prints, as a JSON-ready dict. Raises on pools that cannot be opened.
+
+    ``name``: how to call the pool when ``path`` is a spooled copy (of stdin, a pipe)."""
     progress = progress or no_progress
-    with open_pool(path) as pool:
+    with open_pool(path, name=name) as pool:
         datasets = []
         known = set(DATASETS) | {"probs"}
         for name in pool.datasets():
@@ -60,6 +62,13 @@ def describe(path: str, progress=None) -> dict:
             regions = {"total": int(per.sum()), "min": int(per.min()), "mean": float(per.mean()), "max": int(per.max()),
                        "extras": [n.split("/")[1] for n in ("regions/weights", "regions/features", "regions/boxes")
                                   if pool.has(n)]}
+        history = None
+        try:
+            from .labeling.history import read_history
+
+            history = read_history(pool).per_cycle() or None
+        except AlselectError as exc:
+            problems.append(str(exc))
         video = _video_report(pool)
         cd = None
         if pool.has("cd/present"):
@@ -67,7 +76,7 @@ def describe(path: str, progress=None) -> dict:
             cd = {"mean_present": float(present.sum(1).mean()), "counts": pool.has("cd/counts")}
         return {
             "path": pool.path,
-            "size_bytes": pool.size_bytes() if hasattr(pool, "size_bytes") else os.path.getsize(pool.path),
+            "size_bytes": pool.size_bytes() if hasattr(pool, "size_bytes") else os.path.getsize(pool.source),
             "format_version": pool.version,
             "created_by": str(pool.file.attrs.get("created_by", "")),
             "n_rows": pool.n_rows,
@@ -80,6 +89,7 @@ def describe(path: str, progress=None) -> dict:
             "predicted_histogram": hist,
             "regions": regions,
             "cd": cd,
+            "history": history,
             "video": video,
             "problems": problems,
             **({"shards": [{"path": p, "start": a, "rows": r} for p, a, r in pool.shard_ranges()]}
@@ -146,6 +156,14 @@ def render(report: dict) -> str:
     if report.get("cd"):
         counts = ", per-class counts" if report["cd"]["counts"] else ""
         lines.append(f"class mixtures (cd/): {report['cd']['mean_present']:.2f} classes present per sample on average{counts}")
+    if report.get("history"):
+        import time
+
+        lines.append("labeling history (alselect label / pull):")
+        for h in report["history"]:
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(h["last"]))
+            relabeled = f", {h['relabeled']} relabeled" if h["relabeled"] else ""
+            lines.append(f"  cycle {h['cycle']}: {h['rows']} sample(s){relabeled}, {when} UTC")
     if report["predicted_histogram"] is not None:
         lines.append("predicted-class histogram (argmax of probs):")
         total = max(1, sum(report["predicted_histogram"]))

@@ -1,19 +1,15 @@
-"""Writing results: ``-`` is stdout; files are written to a temporary name and renamed, so a
-failed command never leaves a partial or clobbered output file."""
+"""Formatting results and writing them: ``-`` is stdout; files are written to a temporary
+name and renamed, so a failed command never leaves a partial or clobbered output file
+(rules: :mod:`alselect.targets`)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import sys
-import tempfile
 from typing import Sequence
 
 import numpy as np
-
-from .pool.writer import default_file_mode
 
 FORMATS = ("txt", "csv", "jsonl")
 
@@ -54,20 +50,10 @@ def _cell(value) -> str:
     return str(value)
 
 
-def write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, or to stdout for ``-``."""
-    if path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` (a path, ``-`` for stdout, or a resolved
+    :class:`alselect.targets.Target`) by the rules of :mod:`alselect.targets`."""
+    from .targets import open_output
+
+    with open_output(path) as handle:
+        handle.write(text)

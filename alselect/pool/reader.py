@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
-from .. import validation as checks
+from .. import interrupt, validation as checks
 from .spec import (
     ATTR_COMMITTED_EPOCHS,
     CD_GROUP,
@@ -52,9 +52,10 @@ def _check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:
         raise PoolValueError(f"dataset '{name}' must hold only 0/1 (or booleans)")
 
 
-def open_pool(path) -> "Pool":
-    """Open and structurally validate a pool file, or the manifest of a sharded pool
-    (a :class:`~alselect.pool.sharded.ShardedPool`, same interface).
+def open_pool(path, *, name=None) -> "Pool":
+    """Open and structurally validate a pool file (``name``: how messages call it, when
+    ``path`` is a spooled copy, e.g. of stdin), or the manifest of a sharded pool (a
+    :class:`~alselect.pool.sharded.ShardedPool`, same interface).
 
     Raises
     ------
@@ -68,7 +69,7 @@ def open_pool(path) -> "Pool":
         from .sharded import ShardedPool
 
         return ShardedPool(path)
-    return Pool(path)
+    return Pool(path, name=name)
 
 
 class Pool:
@@ -85,18 +86,20 @@ class Pool:
         Format version of the file.
     """
 
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        if not os.path.exists(self.path):
+    def __init__(self, path, *, name=None):
+        #: the file opened; ``path`` (what messages name) differs when it is a spooled copy
+        self.source = os.fspath(path)
+        self.path = self.source if name is None else str(name)
+        if not os.path.exists(self.source):
             raise PoolFormatError(f"pool file '{self.path}' not found; build one with `alselect pack` or `alselect infer`")
-        if os.path.isdir(self.path):
+        if os.path.isdir(self.source):
             raise PoolFormatError(f"'{self.path}' is a directory, not a pool file")
-        if not h5py.is_hdf5(self.path):
+        if not h5py.is_hdf5(self.source):
             raise PoolFormatError(
                 f"'{self.path}' is not an HDF5 file; a pool is an HDF5 file written by `alselect pack` or `alselect infer`"
             )
         try:
-            self.file = h5py.File(self.path, "r")
+            self.file = h5py.File(self.source, "r")
         except OSError as exc:
             raise PoolFormatError(
                 f"'{self.path}' cannot be opened as HDF5 ({str(exc).splitlines()[0]}); it is probably truncated "
@@ -390,6 +393,7 @@ class Pool:
         check = self._checker(source)
         for start in range(0, n, step):
             stop = min(n, start + step)
+            interrupt.check()  # h5py defers signals (see alselect.interrupt)
             try:
                 block = ds[start:stop] if axis == 0 else ds[:self._committed_epochs(ds), start:stop]
             except OSError as exc:

@@ -60,7 +60,7 @@ class ShardedPool:
     """
 
     def __init__(self, path):
-        self.path = os.fspath(path)
+        self.path = self.source = os.fspath(path)
         self.manifest: Manifest = read_manifest(self.path)
         m = self.manifest
         self.n_rows, self.n_classes, self.version = m.n_rows, m.n_classes, m.pool_version
