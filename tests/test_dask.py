@@ -82,6 +82,20 @@ def test_kcenter_without_labeled_rows(client, tmp_path):
         np.testing.assert_array_equal(b.indices, a.indices)
 
 
+@pytest.mark.parametrize("m", [1, 3])
+def test_kcenter_with_few_candidates_per_round(client, sharded, monkeypatch, m):
+    """Tiny candidate lists force many rounds, each confirming picks only under the bounds."""
+    from alselect.distributed import select as dsel
+
+    monkeypatch.setattr(dsel, "MIN_CANDIDATES", m)
+    monkeypatch.setattr(dsel, "MAX_CANDIDATES", m)
+    full, manifest, _ = sharded
+    a = alselect.select(full, "kcenter", 80)
+    b = alselect.select(manifest, "kcenter", 80, client=client)
+    np.testing.assert_array_equal(b.indices, a.indices)
+    assert 80 / (4 * m) <= dsel.LAST.rounds <= 80
+
+
 def test_unsupported_strategy_is_one_clear_error(client, sharded):
     with pytest.raises(SelectionError, match="no distributed engine.*badge"):
         alselect.select(sharded[1], "badge", 3, seed=1, client=client)
@@ -93,7 +107,8 @@ def _kill_run(manifest, out):
     """Run kcenter on 2 worker processes and kill one worker process mid-run (in a child process)."""
     code = f"""
 import os, signal, threading, time, numpy as np, distributed, alselect
-from alselect.distributed import tasks
+from alselect.distributed import select as dsel
+dsel.MIN_CANDIDATES = dsel.MAX_CANDIDATES = 2  # many short rounds: the kill lands mid-run
 with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \\
         distributed.Client(cl) as client:
     pids = client.run(os.getpid)
