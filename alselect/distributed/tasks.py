@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..contract import Context, Ranking
+from ..errors import SelectionError
 from ..rowkeys import tie_keys
 
 #: entries of the (rows, centers) float32 dot buffer of one k-center fold block (64 MiB)
@@ -39,8 +40,8 @@ def shard_top(path: str, start: int, strategy: str, params: dict, seed, labeled_
             empty = np.empty(0)
             return np.empty(0, np.int64), empty, np.empty(0, np.int64), empty
         result = spec.load()(ctx, min(k, rows.size), **params)
-        if not isinstance(result, Ranking):
-            raise TypeError(f"strategy {strategy} is not a ranking strategy")  # guarded by the driver
+        if not isinstance(result, Ranking):  # the driver sends ranking strategies only
+            raise SelectionError(f"strategy '{strategy}' is not a ranking strategy")
         scores = np.asarray(result.scores, dtype=np.float64)
         key = -scores if result.ascending else scores
         tie = tie_keys(seed, start + np.arange(pool.n_rows, dtype=np.int64))
