@@ -25,6 +25,9 @@ class AlselectGroup(click.Group):
     """Turns library errors into ``click.ClickException`` (one line, exit 1, no traceback)."""
 
     def invoke(self, ctx):
+        from .jit_cache import notify_compiles
+
+        notify_compiles()  # one stderr line when a kernel compiles instead of loading from the cache
         try:
             return super().invoke(ctx)
         except AlselectError as exc:

@@ -366,7 +366,7 @@ class Pool:
         return checks.check_probabilities if kind == "prob" else checks.check_finite
 
     def iter_rows(self, name: str, *, dtype=None, progress: Progress | None = None,
-                  block_bytes: int = READ_BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+                  block_bytes: int = READ_BLOCK_BYTES, raw: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """Stream a per-sample dataset in validated blocks of rows.
 
         Yields ``(start, block)`` where ``block`` covers rows ``start:start+len``. The sample
@@ -381,6 +381,10 @@ class Pool:
             Convert each block (after validation in its storage dtype) to this dtype.
         progress : callable, optional
             Called with the number of rows done after each block.
+        raw : bool
+            Yield the blocks as stored, neither validated nor converted (``dtype`` ignored). A
+            caller that validates in its own pass calls :meth:`check_block` on any block it
+            flags, which raises the very error this method would have raised.
         """
         derive = name == "probs" and "probs" not in self.file
         source = "logits" if derive else name
@@ -401,14 +405,12 @@ class Pool:
                     f"reading '{source}' rows {start}:{stop} of '{self.path}' failed ({exc}); the file is "
                     "probably truncated or corrupt: rebuild it"
                 ) from None
-            if block.dtype == np.float16:  # numpy's float16 arithmetic is emulated and slow
-                block = block.astype(np.float32)
-                if check is checks.check_probabilities:
-                    checks.check_probabilities(source, block, start, stored="float16")
-                else:
-                    check(source, block, start)
-            else:
-                check(source, block, start)
+            if raw and not derive:
+                yield start, block
+                if progress is not None:
+                    progress(stop - start)
+                continue
+            block = self._check_block(source, block, start, check)
             if derive:
                 block = softmax(block)
             if dtype is not None and block.dtype != dtype:
@@ -416,6 +418,22 @@ class Pool:
             yield start, block
             if progress is not None:
                 progress(stop - start)
+
+    def _check_block(self, source: str, block: np.ndarray, start: int, check) -> np.ndarray:
+        """Validate one stored block; float16 comes back widened to float32."""
+        if block.dtype == np.float16:  # numpy's float16 arithmetic is emulated and slow
+            block = block.astype(np.float32)
+            if check is checks.check_probabilities:
+                checks.check_probabilities(source, block, start, stored="float16")
+            else:
+                check(source, block, start)
+        else:
+            check(source, block, start)
+        return block
+
+    def check_block(self, name: str, start: int, block: np.ndarray) -> None:
+        """Validate a block that ``iter_rows(name, raw=True)`` yielded at ``start``."""
+        self._check_block(name, block, start, self._checker(name))
 
     def read(self, name: str, *, dtype=None, progress: Progress | None = None) -> np.ndarray:
         """Read a whole dataset into memory (validated block by block)."""
