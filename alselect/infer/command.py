@@ -36,8 +36,10 @@ from .errors import InferError
 @click.option("--storage-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
               help="Stored dtype of probs, mc_probs and embeddings.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed torch (reproducible MC-dropout masks).")
+@click.option("--shard", metavar="I/N", help="Write only shard I of N (0-based): rows I*ceil(rows/N) onwards; "
+              "list the shards in order with `alselect manifest`.")
 def infer(model, weights, data, output, task, embedding_layer, mc_samples, batch_size, device, precision,
-          num_workers, storage_dtype, seed):
+          num_workers, storage_dtype, seed, shard=None):
     """Run a PyTorch model over the pool and write POOL.h5 (probs, embeddings, ids, ...).
 
     \b
@@ -53,9 +55,12 @@ def infer(model, weights, data, output, task, embedding_layer, mc_samples, batch
     except ImportError:
         raise InferError("`alselect infer` needs PyTorch: pip install 'alselect[torch]'") from None
     from .run import run_infer
+    from .shard import parse_shard
+
+    shard = None if shard is None else parse_shard(shard)
 
     stats = run_infer(model, data, output, weights=weights, task=task, embedding_layer=embedding_layer,
                       mc_samples=mc_samples, batch_size=batch_size, device=device, precision=precision,
-                      num_workers=num_workers, storage_dtype=storage_dtype, seed=seed)
+                      num_workers=num_workers, storage_dtype=storage_dtype, seed=seed, shard=shard)
     click.echo(f"wrote {stats.path}: {stats.n_rows} samples in {stats.seconds:.1f} s ({stats.rate:,.1f} samples/s); "
                f"datasets: {', '.join(stats.datasets)}", err=True)

@@ -131,7 +131,7 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
               embedding_layer: str | None = None, mc_samples: int = 0, batch_size: int = 64,
               device: str | None = None, precision: str = "fp32", num_workers: int = 0,
               storage_dtype: str = "float32", seed: int | None = None, progress: bool | None = None,
-              queue_depth: int = QUEUE_DEPTH) -> InferStats:
+              queue_depth: int = QUEUE_DEPTH, shard: tuple[int, int] | None = None) -> InferStats:
     """Run ``model`` over ``data`` and write the pool file ``output`` (atomically).
 
     Parameters
@@ -157,6 +157,8 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
         Seeds torch's generator (reproducible MC-dropout masks).
     progress : bool, optional
         Draw the throughput line on stderr (default: when stderr is a terminal).
+    shard : (I, N), optional
+        Write only shard I of N (0-based) of the data's rows (alselect.infer.shard).
 
     Returns
     -------
@@ -183,6 +185,10 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
     if mc_samples and not dropout_modules(net):
         raise InferError("--mc-samples needs dropout layers (torch.nn.Dropout and friends), but the model has none")
     loader = _as_loader(data, batch_size, num_workers, dev)
+    if shard is not None:
+        from .shard import shard_loader
+
+        loader = shard_loader(loader, *shard)
     n_rows = expected_rows(loader)
     if n_rows == 0:
         raise InferError("the data is empty (len() is 0); a pool needs at least one sample")
