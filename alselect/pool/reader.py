@@ -87,7 +87,8 @@ def _decoded(value) -> str:
 
 def open_pool(path, *, name=None) -> "Pool":
     """Open and structurally validate a pool file (``name``: how messages call it, when
-    ``path`` is a spooled copy, e.g. of stdin).
+    ``path`` is a spooled copy, e.g. of stdin), or the manifest of a sharded pool (a
+    :class:`~alselect.pool.sharded.ShardedPool`, same interface).
 
     Raises
     ------
@@ -97,6 +98,12 @@ def open_pool(path, *, name=None) -> "Pool":
         Not HDF5, truncated or corrupt, not an alselect pool, newer format or element version,
         links out of the file, or datasets of inconsistent shapes, dtypes or claimed sizes.
     """
+    from .manifest import is_manifest
+
+    if is_manifest(path):
+        from .sharded import ShardedPool
+
+        return ShardedPool(path)
     return Pool(path, name=name)
 
 
