@@ -52,6 +52,8 @@ def test_frozen_pool_opens_validates_and_gives_the_same_picks(name, tmp_path):
     with alselect.open_pool(fresh) as pool:
         assert pool.version == (2 if name.startswith("v2") else 1)
     for strategy, run in EXPECTED["files"][name].items():
-        for source in (path, fresh):
-            result = alselect.select(source, strategy, run["budget"], seed=run["seed"], **run["params"])
-            np.testing.assert_array_equal(result.indices, run["picks"], err_msg=f"{name} {strategy} {source}")
+        picks = [alselect.select(source, strategy, run["budget"], seed=run["seed"], **run["params"]).indices
+                 for source in (path, fresh)]
+        np.testing.assert_array_equal(picks[0], picks[1], err_msg=f"{name} {strategy}: frozen vs rewritten file")
+        if strategy != "random":  # a seeded random stream may change between releases; the format may not
+            np.testing.assert_array_equal(picks[0], run["picks"], err_msg=f"{name} {strategy} vs frozen picks")
