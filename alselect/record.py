@@ -34,6 +34,7 @@ import os
 
 import numpy as np
 
+from . import __version__
 from .errors import InvalidInputError, PoolFormatError, PoolValueError
 from . import validation as checks
 from .validation import PROB_SUM_ATOL
@@ -42,6 +43,8 @@ from .pool.reader import softmax
 from .pool.spec import ATTR_FORMAT, FORMAT_NAME
 
 MODES = ("inplace", "copy")
+#: On ``epoch_preds`` of a file that holds only recorded epochs: the number of classes C.
+ATTR_RECORDED_CLASSES = "n_classes"
 
 
 def _as_numpy(predictions) -> np.ndarray:
@@ -62,31 +65,36 @@ class EpochRecorder:
     Parameters
     ----------
     pool_path : str or os.PathLike
-        An existing pool file (its ``probs``/``logits`` fix N and C).
+        The pool file (its ``probs``/``logits`` fix N and C). It need not exist yet: then the
+        first :meth:`record` creates a file holding only the recorded epochs (N from that call),
+        and a later ``alselect infer -o pool_path`` adds the model outputs and keeps them.
     store_probs : bool, optional
         Also append (N, C) probabilities to ``epoch_probs``. Default: whenever the pool already
         holds ``epoch_probs`` (they must stay aligned with ``epoch_preds``).
     mode : {"inplace", "copy"}
         Crash-safety mode, see the module docstring.
+    n_classes : int, optional
+        C, needed only when recording (N,) labels into a pool that does not exist yet.
     """
 
-    def __init__(self, pool_path, *, store_probs: bool | None = None, mode: str = "inplace"):
+    def __init__(self, pool_path, *, store_probs: bool | None = None, mode: str = "inplace",
+                 n_classes: int | None = None):
         self.path = os.fspath(pool_path)
         if mode not in MODES:
             raise InvalidInputError(f"EpochRecorder mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
+                                      or n_classes < 1):
+            raise InvalidInputError(f"n_classes must be an integer >= 1, got {n_classes!r}")
         self.mode = mode
-        if not os.path.isfile(self.path):
-            raise PoolFormatError(f"'{self.path}' does not exist; create the pool first (`alselect infer` or `alselect pack`)")
-        with open_file(self.path, "r") as f:
-            fmt = f.attrs.get(ATTR_FORMAT)
-            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
-            if fmt != FORMAT_NAME:
-                raise PoolFormatError(f"'{self.path}' is not an alselect pool (root attribute '{ATTR_FORMAT}' is {fmt!r})")
-            base = "probs" if "probs" in f else "logits" if "logits" in f else None
-            if base is None:
-                raise PoolFormatError(f"'{self.path}' has neither 'probs' nor 'logits'; it is not a valid pool")
-            self.n_rows, self.n_classes = (int(s) for s in f[base].shape)
-            has_probs = "epoch_probs" in f
+        self.n_rows: int | None = None
+        self.n_classes: int | None = None if n_classes is None else int(n_classes)
+        has_probs = False
+        if os.path.exists(self.path):
+            self._read_shape(n_classes)
+            with open_file(self.path, "r") as f:
+                has_probs = "epoch_probs" in f
+        # else: the pool does not exist yet; the first record() creates a file holding only the
+        # recorded epochs, which `alselect infer -o PATH` later completes (keeping them)
         self.store_probs = has_probs if store_probs is None else bool(store_probs)
         if has_probs and not self.store_probs:
             raise InvalidInputError(
@@ -94,15 +102,77 @@ class EpochRecorder:
                 "with epoch_preds (use store_probs=True)"
             )
 
+    def _read_shape(self, n_classes: int | None) -> None:
+        """N and C from the pool's probs/logits, or from the epochs of a file holding only those."""
+        with open_file(self.path, "r") as f:
+            fmt = f.attrs.get(ATTR_FORMAT)
+            fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+            if fmt != FORMAT_NAME:
+                raise PoolFormatError(f"'{self.path}' is not an alselect pool (root attribute '{ATTR_FORMAT}' is {fmt!r})")
+            base = "probs" if "probs" in f else "logits" if "logits" in f else None
+            if base is not None:
+                self.n_rows, self.n_classes = (int(s) for s in f[base].shape)
+            elif "epoch_preds" in f and f["epoch_preds"].ndim == 2:
+                self.n_rows = int(f["epoch_preds"].shape[1])
+                stored = f["epoch_preds"].attrs.get(ATTR_RECORDED_CLASSES)
+                self.n_classes = int(stored) if stored is not None else n_classes
+                if "epoch_probs" in f and f["epoch_probs"].ndim == 3:
+                    self.n_classes = int(f["epoch_probs"].shape[2])
+            else:
+                raise PoolFormatError(f"'{self.path}' has neither 'probs' nor 'logits' nor recorded epochs; it is "
+                                      "not a pool the recorder can append to")
+        if n_classes is not None and self.n_classes is not None and n_classes != self.n_classes:
+            raise InvalidInputError(f"n_classes={n_classes}, but '{self.path}' has C={self.n_classes} classes")
+
+    def _create(self, n_rows: int, n_classes: int) -> None:
+        """A new file holding only the format stamp; the append adds the epoch datasets. Never
+        replaces a file that appeared meanwhile (e.g. a concurrent `alselect infer`)."""
+        import h5py
+
+        from . import tempfiles
+        from .pool.spec import ATTR_CREATED_BY, ATTR_VERSION
+
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, tmp = tempfiles.create(directory, os.path.basename(self.path))
+        os.close(fd)
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs[ATTR_FORMAT] = FORMAT_NAME
+                f.attrs[ATTR_VERSION] = 1
+                f.attrs[ATTR_CREATED_BY] = f"alselect {__version__} (epoch recorder)"
+            try:
+                os.link(tmp, self.path)
+                ours = True
+            except FileExistsError:
+                ours = False  # someone else created it meanwhile: append there, if it fits
+        finally:
+            tempfiles.discard(tmp)
+        if ours:
+            self.n_rows, self.n_classes = n_rows, n_classes
+        else:
+            self._read_shape(n_classes)
+
     @property
     def epochs(self) -> int:
         """Number of committed epochs in the pool."""
+        if not os.path.exists(self.path):
+            return 0
         with open_file(self.path, "r") as f:
             return committed_epochs(f["epoch_preds"]) if "epoch_preds" in f else 0
 
     # -- validation -----------------------------------------------------------------------
     def _prepare(self, predictions) -> tuple[np.ndarray, np.ndarray | None]:
         arr = _as_numpy(predictions)
+        if self.n_rows is None:  # the first epoch of a pool that does not exist yet
+            if arr.ndim not in (1, 2) or arr.shape[0] < 1:
+                raise PoolValueError(f"record() got predictions of shape {arr.shape}; expected (N,) labels or (N, C) "
+                                     "probabilities/logits, one row per pool row in row order")
+            c = arr.shape[1] if arr.ndim == 2 else self.n_classes
+            if c is None:
+                raise InvalidInputError(
+                    f"'{self.path}' does not exist yet, so the number of classes is unknown; record (N, C) "
+                    "probabilities/logits, or pass EpochRecorder(..., n_classes=C)")
+            self._create(int(arr.shape[0]), int(c))
         n, c = self.n_rows, self.n_classes
         if arr.ndim == 1:
             if arr.shape != (n,):
@@ -150,8 +220,17 @@ class EpochRecorder:
             The 0-based index of the recorded epoch.
         """
         labels, probs = self._prepare(predictions)
-        return append_epoch(self.path, labels, probs, self.n_classes, copy=self.mode == "copy",
-                            before_commit=self._before_commit)
+        epoch = append_epoch(self.path, labels, probs, self.n_classes, copy=self.mode == "copy",
+                             before_commit=self._before_commit)
+        if epoch == 0:
+            self._remember_classes()
+        return epoch
+
+    def _remember_classes(self) -> None:
+        """A file of recorded epochs alone keeps C beside them (no probs/logits tell it yet)."""
+        with open_file(self.path, "r+") as f:
+            if "probs" not in f and "logits" not in f and ATTR_RECORDED_CLASSES not in f["epoch_preds"].attrs:
+                f["epoch_preds"].attrs[ATTR_RECORDED_CLASSES] = self.n_classes
 
 
 def __getattr__(name):

@@ -119,8 +119,9 @@ def test_record_errors(tmp_path, predictions, match):
 
 
 def test_recorder_rejects_non_pools_and_bad_mode(tmp_path):
-    with pytest.raises(AlselectError, match="does not exist"):
-        EpochRecorder(tmp_path / "missing.h5")
+    with pytest.raises(AlselectError, match="number of classes is unknown"):
+        EpochRecorder(tmp_path / "missing.h5").record(np.zeros(5, dtype=np.int64))
+    assert not (tmp_path / "missing.h5").exists()
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f["x"] = np.zeros(3)
@@ -128,6 +129,62 @@ def test_recorder_rejects_non_pools_and_bad_mode(tmp_path):
         EpochRecorder(other)
     with pytest.raises(AlselectError, match="mode must be one of inplace, copy"):
         EpochRecorder(make_pool(tmp_path / "p.h5"), mode="journal")
+
+
+def test_recording_before_the_pool_exists_then_infer_style_completion(tmp_path):
+    """A training run may start before any pool: the recorder creates a file of epochs alone,
+    which readers explain and a later writer of model outputs completes."""
+    path = tmp_path / "pool.h5"
+    rec = EpochRecorder(path)
+    assert rec.epochs == 0
+    probs = np.random.default_rng(0).dirichlet(np.ones(C), size=N).astype(np.float32)
+    rec.record(probs)
+    rec.record(np.argmax(probs, 1))
+    assert EpochRecorder(path).epochs == 2 and EpochRecorder(path).n_classes == C
+    with pytest.raises(AlselectError, match="holds only recorded epochs.*alselect infer"):
+        open_pool(path)
+    labels_only = tmp_path / "labels.h5"
+    rec = EpochRecorder(labels_only, n_classes=C)
+    rec.record(np.argmax(probs, 1))
+    assert EpochRecorder(labels_only).n_classes == C
+    with pytest.raises(AlselectError, match="n_classes=4, but"):
+        EpochRecorder(labels_only, n_classes=4)
+
+
+def test_readers_and_the_recorder_coexist(tmp_path):
+    """A pool held open by a reader (a running pick) does not stop the recorder, and the reader
+    keeps one consistent view of the epochs it first saw."""
+    pool = make_pool(tmp_path / "p.h5")
+    EpochRecorder(pool).record(epoch_labels(0))
+    code = ("import sys, numpy as np; from alselect.record import EpochRecorder; r = EpochRecorder(sys.argv[1]); "
+            f"[r.record((np.arange({N}) * (e + 1) // 7 % {C}).astype(np.int64)) for e in (1, 2)]")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with open_pool(pool) as reader:
+        assert reader.shape("epoch_preds") == (1, N)
+        # another process records while this one holds the pool open (with HDF5's own lock it
+        # died with "unable to lock file")
+        proc = subprocess.run([sys.executable, "-c", code, pool], capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        np.testing.assert_array_equal(reader.read("epoch_preds"), epoch_labels(0)[None])
+        assert reader.read("probs").shape == (N, C)
+    with open_pool(pool) as fresh:
+        assert fresh.shape("epoch_preds") == (3, N)
+
+
+def test_predict_probs_leaves_the_random_state_untouched():
+    torch = pytest.importorskip("torch")
+    from alselect.record import predict_probs
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5))
+    data = torch.utils.data.TensorDataset(torch.randn(50, 4))
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    probs = predict_probs(model, data, batch_size=8)
+    assert probs.shape == (50, 3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(3), expected)
 
 
 # -------------------------------------------------------------------------------- crash safety

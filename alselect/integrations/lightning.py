@@ -13,7 +13,7 @@ from ..record import EpochRecorder
 def predict_probs(model, data, *, device=None, batch_size: int = 256):
     """Class probabilities (N, C) float32 of ``model`` over ``data`` (Dataset or DataLoader, in
     pool row order, items inputs or (inputs, ids)), computed in eval mode without gradients;
-    the model's train/eval state is restored afterwards."""
+    the model's train/eval state and every torch random state are restored afterwards."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -27,8 +27,12 @@ def predict_probs(model, data, *, device=None, batch_size: int = 256):
     was_training = model.training
     model.eval()
     parts = []
+    device = torch.device(device)
+    # iterating a DataLoader draws its base seed from the global generator: fork it, so a
+    # training run with the recorder stays bit-identical to one without
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     try:
-        with torch.no_grad():
+        with torch.random.fork_rng(devices=cuda), torch.no_grad():
             for batch in loader:
                 inputs, _ = split_batch(batch)
                 out = model(inputs.to(device, non_blocking=True))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from typing import Callable
 
 import h5py
@@ -21,6 +22,7 @@ import numpy as np
 
 from .. import tempfiles
 from ..errors import PoolFormatError
+from .locking import open_h5, pool_lock
 from .spec import ATTR_COMMITTED_EPOCHS, stamp
 from .writer import CHUNK_BYTES
 
@@ -39,14 +41,22 @@ def committed_epochs(ds: h5py.Dataset) -> int:
     return int(ds.shape[0]) if value is None else min(int(value), int(ds.shape[0]))
 
 
-def open_file(path: str, mode: str) -> h5py.File:
-    try:
-        return h5py.File(path, mode)
-    except OSError as exc:
-        what = " for writing" if mode != "r" else ""
-        raise PoolFormatError(
-            f"cannot open '{path}'{what} ({str(exc).splitlines()[0]}); is another process using it?"
-        ) from None
+@contextmanager
+def open_file(path: str, mode: str):
+    """The pool opened under the protocol of :mod:`alselect.pool.locking`: the readers' lock for
+    ``"r"``, the writers' lock otherwise, held until the file is closed."""
+    with pool_lock(path, exclusive=mode != "r", what="the epoch recorder"):
+        try:
+            f = open_h5(path, mode)
+        except OSError as exc:
+            what = " for writing" if mode != "r" else ""
+            hint = ("; this process itself holds it open (close the Pool first: HDF5 allows no writer beside a "
+                    "reader in one process, only across processes)" if "already open" in str(exc) else "")
+            raise PoolFormatError(f"cannot open '{path}'{what} ({str(exc).splitlines()[0]}){hint}") from None
+        try:
+            yield f
+        finally:
+            f.close()
 
 
 def _growable(f: h5py.File, path: str, name: str, n_rows: int, row_shape: tuple, dtype) -> h5py.Dataset:
@@ -109,11 +119,12 @@ def append_epoch(path: str, labels: np.ndarray, probs: np.ndarray | None, n_clas
     fd, tmp = tempfiles.create(directory, os.path.basename(path))
     os.close(fd)
     try:
-        shutil.copy2(path, tmp)
-        epoch = _append(tmp, labels, probs, n_classes, before_commit)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with pool_lock(path, exclusive=True, what="the epoch recorder"):  # no writer in between
+            shutil.copy2(path, tmp)
+            epoch = _append(tmp, labels, probs, n_classes, before_commit)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
     except BaseException:
         tempfiles.discard(tmp)
         raise

@@ -49,36 +49,46 @@ def pool_lock(path: str, *, exclusive: bool, timeout: float = DEFAULT_TIMEOUT_S,
     if fcntl is None:
         yield
         return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        yield  # the opener reports the missing or unreadable file in its own words
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            yield  # the opener reports the missing or unreadable file in its own words
+            return
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                yield  # a file system without flock: proceed unlocked
+                return
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            if time.monotonic() >= deadline:
+                role = "write" if exclusive else "read"
+                raise PoolLockedError(
+                    f"cannot {role} '{path}': another process has held it for {timeout:g} s ({what}); a "
+                    "program keeping the pool open with HDF5's default locking (h5py.File without "
+                    "locking=False) blocks alselect: close it, or wait for it to finish"
+                ) from None
+            time.sleep(delay)
+            delay = min(0.1, delay * 2)
+            continue
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except OSError:
+            same = False
+        if not same:  # replaced (renamed over) while we waited: lock the file now at ``path``
+            os.close(fd)
+            continue
+        try:
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
         return
-    try:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-                    break  # a file system without flock: proceed unlocked
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                if time.monotonic() >= deadline:
-                    role = "write" if exclusive else "read"
-                    raise PoolLockedError(
-                        f"cannot {role} '{path}': another process has held it for {timeout:g} s ({what}); a "
-                        "program keeping the pool open with HDF5's default locking (h5py.File without "
-                        "locking=False) blocks alselect: close it, or wait for it to finish"
-                    ) from None
-                time.sleep(delay)
-                delay = min(0.1, delay * 2)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def open_h5(path: str, mode: str = "r"):

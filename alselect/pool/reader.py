@@ -8,6 +8,7 @@ memory can be scored in a single streaming pass.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Callable, Iterator
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..errors import AlselectError, MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
 from .. import interrupt, validation as checks
+from . import locking
 from .spec import (
     ATTR_COMMITTED_EPOCHS,
     ATTR_CREATED_BY,
@@ -137,20 +139,49 @@ class Pool:
             raise PoolFormatError(
                 f"'{self.path}' is not an HDF5 file; a pool is an HDF5 file written by `alselect pack` or `alselect infer`"
             )
-        try:
-            self.file = h5py.File(self.source, "r")
-        except H5_ERRORS as exc:
-            raise self._corrupt("opening the file", exc) from None
         self._labeled_rows: np.ndarray | None = None
         self._ids: np.ndarray | None = None
+        #: committed epochs per epoch dataset, fixed at first look: a reader's view of a pool that
+        #: a training loop keeps appending to stays one consistent snapshot
+        self._epochs_seen: dict[str, int] = {}
+        self._on_disk = os.path.isfile(self.source)
+        with self._shared():
+            try:
+                self.file = locking.open_h5(self.source, "r")
+                self._state = locking.file_state(self.source) if self._on_disk else None
+            except H5_ERRORS as exc:
+                raise self._corrupt("opening the file", exc) from None
+            try:
+                self._check_structure()
+            except AlselectError:
+                self.file.close()
+                raise
+            except H5_ERRORS as exc:
+                self.file.close()
+                raise self._corrupt("reading its structure", exc) from None
+
+    def _shared(self):
+        """The readers' lock of :mod:`alselect.pool.locking` (none for a file not on disk)."""
+        if not self._on_disk:
+            return contextlib.nullcontext()
+        return locking.pool_lock(self.source, exclusive=False, what="a writer is appending")
+
+    def _refresh(self) -> None:
+        """Reopen when a writer changed the file in place since it was opened, so no HDF5
+        metadata cached before the change is used after it (call under :meth:`_shared`). A file
+        replaced by another one (a rename) keeps being read as opened."""
+        if not self._on_disk:
+            return
         try:
-            self._check_structure()
-        except AlselectError:
-            self.file.close()
-            raise
-        except H5_ERRORS as exc:
-            self.file.close()
-            raise self._corrupt("reading its structure", exc) from None
+            state = locking.file_state(self.source)
+        except OSError:
+            return
+        if state == self._state or state[0] != self._state[0]:
+            return
+        self.file.close()
+        self.file = locking.open_h5(self.source, "r")
+        self._state = state
+        self._check_structure()
 
     def _corrupt(self, doing: str, exc: BaseException) -> PoolFormatError:
         detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
@@ -186,6 +217,11 @@ class Pool:
         self._find_datasets()
         base = "probs" if "probs" in self._present else "logits" if "logits" in self._present else None
         if base is None:
+            if "epoch_preds" in self._present:
+                raise PoolFormatError(
+                    f"'{self.path}' holds only recorded epochs, no model outputs yet; run `alselect infer -o "
+                    f"{self.path} ...` to add them (it keeps the recorded epochs)"
+                )
             raise PoolFormatError(
                 f"'{self.path}' has neither 'probs' nor 'logits'; every pool needs class probabilities "
                 "(rebuild it with `alselect pack --probs P.npy` or `--logits L.npy`)"
@@ -377,7 +413,14 @@ class Pool:
         return tuple(ds.shape)
 
     def _committed_epochs(self, ds: h5py.Dataset, name: str = "") -> int:
-        """Epoch rows to trust: the ATTR_COMMITTED_EPOCHS attribute when present, else all rows."""
+        """Epoch rows to trust: the ATTR_COMMITTED_EPOCHS attribute when present, else all rows
+        (as first seen by this reader)."""
+        key = name or ds.name
+        if key not in self._epochs_seen:
+            self._epochs_seen[key] = self._read_committed(ds, name)
+        return self._epochs_seen[key]
+
+    def _read_committed(self, ds: h5py.Dataset, name: str) -> int:
         committed = ds.attrs.get(ATTR_COMMITTED_EPOCHS)
         if committed is None:
             return int(ds.shape[0])
@@ -459,17 +502,19 @@ class Pool:
     def _block(self, name: str, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` along the dataset's block axis, read with h5py errors turned into
         PoolFormatError (a corrupt chunk, a truncated file)."""
-        ds = self._ds(name)
         spec = dataset_spec(name)
-        try:
-            if spec.axis == 0:
-                block = ds[start:stop]
-            else:
-                block = ds[:self._committed_epochs(ds, name), start:stop]
-        except AlselectError:
-            raise
-        except H5_ERRORS as exc:
-            raise self._corrupt(f"reading '{name}' rows {start}:{stop}", exc) from None
+        with self._shared():
+            try:
+                self._refresh()
+                ds = self._ds(name)
+                if spec.axis == 0:
+                    block = ds[start:stop]
+                else:
+                    block = ds[:self._committed_epochs(ds, name), start:stop]
+            except AlselectError:
+                raise
+            except H5_ERRORS as exc:
+                raise self._corrupt(f"reading '{name}' rows {start}:{stop}", exc) from None
         return block
 
     def iter_rows(self, name: str, *, dtype=None, progress: Progress | None = None,
