@@ -12,7 +12,7 @@
   penalty (lazy exact numba kernel, O(N) memory).
 * :func:`balance_score`, :func:`class_histogram` — the balance report (Eq. 4.10).
 
-Every public function validates its inputs once and raises ``ValueError``
+Every public function validates its inputs once and raises ``InvalidInputError`` (a ``ValueError``)
 stating the value, the rule and the fix.  numba and cvxpy are imported only
 inside the functions that need them.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alselect.errors import InvalidInputError
 from alselect.milp_balanced import DEFAULT_GAP_TOL, BalancedResult, program_objective
 
 __all__ = [
@@ -57,35 +58,35 @@ KCENTER_SCALES = ("paper", "code")
 def _as_int_labels(labels, n_classes, name):
     lab = np.asarray(labels)
     if lab.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {lab.shape}; pass one label per sample.")
+        raise InvalidInputError(f"{name} must be 1-D, got shape {lab.shape}; pass one label per sample.")
     if lab.size == 0:
         return np.zeros(0, dtype=np.int64)
     if not np.issubdtype(lab.dtype, np.integer):
         if np.issubdtype(lab.dtype, np.floating) and np.all(np.isfinite(lab)) and np.all(lab == np.round(lab)):
             lab = lab.astype(np.int64)
         else:
-            raise ValueError(f"{name} must hold integer class ids, got dtype {lab.dtype}; "
+            raise InvalidInputError(f"{name} must hold integer class ids, got dtype {lab.dtype}; "
                              "pass integer labels in [0, n_classes).")
     lo, hi = int(lab.min()), int(lab.max())
     if lo < 0 or hi >= n_classes:
-        raise ValueError(f"{name} must lie in [0, {n_classes}), got values in [{lo}, {hi}]; "
+        raise InvalidInputError(f"{name} must lie in [0, {n_classes}), got values in [{lo}, {hi}]; "
                          "drop unlabeled (-1) entries or raise n_classes.")
     return lab.astype(np.int64, copy=False)
 
 
 def _check_n_classes(n_classes):
     if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}.")
+        raise InvalidInputError(f"n_classes must be a positive integer, got {n_classes!r}.")
     return int(n_classes)
 
 
 def _check_budget(budget, n_avail, what="candidate rows"):
     if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool):
-        raise ValueError(f"budget must be an integer, got {budget!r}.")
+        raise InvalidInputError(f"budget must be an integer, got {budget!r}.")
     if budget <= 0:
-        raise ValueError(f"budget must be >= 1, got {budget}; ask for at least one pick.")
+        raise InvalidInputError(f"budget must be >= 1, got {budget}; ask for at least one pick.")
     if budget > n_avail:
-        raise ValueError(f"budget={budget} exceeds the {n_avail} available {what}; lower the budget "
+        raise InvalidInputError(f"budget={budget} exceeds the {n_avail} available {what}; lower the budget "
                          "or widen the candidates.")
     return int(budget)
 
@@ -94,9 +95,9 @@ def _check_lam(lam):
     try:
         lam = float(lam)
     except (TypeError, ValueError):
-        raise ValueError(f"lam must be a non-negative number, got {lam!r}.") from None
+        raise InvalidInputError(f"lam must be a non-negative number, got {lam!r}.") from None
     if not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be finite and >= 0, got {lam}; lam=0 disables balancing.")
+        raise InvalidInputError(f"lam must be finite and >= 0, got {lam}; lam=0 disables balancing.")
     return lam
 
 
@@ -112,7 +113,7 @@ def _kernel_float(A, name):
         return out
     if np.issubdtype(A.dtype, np.integer) or A.dtype == np.bool_:
         return np.ascontiguousarray(A, dtype=np.float32)
-    raise ValueError(f"{name} must be a float array, got dtype {A.dtype}.")
+    raise InvalidInputError(f"{name} must be a float array, got dtype {A.dtype}.")
 
 
 def _check_finite_blocks(A, name):
@@ -120,27 +121,27 @@ def _check_finite_blocks(A, name):
         ok = np.isfinite(A[s:s + ROW_BLOCK]).reshape(min(ROW_BLOCK, A.shape[0] - s), -1).all(axis=1)
         if not ok.all():
             bad = s + int(np.flatnonzero(~ok)[0])
-            raise ValueError(f"{name} has a NaN or inf in row {bad}; fix or drop that sample.")
+            raise InvalidInputError(f"{name} has a NaN or inf in row {bad}; fix or drop that sample.")
 
 
 def _check_probs(P, name="P", n_rows=None):
     P = _kernel_float(P, name)
     if P.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, C), got shape {P.shape}.")
+        raise InvalidInputError(f"{name} must be 2-D (N, C), got shape {P.shape}.")
     if n_rows is not None and P.shape[0] != n_rows:
-        raise ValueError(f"{name} has {P.shape[0]} rows but {n_rows} were expected; pass one "
+        raise InvalidInputError(f"{name} has {P.shape[0]} rows but {n_rows} were expected; pass one "
                          "probability row per sample.")
     _check_finite_blocks(P, name)
     for s in range(0, P.shape[0], ROW_BLOCK):
         blk = P[s:s + ROW_BLOCK]
         if blk.size and blk.min() < 0:
-            raise ValueError(f"{name} must be non-negative (class probabilities), got a value "
+            raise InvalidInputError(f"{name} must be non-negative (class probabilities), got a value "
                              f"{float(blk.min())} near row {s}; pass softmax outputs.")
         sums = blk.sum(axis=1, dtype=np.float64)
         off = np.abs(sums - 1.0) > ROW_SUM_TOL
         if np.any(off):
             i = int(np.flatnonzero(off)[0])
-            raise ValueError(f"{name} rows must sum to 1 (within {ROW_SUM_TOL}); row {s + i} sums "
+            raise InvalidInputError(f"{name} rows must sum to 1 (within {ROW_SUM_TOL}); row {s + i} sums "
                              f"to {sums[i]:.6g}; pass softmax probabilities, not logits.")
     return P
 
@@ -148,9 +149,9 @@ def _check_probs(P, name="P", n_rows=None):
 def _check_omega(om, C):
     om = np.asarray(om, dtype=np.float64)
     if om.shape != (C,):
-        raise ValueError(f"omega must have shape ({C},) to match P's {C} classes, got {om.shape}.")
+        raise InvalidInputError(f"omega must have shape ({C},) to match P's {C} classes, got {om.shape}.")
     if not np.all(np.isfinite(om)) or om.min() < 0:
-        raise ValueError("omega must be finite and >= 0 (samples still needed per class); "
+        raise InvalidInputError("omega must be finite and >= 0 (samples still needed per class); "
                          "compute it with alselect.balance.omega().")
     return om
 
@@ -163,17 +164,17 @@ def _candidate_rows(candidates, N, exclude=None):
         c = np.asarray(candidates)
         if c.dtype == np.bool_:
             if c.shape != (N,):
-                raise ValueError(f"a boolean candidates mask must have shape ({N},), got {c.shape}.")
+                raise InvalidInputError(f"a boolean candidates mask must have shape ({N},), got {c.shape}.")
             rows = np.flatnonzero(c).astype(np.int64)
         else:
             if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
-                raise ValueError("candidates must be a boolean mask or a 1-D array of row numbers, "
+                raise InvalidInputError("candidates must be a boolean mask or a 1-D array of row numbers, "
                                  f"got dtype {c.dtype} and shape {c.shape}.")
             rows = np.unique(c.astype(np.int64))
             if rows.size != c.size:
-                raise ValueError("candidates contains repeated row numbers; pass each row once.")
+                raise InvalidInputError("candidates contains repeated row numbers; pass each row once.")
             if rows.size and (rows[0] < 0 or rows[-1] >= N):
-                raise ValueError(f"candidate rows must lie in [0, {N}), got [{rows[0]}, {rows[-1]}].")
+                raise InvalidInputError(f"candidate rows must lie in [0, {N}), got [{rows[0]}, {rows[-1]}].")
     if exclude is not None and exclude.size:
         rows = rows[~np.isin(rows, exclude)]
     return rows
@@ -201,11 +202,11 @@ def infer_cycle(n_labeled, budget, b0):
     """
     for name, v in (("n_labeled", n_labeled), ("budget", budget), ("b0", b0)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
-            raise ValueError(f"{name} must be an integer, got {v!r}.")
+            raise InvalidInputError(f"{name} must be an integer, got {v!r}.")
     if budget < 1:
-        raise ValueError(f"budget must be >= 1, got {budget}.")
+        raise InvalidInputError(f"budget must be >= 1, got {budget}.")
     if b0 < 0 or b0 > n_labeled:
-        raise ValueError(f"b0 must lie in [0, n_labeled={n_labeled}], got {b0}; b0 is the labeled "
+        raise InvalidInputError(f"b0 must lie in [0, n_labeled={n_labeled}], got {b0}; b0 is the labeled "
                          "count at the first cycle.")
     # floor(x + 1/2): Python's round() would send exact halves to the even cycle
     return int(np.floor((n_labeled - b0) / budget + 0.5)) + 1
@@ -244,20 +245,20 @@ def omega(labels_of_labeled, n_classes, budget, *, b0, cycle, target=None, trunc
     lab = _as_int_labels(labels_of_labeled, C, "labels_of_labeled")
     for name, v, lo in (("budget", budget, 1), ("b0", b0, 0), ("cycle", cycle, 1)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}.")
+            raise InvalidInputError(f"{name} must be an integer >= {lo}, got {v!r}.")
     if target is None or (isinstance(target, str) and target == "uniform"):
         t = np.full(C, 1.0 / C)
     elif isinstance(target, str):
-        raise ValueError(f"target must be 'uniform' or an array of {C} proportions, got {target!r}.")
+        raise InvalidInputError(f"target must be 'uniform' or an array of {C} proportions, got {target!r}.")
     else:
         t = np.asarray(target, dtype=np.float64)
         if t.shape != (C,):
-            raise ValueError(f"target must have shape ({C},), got {t.shape}; give one proportion "
+            raise InvalidInputError(f"target must have shape ({C},), got {t.shape}; give one proportion "
                              "per class.")
         if not np.all(np.isfinite(t)) or t.min() < 0:
-            raise ValueError("target proportions must be finite and >= 0.")
+            raise InvalidInputError("target proportions must be finite and >= 0.")
         if abs(t.sum() - 1.0) > TARGET_SUM_TOL:
-            raise ValueError(f"target must sum to 1 (within {TARGET_SUM_TOL}), got {t.sum():.8g}; "
+            raise InvalidInputError(f"target must sum to 1 (within {TARGET_SUM_TOL}), got {t.sum():.8g}; "
                              "normalise it first.")
         t = t / t.sum()
     n = np.bincount(lab, minlength=C).astype(np.float64)
@@ -295,7 +296,7 @@ def informativeness(kind, probs=None, mc_probs=None, score=None):
 
     if kind in ("entropy", "margin", "least-confidence"):
         if probs is None:
-            raise ValueError(f"informativeness kind={kind!r} needs probs of shape (N, C).")
+            raise InvalidInputError(f"informativeness kind={kind!r} needs probs of shape (N, C).")
         P = _kernel_float(_check_probs(probs, "probs"), "probs")
         if kind == "entropy":
             return K.entropy(P)
@@ -304,23 +305,23 @@ def informativeness(kind, probs=None, mc_probs=None, score=None):
         return K.least_confidence(P)
     if kind == "bald":
         if mc_probs is None:
-            raise ValueError("informativeness kind='bald' needs mc_probs of shape (N, T, C).")
+            raise InvalidInputError("informativeness kind='bald' needs mc_probs of shape (N, T, C).")
         A = np.asarray(mc_probs)
         if A.ndim != 3:
-            raise ValueError(f"mc_probs must be 3-D (N, T, C) as in the pool file, got shape {A.shape}.")
+            raise InvalidInputError(f"mc_probs must be 3-D (N, T, C) as in the pool file, got shape {A.shape}.")
         for t in range(A.shape[1]):
             _check_probs(A[:, t], f"mc_probs[:, {t}]")
         return K.bald(_kernel_float(A, "mc_probs"))
     if kind == "score":
         if score is None:
-            raise ValueError("informativeness kind='score' needs score of shape (N,).")
+            raise InvalidInputError("informativeness kind='score' needs score of shape (N,).")
         u = np.asarray(score, dtype=np.float64)
         if u.ndim != 1:
-            raise ValueError(f"score must be 1-D (N,), got shape {u.shape}.")
+            raise InvalidInputError(f"score must be 1-D (N,), got shape {u.shape}.")
         if not np.all(np.isfinite(u)):
-            raise ValueError(f"score has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}.")
+            raise InvalidInputError(f"score has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}.")
         return u
-    raise ValueError(f"unknown informativeness kind {kind!r}; use one of 'entropy', 'margin', "
+    raise InvalidInputError(f"unknown informativeness kind {kind!r}; use one of 'entropy', 'margin', "
                      "'least-confidence', 'bald', 'score'.")
 
 
@@ -368,9 +369,9 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
 
     u = np.asarray(u, dtype=np.float64)
     if u.ndim != 1:
-        raise ValueError(f"u must be 1-D (N,), got shape {u.shape}.")
+        raise InvalidInputError(f"u must be 1-D (N,), got shape {u.shape}.")
     if not np.all(np.isfinite(u)):
-        raise ValueError(f"u has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}; "
+        raise InvalidInputError(f"u has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}; "
                          "fix the scores.")
     P = _check_probs(P, "P", n_rows=u.size)
     om = _check_omega(omega, P.shape[1])
@@ -379,9 +380,9 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
     b = _check_budget(budget, cand.size)
     gap_tol = float(gap_tol)
     if not (gap_tol >= 0):
-        raise ValueError(f"gap_tol must be >= 0, got {gap_tol}.")
+        raise InvalidInputError(f"gap_tol must be >= 0, got {gap_tol}.")
     if time_limit is not None and not (float(time_limit) > 0):
-        raise ValueError(f"time_limit must be > 0 seconds or None, got {time_limit}.")
+        raise InvalidInputError(f"time_limit must be > 0 seconds or None, got {time_limit}.")
     return solve_balanced_program(u, P, om, b, lam, candidates=cand, gap_tol=gap_tol,
                                   time_limit=None if time_limit is None else float(time_limit),
                                   verbose_callback=verbose_callback)
@@ -430,14 +431,14 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
     """
     X = _kernel_float(X, "X")
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (N, D), got shape {X.shape}.")
+        raise InvalidInputError(f"X must be 2-D (N, D), got shape {X.shape}.")
     N = X.shape[0]
     _check_finite_blocks(X, "X")
     P = _check_probs(P, "P", n_rows=N)
     om = _check_omega(omega, P.shape[1])
     lam = _check_lam(lam)
     if scale not in KCENTER_SCALES:
-        raise ValueError(f"scale must be one of {KCENTER_SCALES}, got {scale!r}.")
+        raise InvalidInputError(f"scale must be one of {KCENTER_SCALES}, got {scale!r}.")
     if scale == "code":
         lam = lam / P.shape[1]
     if labeled is None:
@@ -446,11 +447,11 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
         lab = np.asarray(labeled)
         if lab.dtype == np.bool_:
             if lab.shape != (N,):
-                raise ValueError(f"a boolean labeled mask must have shape ({N},), got {lab.shape}.")
+                raise InvalidInputError(f"a boolean labeled mask must have shape ({N},), got {lab.shape}.")
             lab = np.flatnonzero(lab)
         lab = np.unique(np.asarray(lab, dtype=np.int64))
         if lab.size and (lab[0] < 0 or lab[-1] >= N):
-            raise ValueError(f"labeled rows must lie in [0, {N}), got [{lab[0]}, {lab[-1]}].")
+            raise InvalidInputError(f"labeled rows must lie in [0, {N}), got [{lab[0]}, {lab[-1]}].")
     cand = _candidate_rows(candidates, N, exclude=lab)
     b = _check_budget(budget, cand.size, "candidate rows (labeled rows excluded)")
     from alselect.kernels.balanced_kcenter import (
@@ -468,7 +469,7 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
         if first is None:
             first = int(first_pick_by_penalty(P, om, lam, cand))
         elif not isinstance(first, (int, np.integer)) or not np.isin(first, cand):
-            raise ValueError(f"first={first!r} is not a candidate row; pass a candidate row "
+            raise InvalidInputError(f"first={first!r} is not a candidate row; pass a candidate row "
                              "number or None.")
         first = int(first)
         min_sqdist_to_centers(X, cand, np.array([first], dtype=np.int64), d2)
@@ -533,9 +534,9 @@ def balance_score(counts):
     """
     n = np.asarray(counts, dtype=np.float64)
     if n.ndim != 1 or n.size == 0:
-        raise ValueError(f"counts must be 1-D with one entry per class, got shape {n.shape}.")
+        raise InvalidInputError(f"counts must be 1-D with one entry per class, got shape {n.shape}.")
     if not np.all(np.isfinite(n)) or n.min() < 0:
-        raise ValueError("counts must be finite and >= 0.")
+        raise InvalidInputError("counts must be finite and >= 0.")
     C = n.size
     b = n.sum()
     if b == 0:

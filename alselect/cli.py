@@ -8,35 +8,79 @@ it, so ``alselect strategies`` never loads numba and ``alselect pick`` never loa
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
 import click
 
 from . import __version__
-from .errors import AlselectError, InvalidInputError
+from .errors import AlselectError, InternalError, InvalidInputError
 
 
 def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+#: Where an unexpected exception (a bug in alselect) should be reported.
+BUG_REPORT = ("this is a bug in alselect; please report it on the alselect issue tracker with the command line, "
+              "`alselect --version` and the traceback printed by `alselect --debug ...`")
+
+
+def _debug_requested(ctx) -> bool:
+    return bool(ctx.meta.get("alselect.debug")) or os.environ.get("ALSELECT_DEBUG", "") not in ("", "0")
+
+
+def interrupted(exc: BaseException) -> click.ClickException:
+    """What KeyboardInterrupt becomes at the CLI boundary (one place to change signal handling)."""
+    return click.ClickException("interrupted")
+
+
 class AlselectGroup(click.Group):
-    """Turns library errors into ``click.ClickException`` (one line, exit 1, no traceback)."""
+    """The CLI boundary: every library error becomes one ``Error:`` line with exit status 1.
+
+    - :class:`~alselect.errors.AlselectError` (and ``OSError`` from the file system): the message.
+    - click's own usage errors and ``SystemExit``: unchanged.
+    - anything else is a bug in alselect: one line saying so and where to report it; the
+      traceback only with ``alselect --debug`` or ``ALSELECT_DEBUG=1``.
+    """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except InternalError as exc:
+            if _debug_requested(ctx):
+                raise
+            raise click.ClickException(_one_line(f"{exc}; {BUG_REPORT}")) from None
         except AlselectError as exc:
+            if _debug_requested(ctx):
+                raise
             raise click.ClickException(_one_line(exc)) from None
         except OSError as exc:
+            if _debug_requested(ctx):
+                raise
             raise click.ClickException(_one_line(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else exc)) from None
-        except KeyboardInterrupt:
-            raise click.ClickException("interrupted") from None
+        except KeyboardInterrupt as exc:
+            raise interrupted(exc) from None
+        except Exception as exc:
+            if _debug_requested(ctx):
+                raise
+            raise click.ClickException(
+                _one_line(f"unexpected {type(exc).__name__}: {exc}; {BUG_REPORT}")) from None
+
+
+def _set_debug(ctx, param, value):
+    if value:
+        ctx.meta["alselect.debug"] = True
+    return value
 
 
 @click.group(cls=AlselectGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="alselect")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+              help="Show the full traceback of an unexpected error (also ALSELECT_DEBUG=1).")
 def cli():
     """Decide which samples to label next.
 
@@ -98,6 +142,7 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
     Example:
       alselect pick pool.h5 --strategy entropy --budget 100 > to_label.txt
     """
+    from .clean_stdout import data_stdout
     from .errors import SelectionError
     from .inputs import parse_rows, read_lines
     from .output import format_rows, write_text
@@ -112,17 +157,18 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         parsed[key.strip()] = value.strip()
     if labeled_file == "-" and pool == "-":
         raise SelectionError("POOL and --labeled cannot both read stdin ('-')")
-    with open_pool(_materialise_stdin_pool(pool)) as opened:
-        labeled = None
-        if labeled_file is not None:
-            lines = read_lines(labeled_file, "--labeled")
-            labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
-        result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
-                        budget_cost=budget_cost, progress=_progress_factory(), **parsed)
-        keys = opened.ids()[result.indices] if use_ids else result.indices
-    columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
-    rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
-    write_text(output, format_rows(columns, list(rows), fmt))
+    with data_stdout() as stdout:  # fd 1 points at stderr until the picks are written
+        with open_pool(_materialise_stdin_pool(pool)) as opened:
+            labeled = None
+            if labeled_file is not None:
+                lines = read_lines(labeled_file, "--labeled")
+                labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
+            result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
+                            budget_cost=budget_cost, progress=_progress_factory(), **parsed)
+            keys = opened.ids()[result.indices] if use_ids else result.indices
+        columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
+        rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
+        write_text(output, format_rows(columns, list(rows), fmt), stdout=stdout)
     for note in result.notes:
         click.echo(f"{strategy}: {note}", err=True)
     spent = f" (cost {result.cost:g})" if result.cost is not None else ""
@@ -132,6 +178,8 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
 def _count(budget: float):
     from .errors import SelectionError
 
+    if not math.isfinite(budget) or budget <= 0:
+        raise SelectionError(f"--budget must be > 0 and finite, got {budget:g}; pass a positive number of samples")
     if budget != int(budget):
         raise SelectionError(f"--budget counts samples and must be an integer, got {budget:g} (add --budget-cost for cost units)")
     return int(budget)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .errors import SelectionError
+from .errors import InvalidInputError, SelectionError
 from .progress import no_progress
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def parse_bool(value) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+    raise InvalidInputError(f"{value!r} is not a boolean (use true or false)")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ bit-identical with and without it.
 
 import numpy as np
 
+from alselect.errors import InvalidInputError
+
 __all__ = [
     "kcenter_greedy",
     "kcenter_greedy_ip",
@@ -61,10 +63,10 @@ def _as_matrix(X, name):
     """C-contiguous float32/float64 2-D array; float16 widened in blocks."""
     X = np.asarray(X)
     if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N, D); got shape {X.shape}. "
+        raise InvalidInputError(f"{name} must be a 2-D array (N, D); got shape {X.shape}. "
                          f"Reshape it to one row per sample.")
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one row and one column; got shape "
+        raise InvalidInputError(f"{name} must have at least one row and one column; got shape "
                          f"{X.shape}.")
     if X.dtype == np.float16:
         out = np.empty(X.shape, dtype=np.float32)
@@ -72,13 +74,13 @@ def _as_matrix(X, name):
             out[r:r + F16_BLOCK] = X[r:r + F16_BLOCK]
         X = out
     elif X.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{name} must be float16, float32 or float64; got {X.dtype}. "
+        raise InvalidInputError(f"{name} must be float16, float32 or float64; got {X.dtype}. "
                          f"Convert it with .astype(np.float32).")
     X = np.ascontiguousarray(X)
     for r in range(0, X.shape[0], F16_BLOCK):
         if not np.isfinite(X[r:r + F16_BLOCK]).all():
             bad = r + int(np.nonzero(~np.isfinite(X[r:r + F16_BLOCK]).all(axis=1))[0][0])
-            raise ValueError(f"{name} must be finite; row {bad} contains NaN or inf. "
+            raise InvalidInputError(f"{name} must be finite; row {bad} contains NaN or inf. "
                              f"Remove or repair that sample.")
     return X
 
@@ -91,16 +93,16 @@ def _row_set(rows, N, name):
     rows = np.asarray(rows)
     if rows.dtype == bool:
         if rows.shape != (N,):
-            raise ValueError(f"{name} as a boolean mask must have shape ({N},); got "
+            raise InvalidInputError(f"{name} as a boolean mask must have shape ({N},); got "
                              f"{rows.shape}.")
         return rows.copy()
     if rows.size == 0:
         return mask
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise ValueError(f"{name} must be a boolean mask or a 1-D array of row indices; "
+        raise InvalidInputError(f"{name} must be a boolean mask or a 1-D array of row indices; "
                          f"got dtype {rows.dtype} and shape {rows.shape}.")
     if rows.min() < 0 or rows.max() >= N:
-        raise ValueError(f"{name} holds row index {int(rows.min() if rows.min() < 0 else rows.max())}"
+        raise InvalidInputError(f"{name} holds row index {int(rows.min() if rows.min() < 0 else rows.max())}"
                          f" outside [0, {N}); indices must address rows of the array.")
     mask[rows] = True
     return mask
@@ -108,12 +110,12 @@ def _row_set(rows, N, name):
 
 def _check_budget(budget, available, what):
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-        raise ValueError(f"budget must be an integer; got {budget!r}.")
+        raise InvalidInputError(f"budget must be an integer; got {budget!r}.")
     budget = int(budget)
     if budget < 0:
-        raise ValueError(f"budget must be >= 0; got {budget}.")
+        raise InvalidInputError(f"budget must be >= 0; got {budget}.")
     if budget > available:
-        raise ValueError(f"budget {budget} exceeds the {available} {what}; lower the "
+        raise InvalidInputError(f"budget {budget} exceeds the {available} {what}; lower the "
                          f"budget to at most {available}.")
     return budget
 
@@ -123,30 +125,30 @@ def _check_probs(P, name="probs"):
     for r in range(0, P.shape[0], F16_BLOCK):
         blk = P[r:r + F16_BLOCK]
         if (blk < 0).any() or (blk > 1).any():
-            raise ValueError(f"{name} must lie in [0, 1]; found values outside near row "
+            raise InvalidInputError(f"{name} must lie in [0, 1]; found values outside near row "
                              f"{r}. Pass softmax probabilities, not logits.")
         sums = blk.sum(axis=1, dtype=np.float64)
         bad = np.abs(sums - 1.0) > PROB_SUM_TOL
         if bad.any():
             i = r + int(np.nonzero(bad)[0][0])
-            raise ValueError(f"{name} rows must sum to 1 (within {PROB_SUM_TOL}); row {i} "
+            raise InvalidInputError(f"{name} rows must sum to 1 (within {PROB_SUM_TOL}); row {i} "
                              f"sums to {sums[i - r]:.6g}. Pass softmax probabilities.")
     return P
 
 
 def _choice(value, allowed, name):
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not supported; choose one of "
+        raise InvalidInputError(f"{name}={value!r} is not supported; choose one of "
                          f"{', '.join(allowed)}.")
     return value
 
 
 def _seeded_uniforms(seed, count):
     if seed is None:
-        raise ValueError("seed is required for randomised selection; pass an int, e.g. "
+        raise InvalidInputError("seed is required for randomised selection; pass an int, e.g. "
                          "seed=0.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer; got {seed!r}.")
+        raise InvalidInputError(f"seed must be an integer; got {seed!r}.")
     return np.random.default_rng(int(seed)).random(count)
 
 
@@ -258,9 +260,9 @@ def _check_weights(weights, N):
         return np.ones(N)
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (N,):
-        raise ValueError(f"weights must have shape ({N},); got {w.shape}.")
+        raise InvalidInputError(f"weights must have shape ({N},); got {w.shape}.")
     if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError("weights must be finite and >= 0; got a negative or non-finite "
+        raise InvalidInputError("weights must be finite and >= 0; got a negative or non-finite "
                          "value. Check the uncertainty scores.")
     return np.ascontiguousarray(w)
 
@@ -294,14 +296,14 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
     A = _as_matrix(A, "A")
     B = _as_matrix(B, "B")
     if A.shape != B.shape:
-        raise ValueError(f"A and B must have the same shape; got {A.shape} and {B.shape}.")
+        raise InvalidInputError(f"A and B must have the same shape; got {A.shape} and {B.shape}.")
     if A.dtype != B.dtype:
         B = B.astype(A.dtype) if A.dtype == np.float64 else B.astype(np.float32)
         A = A.astype(B.dtype, copy=False)
     N = A.shape[0]
     n = np.ascontiguousarray(np.asarray(n, dtype=np.float64))
     if n.shape != (N,) or not np.isfinite(n).all():
-        raise ValueError(f"n must be a finite array of shape ({N},); got shape {n.shape}.")
+        raise InvalidInputError(f"n must be a finite array of shape ({N},); got shape {n.shape}.")
     lab = _row_set(labeled, N, "labeled")
     pickable = ~lab
     if candidates is not None:
@@ -318,7 +320,7 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
         else:
             f = int(first)
             if not (0 <= f < N) or not pickable[f]:
-                raise ValueError(f"first={first} must be a pickable row index in [0, {N}).")
+                raise InvalidInputError(f"first={first} must be a pickable row index in [0, {N}).")
     s = np.ones(N)
     return _kcenter_run(kc.MODE_IP, A, B, n, s, pickable, lab, f, budget, progress)
 
@@ -420,7 +422,7 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
     P = _check_probs(probs)
     F = _as_matrix(features, "features")
     if P.shape[0] != F.shape[0]:
-        raise ValueError(f"probs and features must have the same number of rows; got "
+        raise InvalidInputError(f"probs and features must have the same number of rows; got "
                          f"{P.shape[0]} and {F.shape[0]}.")
     N = F.shape[0]
     lab = _row_set(labeled, N, "labeled")
@@ -459,7 +461,7 @@ def uwe_weights(probs, *, uncertainty="entropy", tau=1.0, normalize="none"):
     _choice(normalize, NORMALIZATIONS, "normalize")
     tau = float(tau)
     if not np.isfinite(tau) or tau <= 0:
-        raise ValueError(f"tau must be a finite number > 0; got {tau}.")
+        raise InvalidInputError(f"tau must be a finite number > 0; got {tau}.")
     P = _check_probs(probs)
     if uncertainty == "margin":  # larger = more uncertain
         u = 1.0 - K.margin(P)
@@ -493,7 +495,7 @@ def uwe(probs, features, budget, *, uncertainty="entropy", tau=1.0, normalize="n
     else:
         w = _check_weights(weights, F.shape[0])
     if w.shape[0] != F.shape[0]:
-        raise ValueError(f"probs and features must have the same number of rows; got "
+        raise InvalidInputError(f"probs and features must have the same number of rows; got "
                          f"{w.shape[0]} and {F.shape[0]}.")
     if sampler == "kmeanspp":
         return kmeanspp(F, budget, labeled=labeled, seed=seed, weights=w, progress=progress)

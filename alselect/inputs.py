@@ -38,12 +38,20 @@ def load_array(spec: str, what: str) -> np.ndarray:
 def read_lines(source: str, what: str) -> list[str]:
     """Non-empty, non-comment (``#``) lines of a text file, or of stdin for ``-``."""
     if source == "-":
-        text = sys.stdin.read()
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
     else:
         if not os.path.isfile(source):
             raise InvalidInputError(f"{what}: file '{source}' not found")
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(source, "rb") as handle:
+            data = handle.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{what}: '{source}' is not UTF-8 text (byte {data[exc.start]:#04x} on line {line}); "
+            "save the list as UTF-8, one entry per line"
+        ) from None
     lines = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -58,6 +66,10 @@ def parse_rows(lines: list[str], what: str) -> np.ndarray:
     for i, token in enumerate(lines):
         try:
             rows[i] = int(token)
+        except OverflowError:
+            raise InvalidInputError(
+                f"{what}: entry {i + 1} ({token}) is far beyond any pool's rows; row numbers are 0-based"
+            ) from None
         except ValueError:
             raise InvalidInputError(
                 f"{what}: entry {i + 1} ({token!r}) is not a row number; "

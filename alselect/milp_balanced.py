@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from alselect.errors import SolverError
+
 #: Rows of ``P`` processed at once when forming ``P @ y`` (keeps float64
 #: temporaries to a few MB).
 ROW_BLOCK = 8192
@@ -203,7 +205,7 @@ class _LPMaster:
 
         self.h.run()
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"HiGHS failed on the LP relaxation: {self.h.getModelStatus()}")
+            raise SolverError(f"HiGHS failed on the LP relaxation ({self.h.getModelStatus()}); retry with a time limit (-p time_limit=SECONDS) or report the pool to the alselect issue tracker")
         sol = self.h.getSolution()
         x = np.asarray(sol.col_value)[2 * self.C:]
         y = np.asarray(sol.row_dual)[:self.C]

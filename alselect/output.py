@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import InvalidInputError
 from .pool.writer import default_file_mode
 
 FORMATS = ("txt", "csv", "jsonl")
@@ -44,7 +45,7 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence], fmt: str) -> s
         return buf.getvalue()
     if fmt == "jsonl":
         return "".join(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}) + "\n" for row in rows)
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise InvalidInputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
 def _cell(value) -> str:
@@ -54,11 +55,12 @@ def _cell(value) -> str:
     return str(value)
 
 
-def write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, or to stdout for ``-``."""
+def write_text(path: str, text: str, stdout=None) -> None:
+    """Write ``text`` to ``path`` atomically, or to ``stdout`` (default ``sys.stdout``) for ``-``."""
     if path == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stream = sys.stdout if stdout is None else stdout
+        stream.write(text)
+        stream.flush()
         return
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)

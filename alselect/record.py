@@ -292,7 +292,7 @@ def _callback_class():
         def __init__(self, pool_path, dataloader=None, predict=None, *, store_probs=None, mode="inplace"):
             super().__init__()
             if (dataloader is None) == (predict is None):
-                raise ValueError("EpochRecorderCallback needs exactly one of dataloader=... or predict=...")
+                raise InvalidInputError("EpochRecorderCallback needs exactly one of dataloader=... or predict=...")
             self.recorder = EpochRecorder(pool_path, store_probs=store_probs, mode=mode)
             self.dataloader = dataloader
             self.predict = predict

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .contract import Context, Ranking
-from .errors import SelectionError
+from .errors import InternalError, SelectionError
 from .pool import Pool, open_pool
 from .progress import no_progress
 from .strategies import get_strategy
@@ -104,7 +104,7 @@ def _cost_walk(order: np.ndarray, cost: np.ndarray, budget: float, prefix: bool)
 def _check_budget(budget, n_unlabeled: int, total_cost: float | None):
     if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)):
         raise SelectionError(f"budget must be a number, got {budget!r}")
-    if not np.isfinite(budget) or budget <= 0:
+    if not np.isfinite(float(budget)) or budget <= 0:
         raise SelectionError(f"budget must be > 0, got {budget}; pass a positive --budget")
     if total_cost is None:
         if float(budget) != int(budget):
@@ -216,7 +216,7 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
             indices = _cost_walk(indices, cost, float(budget), prefix=True)
             out_scores = out_scores[: indices.size]
     if indices.size and (not candidates[indices].all() or np.unique(indices).size != indices.size):
-        raise AssertionError(f"strategy '{spec.name}' returned a labeled or repeated row")  # internal bug guard
+        raise InternalError(f"strategy '{spec.name}' returned a labeled or repeated row")
     return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
                      order=spec.order, cost=None if cost is None else float(cost[indices].sum()),
                      notes=ctx.notes)
