@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from alselect.errors import InvalidInputError
+from alselect.validation import probability_matrix
 from alselect.milp_balanced import DEFAULT_GAP_TOL, BalancedResult, program_objective
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
     "solve_balanced",
 ]
 
-#: Rows summing to 1 within this count as probability rows.
-ROW_SUM_TOL = 1e-3
 #: A target distribution must sum to 1 within this (it is then renormalised).
 TARGET_SUM_TOL = 1e-6
 #: Rows converted at once from float16 (keeps temporaries to a few MB).
@@ -125,24 +124,14 @@ def _check_finite_blocks(A, name):
 
 
 def _check_probs(P, name="P", n_rows=None):
-    P = _kernel_float(P, name)
-    if P.ndim != 2:
-        raise InvalidInputError(f"{name} must be 2-D (N, C), got shape {P.shape}.")
+    """Probability rows by the pool format's rule (alselect.validation); integer one-hot rows allowed."""
+    P = np.asarray(P)
+    if P.dtype.kind in "iub":
+        P = P.astype(np.float32)
+    P = probability_matrix(name, P)
     if n_rows is not None and P.shape[0] != n_rows:
         raise InvalidInputError(f"{name} has {P.shape[0]} rows but {n_rows} were expected; pass one "
-                         "probability row per sample.")
-    _check_finite_blocks(P, name)
-    for s in range(0, P.shape[0], ROW_BLOCK):
-        blk = P[s:s + ROW_BLOCK]
-        if blk.size and blk.min() < 0:
-            raise InvalidInputError(f"{name} must be non-negative (class probabilities), got a value "
-                             f"{float(blk.min())} near row {s}; pass softmax outputs.")
-        sums = blk.sum(axis=1, dtype=np.float64)
-        off = np.abs(sums - 1.0) > ROW_SUM_TOL
-        if np.any(off):
-            i = int(np.flatnonzero(off)[0])
-            raise InvalidInputError(f"{name} rows must sum to 1 (within {ROW_SUM_TOL}); row {s + i} sums "
-                             f"to {sums[i]:.6g}; pass softmax probabilities, not logits.")
+                                "probability row per sample.")
     return P
 
 
@@ -373,7 +362,7 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
     if not np.all(np.isfinite(u)):
         raise InvalidInputError(f"u has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}; "
                          "fix the scores.")
-    P = _check_probs(P, "P", n_rows=u.size)
+    P = _check_probs(P, "P", n_rows=u.size).astype(np.float64, copy=False)  # the program in float64
     om = _check_omega(omega, P.shape[1])
     lam = _check_lam(lam)
     cand = _candidate_rows(candidates, u.size)

@@ -36,10 +36,6 @@ PROB_FLOOR = 1e-10
 """``log x`` is computed as ``log(max(x, PROB_FLOOR))`` inside CD, so exact
 zeros in a mixture give a large but finite divergence."""
 
-ROW_SUM_ATOL = 1e-3
-"""Base tolerance on ``|sum(p) - 1|`` for probability rows (plus a few ulps of
-the input dtype per class, so float16 softmax outputs pass)."""
-
 COUNT_FLOOR = 0.5
 """R_sr uses ``log(max(count, COUNT_FLOOR) / lam)`` by default: a class with no
 region in the selection scores below one with a single region, but finitely."""
@@ -57,10 +53,6 @@ METHODS = ("auto", "engine", "lazy", "reference")
 # --------------------------------------------------------------------------- #
 # validation helpers
 # --------------------------------------------------------------------------- #
-def _row_sum_tol(dtype, width):
-    return ROW_SUM_ATOL + 4.0 * width * float(np.finfo(dtype).eps)
-
-
 def _kernel_float(x):
     """float32/float64 C-contiguous view or copy of a (small) block."""
     if x.dtype == np.float16:
@@ -79,25 +71,11 @@ def _check_float_array(x, name, ndim):
     return x
 
 
-def _check_probability_rows(block, name, first_row, tol, what="row"):
-    """Finite, non-negative rows summing to 1 (within ``tol``)."""
-    bad = ~np.isfinite(block).all(axis=1)
-    if bad.any():
-        r = first_row + int(np.argmax(bad))
-        raise InvalidInputError(f"{name} {what} {r} contains NaN or inf; every {what} must be a finite "
-                         f"probability vector. Fix or drop it before packing.")
-    neg = (block < 0).any(axis=1)
-    if neg.any():
-        r = first_row + int(np.argmax(neg))
-        raise InvalidInputError(f"{name} {what} {r} has a negative entry ({block[r - first_row].min()}); "
-                         f"probabilities must be >= 0. Pass softmax outputs, not logits.")
-    s = block.sum(axis=1, dtype=np.float64)
-    off = np.abs(s - 1.0) > tol
-    if off.any():
-        r = first_row + int(np.argmax(off))
-        raise InvalidInputError(f"{name} {what} {r} sums to {s[r - first_row]:.6g}, not 1 (tolerance "
-                         f"{tol:.2g}); pass normalised softmax probabilities (apply softmax to "
-                         f"logits).")
+def _check_probability_rows(block, name, first_row, stored):
+    """The pool format's probability-row rule (alselect.validation), tolerance of the storage dtype."""
+    from .validation import probability_block
+
+    probability_block(name, _kernel_float(block), first_row, stored)
 
 
 def _check_offsets(offsets, n_regions):
@@ -129,12 +107,10 @@ def _check_rows(rows, n, name, allow_empty=True):
         else:
             raise InvalidInputError(f"{name} must be integer row numbers or a boolean mask, got dtype "
                              f"{a.dtype}.")
-    if r.size and (r.min() < 0 or r.max() >= n):
-        bad = r[(r < 0) | (r >= n)][0]
-        raise InvalidInputError(f"{name} contains row {bad}, out of range [0, {n}); pass row numbers of "
-                         f"the pool.")
-    if r.size != np.unique(r).size:
-        raise InvalidInputError(f"{name} contains duplicate rows; pass each row once.")
+    if r.size:
+        from .validation import row_mask
+
+        row_mask(name, r, n)  # range and duplicates: the one row-set rule
     if not allow_empty and r.size == 0:
         raise InvalidInputError(f"{name} is empty; pass at least one row.")
     return r
@@ -153,26 +129,12 @@ def _check_mixtures(mixtures, present, name="mixtures"):
             raise InvalidInputError(f"present must be boolean (or 0/1), got dtype {present.dtype}; pass "
                              f"the class-present mask.")
         present = present.astype(bool)
-    tol = _row_sum_tol(mixtures.dtype, C)
+    from .validation import mixture_block
+
     step = max(1, BLOCK_ELEMS // max(1, K * C))
     for i0 in range(0, N, step):
-        blk = mixtures[i0:i0 + step]
-        pr = present[i0:i0 + step]
-        if not np.isfinite(blk).all():
-            i = i0 + int(np.argmax(~np.isfinite(blk).reshape(blk.shape[0], -1).all(axis=1)))
-            raise InvalidInputError(f"{name} of image {i} contains NaN or inf; mixtures must be finite "
-                             f"(absent classes as zero rows).")
-        if (blk < 0).any():
-            i = i0 + int(np.argmax((blk < 0).reshape(blk.shape[0], -1).any(axis=1)))
-            raise InvalidInputError(f"{name} of image {i} has a negative entry; mixtures are "
-                             f"probability vectors (>= 0).")
-        s = blk.sum(axis=2, dtype=np.float64)
-        off = pr & (np.abs(s - 1.0) > tol)
-        if off.any():
-            i, c = np.argwhere(off)[0]
-            raise InvalidInputError(f"{name}[{i0 + i}, {c}] is marked present but sums to "
-                             f"{s[i, c]:.6g}, not 1 (tolerance {tol:.2g}); present mixtures must "
-                             f"be normalised (or mark the class absent).")
+        mixture_block(name, _kernel_float(mixtures[i0:i0 + step]), present[i0:i0 + step], i0,
+                      mixtures.dtype.name)
     return mixtures, present
 
 
@@ -284,7 +246,7 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     mix = np.zeros((N, C, C), dtype=dtype)
     present = np.zeros((N, C), dtype=bool)
     counts = np.zeros((N, C), dtype=np.int64)
-    tol = _row_sum_tol(probs.dtype, C)
+    stored = probs.dtype.name
     block_regions = max(1, BLOCK_ELEMS // C)
     empty_w = np.zeros(0, dtype=np.float64)
     i0 = 0
@@ -293,7 +255,7 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
         i1 = min(max(i1, i0 + 1), N)
         r0, r1 = int(off[i0]), int(off[i1])
         blk = probs[r0:r1]
-        _check_probability_rows(blk, "region_probs", r0, tol, what="region")
+        _check_probability_rows(blk, "region_probs", r0, stored)
         if use_w:
             w = np.asarray(wts[r0:r1], dtype=np.float64)
             if not np.isfinite(w).all() or (w < 0).any():
@@ -308,7 +270,7 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     return mix, present, counts
 
 
-def classification_features(probs, *, dtype=np.float32):
+def classification_features(probs, *, dtype=None):
     """Image classification layout: the whole image is one region, no gating.
 
     CD between two images is then the symmetric KL between their full softmax
@@ -321,7 +283,9 @@ def classification_features(probs, *, dtype=np.float32):
     ----------
     probs : (N, C) float16/32/64
         Softmax outputs.
-    dtype : float32 or float64
+    dtype : float16, float32 or float64, optional
+        Dtype of the mixtures; default: that of ``probs``, so the values are the stored ones
+        and later checks apply the storage dtype's probability tolerance.
 
     Returns
     -------
@@ -330,14 +294,15 @@ def classification_features(probs, *, dtype=np.float32):
     """
     p = _check_float_array(probs, "probs", 2)
     N, C = p.shape
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise InvalidInputError(f"dtype must be float32 or float64, got {np.dtype(dtype)}.")
-    tol = _row_sum_tol(p.dtype, C)
+    dtype = p.dtype if dtype is None else np.dtype(dtype)
+    if dtype not in (np.float16, np.float32, np.float64):
+        raise InvalidInputError(f"dtype must be float16, float32 or float64, got {dtype}.")
+    stored = p.dtype.name
     step = max(1, BLOCK_ELEMS // max(1, C))
     mix = np.empty((N, 1, C), dtype=dtype)
     for i0 in range(0, N, step):
         blk = p[i0:i0 + step]
-        _check_probability_rows(blk, "probs", i0, tol)
+        _check_probability_rows(blk, "probs", i0, stored)
         mix[i0:i0 + step, 0] = blk
     return mix, np.ones((N, 1), dtype=bool)
 
@@ -547,11 +512,9 @@ def cd_inner_product_form(mixtures, present, *, classes=None, dtype=np.float32,
 # CDAL-CS: K-Center-Greedy with CD
 # --------------------------------------------------------------------------- #
 def _engine():
-    """The generic batched k-center engine, or None when it is not installed."""
-    try:
-        from alselect.diversity import kcenter_greedy_ip
-    except ImportError:
-        return None
+    """The generic batched k-center engine (imported when first needed)."""
+    from alselect.diversity import kcenter_greedy_ip
+
     return kcenter_greedy_ip
 
 
@@ -670,9 +633,6 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
     if use_engine:
         del cmp_  # the engine works on the dense inner-product form instead
         eng = _engine()
-        if eng is None:
-            raise InvalidInputError("method='engine' needs alselect.diversity.kcenter_greedy_ip, which "
-                             "is not installed; use method='lazy'.")
         A, B, n = cd_inner_product_form(mixtures, present, classes=cl, floor=floor)
         head, head_d = np.zeros(0, dtype=np.int64), np.zeros(0)
         if first is not None and lab.size:

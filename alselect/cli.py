@@ -356,7 +356,8 @@ def strategies(as_json):
             "randomized": spec.is_randomized({p.name: p.default for p in spec.params}) if not callable(spec.randomized)
             else "with some parameters", "reference": spec.reference,
             "params": [{"name": p.name, "default": p.default, "help": p.help,
-                        **({"choices": list(p.choices)} if p.choices else {})} for p in spec.params],
+                        **({"choices": list(p.choices)} if p.choices else {}),
+                        **({"range": str(p.range)} if p.range else {})} for p in spec.params],
         })
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -368,6 +369,7 @@ def strategies(as_json):
         click.echo(f"    needs: {', '.join(item['needs']) or 'nothing'}; {flags}; {item['reference']}")
         for p in item["params"]:
             choices = f" [{'|'.join(map(str, p['choices']))}]" if "choices" in p else ""
+            choices += f" ({p['range']})" if "range" in p else ""
             click.echo(f"    -p {p['name']}={p['default']!s}{choices}: {p['help']}")
 
 

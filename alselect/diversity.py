@@ -2,8 +2,9 @@
 
 Thin validated layer over the kernels in ``alselect.kernels.kcenter``,
 ``alselect.kernels.d2sampling`` and ``alselect.kernels.uncertainty``: inputs are
-checked once here (shapes, dtypes, finiteness, ranges), float16 is converted to
-float32 block by block, and random streams are drawn here so that NumPy
+checked once here through ``alselect.validation`` (shapes, dtypes, finiteness,
+probability rows, ranges), float16 is widened to float32 block by block (float32 and
+float64 are kept as given), and random streams are drawn here so that NumPy
 references can consume the very same uniforms.  See docs/diversity.md for the
 algorithms, the exactness rule and the tie-breaking (lowest row everywhere).
 
@@ -11,7 +12,7 @@ Row sets
 --------
 ``labeled`` (bool mask or index array): rows that are already labeled; never
 picked.  For ``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial
-centers (issue 3; UWE paper Algorithm 1).  ``badge`` follows the BADGE paper and
+centers (UWE paper Algorithm 1).  ``badge`` follows the BADGE paper and
 code: labeled rows are excluded but are not centers unless
 ``labeled_as_centers=True``.
 ``candidates`` (bool mask or index array, kcenter only): rows that may be
@@ -31,6 +32,7 @@ bit-identical with and without it.
 import numpy as np
 
 from alselect.errors import InvalidInputError
+from alselect.validation import as_float_matrix, check_budget, check_seed, probability_matrix, row_mask
 
 __all__ = [
     "kcenter_greedy",
@@ -45,10 +47,6 @@ UNCERTAINTIES = ("entropy", "bvsb", "least-confidence", "margin")
 NORMALIZATIONS = ("none", "minmax")
 SAMPLERS = ("kcenter", "kmeanspp")
 INITS = ("max-norm", "random")
-#: rows converted per block when float16 input is widened to float32
-F16_BLOCK = 65536
-#: tolerance on row sums when checking probabilities
-PROB_SUM_TOL = 1e-3
 #: largest center-center table for triangle pruning, relative to the embeddings
 TRI_MEM_FRACTION = 0.25
 #: ... or in bytes, whichever is larger
@@ -60,80 +58,21 @@ _U64 = 2.0 ** -53
 # ------------------------------------------------------------ validation
 
 def _as_matrix(X, name):
-    """C-contiguous float32/float64 2-D array; float16 widened in blocks."""
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise InvalidInputError(f"{name} must be a 2-D array (N, D); got shape {X.shape}. "
-                         f"Reshape it to one row per sample.")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise InvalidInputError(f"{name} must have at least one row and one column; got shape "
-                         f"{X.shape}.")
-    if X.dtype == np.float16:
-        out = np.empty(X.shape, dtype=np.float32)
-        for r in range(0, X.shape[0], F16_BLOCK):
-            out[r:r + F16_BLOCK] = X[r:r + F16_BLOCK]
-        X = out
-    elif X.dtype not in (np.float32, np.float64):
-        raise InvalidInputError(f"{name} must be float16, float32 or float64; got {X.dtype}. "
-                         f"Convert it with .astype(np.float32).")
-    X = np.ascontiguousarray(X)
-    for r in range(0, X.shape[0], F16_BLOCK):
-        if not np.isfinite(X[r:r + F16_BLOCK]).all():
-            bad = r + int(np.nonzero(~np.isfinite(X[r:r + F16_BLOCK]).all(axis=1))[0][0])
-            raise InvalidInputError(f"{name} must be finite; row {bad} contains NaN or inf. "
-                             f"Remove or repair that sample.")
-    return X
+    """C-contiguous float32/float64 2-D array (float16 widened exactly), finite."""
+    return as_float_matrix(name, X)
 
 
 def _row_set(rows, N, name):
     """Bool mask of length N from None, a bool mask or an index array."""
-    mask = np.zeros(N, dtype=bool)
-    if rows is None:
-        return mask
-    rows = np.asarray(rows)
-    if rows.dtype == bool:
-        if rows.shape != (N,):
-            raise InvalidInputError(f"{name} as a boolean mask must have shape ({N},); got "
-                             f"{rows.shape}.")
-        return rows.copy()
-    if rows.size == 0:
-        return mask
-    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise InvalidInputError(f"{name} must be a boolean mask or a 1-D array of row indices; "
-                         f"got dtype {rows.dtype} and shape {rows.shape}.")
-    if rows.min() < 0 or rows.max() >= N:
-        raise InvalidInputError(f"{name} holds row index {int(rows.min() if rows.min() < 0 else rows.max())}"
-                         f" outside [0, {N}); indices must address rows of the array.")
-    mask[rows] = True
-    return mask
+    return row_mask(name, rows, N)
 
 
 def _check_budget(budget, available, what):
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-        raise InvalidInputError(f"budget must be an integer; got {budget!r}.")
-    budget = int(budget)
-    if budget < 0:
-        raise InvalidInputError(f"budget must be >= 0; got {budget}.")
-    if budget > available:
-        raise InvalidInputError(f"budget {budget} exceeds the {available} {what}; lower the "
-                         f"budget to at most {available}.")
-    return budget
+    return check_budget(budget, available, what)
 
 
 def _check_probs(P, name="probs"):
-    P = _as_matrix(P, name)
-    for r in range(0, P.shape[0], F16_BLOCK):
-        blk = P[r:r + F16_BLOCK]
-        if (blk < 0).any() or (blk > 1).any():
-            raise InvalidInputError(f"{name} must lie in [0, 1]; found values outside near row "
-                             f"{r}. Pass softmax probabilities, not logits.")
-        sums = blk.sum(axis=1, dtype=np.float64)
-        bad = np.abs(sums - 1.0) > PROB_SUM_TOL
-        if bad.any():
-            i = r + int(np.nonzero(bad)[0][0])
-            raise InvalidInputError(f"{name} rows must sum to 1 (within {PROB_SUM_TOL}); row {i} "
-                             f"sums to {sums[i - r]:.6g}. Pass softmax probabilities.")
-    return P
+    return probability_matrix(name, P)
 
 
 def _choice(value, allowed, name):
@@ -144,12 +83,7 @@ def _choice(value, allowed, name):
 
 
 def _seeded_uniforms(seed, count):
-    if seed is None:
-        raise InvalidInputError("seed is required for randomised selection; pass an int, e.g. "
-                         "seed=0.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InvalidInputError(f"seed must be an integer; got {seed!r}.")
-    return np.random.default_rng(int(seed)).random(count)
+    return np.random.default_rng(check_seed(seed, required=True)).random(count)
 
 
 # ------------------------------------------------------------ k-center greedy

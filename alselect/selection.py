@@ -12,16 +12,17 @@ result is deterministic either way and a seed spreads ties uniformly over the po
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .contract import Context, Ranking
-from .errors import InternalError, SelectionError
-from .pool import Pool, open_pool
+from .errors import InternalError, InvalidInputError, SelectionError
+from .pool import MemoryPool, Pool, open_pool
 from .progress import no_progress
 from .strategies import get_strategy
-from .validation import check_row_indices
+from .validation import check_row_indices, check_seed
 
 
 @dataclass
@@ -122,11 +123,10 @@ def _check_budget(budget, n_unlabeled: int, total_cost: float | None):
 
 
 def _seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SelectionError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    try:
+        return check_seed(seed)
+    except InvalidInputError as exc:
+        raise SelectionError(str(exc)) from None
 
 
 def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost: bool = False,
@@ -135,8 +135,11 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
 
     Parameters
     ----------
-    pool : str, os.PathLike or Pool
-        A pool file path or an open :class:`~alselect.pool.Pool`.
+    pool : str, os.PathLike, Pool or mapping
+        A pool file path, an open :class:`~alselect.pool.Pool` (or
+        :class:`~alselect.pool.MemoryPool`), or a mapping of dataset names to NumPy arrays
+        (``{"probs": P, "embeddings": X, "labeled": rows}``, the keywords of
+        :func:`alselect.pool.write_pool`), validated as ``alselect pack`` validates them.
     strategy : str
         A strategy name (``alselect strategies`` lists them).
     budget : int or float
@@ -156,9 +159,15 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     -------
     Selection
     """
+    if isinstance(pool, Mapping):
+        with MemoryPool(pool) as opened:
+            return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
+                          progress=progress, **params)
     if not isinstance(pool, Pool):
         if not isinstance(pool, (str, os.PathLike)):
-            raise SelectionError(f"pool must be a path or an open Pool, got {type(pool).__name__}")
+            raise SelectionError(
+                f"pool must be a path, an open Pool or a mapping of dataset names to arrays, got {type(pool).__name__}"
+            )
         with open_pool(pool) as opened:
             return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
                           progress=progress, **params)

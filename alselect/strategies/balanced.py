@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contract import SEQUENTIAL, Context, Param, Picks, StrategySpec
+from ..contract import SEQUENTIAL, Context, Param, Picks, Range, StrategySpec
 from ..errors import SelectionError
 from .uncertainty import stream_scores
 
@@ -101,7 +101,7 @@ def balanced(ctx: Context, budget: int, lam: float, u: str, score: str, b0: int,
 
     informative = _informativeness(ctx, u, score)
     om = omega_for(ctx, budget, b0, cycle, target)
-    P = ctx.read("probs", dtype=np.float64)
+    P = ctx.read("probs")  # storage dtype: the probability check uses its tolerance
     result = solve_balanced(informative, P, om, budget, lam, time_limit=time_limit if time_limit > 0 else None,
                             candidates=np.flatnonzero(ctx.candidates), gap_tol=gap)
     ctx.note(f"solver status {result.status}, objective {result.objective:.6g}, certified lower bound "
@@ -113,8 +113,8 @@ def balanced(ctx: Context, budget: int, lam: float, u: str, score: str, b0: int,
 def balanced_kcenter(ctx: Context, budget: int, lam: float, b0: int, cycle: int, target: str, scale: str) -> Picks:
     from ..balance import balanced_kcenter as run
 
-    X = ctx.read("embeddings", dtype=np.float32)
-    P = ctx.read("probs", dtype=np.float64)
+    X = ctx.read("embeddings")  # storage dtype: distances are float64 sums of the stored values
+    P = ctx.read("probs")
     om = omega_for(ctx, budget, b0, cycle, target)
     first = None
     if ctx.labeled.size == 0:  # same first pick as `kcenter`: the largest-norm candidate, ties lowest row
@@ -128,15 +128,16 @@ def balanced_kcenter(ctx: Context, budget: int, lam: float, b0: int, cycle: int,
 
 
 # ---- registry entries (metadata only; see alselect.contract)
-_OMEGA = (Param("b0", -1, "labeled-set size at the first cycle (default: derived, see docs/class-balance.md)", type=int),
-          Param("cycle", 0, "active-learning cycle c of Eq. 4.4 (default: derived from b0, or 1)", type=int),
+_OMEGA = (Param("b0", -1, "labeled-set size at the first cycle (-1: derived, see docs/class-balance.md)", type=int,
+                range=Range(-1)),
+          Param("cycle", 0, "active-learning cycle c of Eq. 4.4 (0: derived from b0, or 1)", type=int, range=Range(0)),
           Param("target", "uniform", "target class distribution: uniform, or a file with one weight per class"))
 
 SPECS = [
     StrategySpec("balanced", "most informative samples under an L1 class-balance penalty, solved exactly (MIP)",
-                 ("probs",), f"{__name__}:balanced",
+                 ("probs",), f"{__name__}:balanced", order=SEQUENTIAL,
                  params=(Param("lam", 1.0, "weight lambda of the L1 balance term (choose the smallest lambda after "
-                               "which the L1 term stops falling; thesis Fig. 4.4)", type=float),
+                               "which the L1 term stops falling; thesis Fig. 4.4)", type=float, range=Range(0)),
                          Param("u", "entropy", "informativeness: entropy (Eq. 4.7), bald, margin, "
                                "least-confidence, or score (Eq. 4.9)",
                                choices=("entropy", "bald", "margin", "least-confidence", "score")),
@@ -144,14 +145,14 @@ SPECS = [
                                "informative (VAAL)"),
                          *_OMEGA,
                          Param("time_limit", 0.0, "seconds; when hit, the best feasible selection and its certified "
-                               "gap are returned (0 = no limit)", type=float),
+                               "gap are returned (0 = no limit)", type=float, range=Range(0)),
                          Param("gap", 1e-4, "relative optimality gap at which the solve stops (0 = exact optimum)",
-                               type=float)),
+                               type=float, range=Range(0))),
                  reference="thesis §4.4, Eq. 4.4-4.9, Algorithm 1",
                  extra_needs="labels of the labeled samples; mc_probs for u=bald; scores/<name> for u=score"),
     StrategySpec("balanced-kcenter", "k-center greedy with the class-balance penalty (thesis Algorithm 2)",
                  ("probs", "embeddings"), f"{__name__}:balanced_kcenter", order=SEQUENTIAL,
-                 params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty", type=float), *_OMEGA,
+                 params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty", type=float, range=Range(0)), *_OMEGA,
                          Param("scale", "paper", "paper: lambda as written; code: lambda / C as in the authors' code",
                                choices=("paper", "code"))),
                  reference="thesis §4.4, Algorithm 2",

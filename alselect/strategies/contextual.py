@@ -45,13 +45,14 @@ def load_cd_inputs(pool, layout: str = "auto", progress=None) -> CdInputs:
 
     layout = resolve_layout(pool, layout)
     if layout == "mixtures":
-        mixtures, present, counts = pool.read_cd(dtype=np.float32)
+        # storage dtype, so the array layer applies that dtype's probability tolerance
+        mixtures, present, counts = pool.read_cd(dtype=pool.dtype("cd/mixtures"))
     elif layout == "regions":
         weights = pool.read("regions/weights") if pool.has("regions/weights") else None
         mixtures, present, counts = cdal.mixtures_from_regions(pool.read("regions/probs"), pool.region_offsets(),
                                                                region_weights=weights, n_classes=pool.n_classes)
     else:
-        probs = pool.read("probs", dtype=np.float32)
+        probs = pool.read("probs")
         mixtures, present = cdal.classification_features(probs)
         counts = cdal.classification_class_counts(probs)
     return CdInputs(layout, mixtures, present, counts)
