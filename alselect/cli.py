@@ -128,7 +128,7 @@ def _materialise_stdin_pool(pool: str) -> str:
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for randomised strategies and tie-breaking.")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Strategy parameter (repeatable).")
 @click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
-@click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column.")
+@click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column (full precision: the shortest repr that reads back exactly).")
 @click.option("--budget-cost", is_flag=True, help="Spend --budget in the pool's annotation-cost units instead of samples.")
 @output_options
 def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, output, fmt):
@@ -334,7 +334,7 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
         return
     for key in ("R_cd", "R_vr", "R_sr", "R"):
         value = values[key]
-        click.echo(f"{key}\t{'n/a' if value is None else format(value, '.10g')}")
+        click.echo(f"{key}\t{'n/a' if value is None else repr(float(value))}")
     if rewards.r_vr is None:
         click.echo("R_vr: the pool has no embeddings (counted as 0)", err=True)
     if rewards.r_sr is None:

@@ -49,9 +49,10 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence], fmt: str) -> s
 
 
 def _cell(value) -> str:
+    """Floats as their shortest round-trip repr (``float(cell) == value`` exactly)."""
     value = _plain(value)
     if isinstance(value, float):
-        return f"{value:.10g}"
+        return repr(value)
     return str(value)
 
 
