@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .contract import Context, Ranking
-from .errors import InternalError, InvalidInputError, SelectionError
+from .errors import InternalError, InvalidInputError, PoolValueError, SelectionError
 from .pool import MemoryPool, Pool, open_pool
 from .progress import no_progress
 from .strategies import get_strategy
@@ -186,7 +186,10 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
         extra = np.asarray(labeled)
         if extra.size == 0:
             extra = extra.astype(np.int64)
-        extra = check_row_indices("labeled", extra, n)
+        try:
+            extra = check_row_indices("labeled", extra, n)
+        except PoolValueError as exc:  # an argument, not a dataset of the pool
+            raise SelectionError(str(exc)) from None
         labeled_rows = np.union1d(labeled_rows, extra)
     candidates = np.ones(n, dtype=bool)
     candidates[labeled_rows] = False

@@ -151,7 +151,7 @@ def check_row_indices(name: str, rows: np.ndarray, n_rows: int) -> np.ndarray:
     dup = ordered[1:] == ordered[:-1]
     if dup.any():
         raise PoolValueError(
-            f"'{name}' lists row {int(ordered[1:][dup][0])} more than once; each row may appear once"
+            f"'{name}' lists row {int(ordered[1:][dup][0])} more than once; list each row once"
         )
     return ordered
 
