@@ -76,30 +76,30 @@ def omega_for(ctx: Context, budget: int, b0: int, cycle: int, target: str) -> np
     return om
 
 
-def _informativeness(ctx: Context, u: str, score_name: str) -> np.ndarray:
+def _informativeness(ctx: Context, uncertainty: str, score_name: str) -> np.ndarray:
     from ..kernels import uncertainty as K
 
-    if u == "entropy":
+    if uncertainty == "entropy":
         return stream_scores(ctx, "probs", K.entropy)
-    if u == "least-confidence":
+    if uncertainty == "least-confidence":
         return stream_scores(ctx, "probs", K.least_confidence)
-    if u == "margin":  # a smaller best-vs-second gap is more informative
+    if uncertainty == "margin":  # a smaller best-vs-second gap is more informative
         return 1.0 - stream_scores(ctx, "probs", K.margin)
-    if u == "bald":
+    if uncertainty == "bald":
         return stream_scores(ctx, "mc_probs", K.bald)
     name, _, order = score_name.partition(":")
     if not name:
-        raise SelectionError("-p u=score needs -p score=NAME[:asc] naming a score in the pool's 'scores' group")
+        raise SelectionError("-p uncertainty=score needs -p score=NAME[:asc] naming a score in the pool's 'scores' group")
     ctx.require(f"scores/{name}")
     values = ctx.read(f"scores/{name}", dtype=np.float64)
     return -values if order == "asc" else values  # asc: smaller = more informative (e.g. VAAL)
 
 
-def balanced(ctx: Context, budget: int, lam: float, u: str, score: str, b0: int, cycle: int, target: str,
+def balanced(ctx: Context, budget: int, lam: float, uncertainty: str, score: str, b0: int, cycle: int, target: str,
              time_limit: float, gap: float) -> Picks:
     from ..balance import solve_balanced
 
-    informative = _informativeness(ctx, u, score)
+    informative = _informativeness(ctx, uncertainty, score)
     om = omega_for(ctx, budget, b0, cycle, target)
     P = ctx.read("probs")  # storage dtype: the probability check uses its tolerance
     result = solve_balanced(informative, P, om, budget, lam, time_limit=time_limit if time_limit > 0 else None,
@@ -138,10 +138,10 @@ SPECS = [
                  ("probs",), f"{__name__}:balanced", order=SEQUENTIAL,
                  params=(Param("lam", 1.0, "weight lambda of the L1 balance term (choose the smallest lambda after "
                                "which the L1 term stops falling; thesis Fig. 4.4)", type=float, range=Range(0)),
-                         Param("u", "entropy", "informativeness: entropy (Eq. 4.7), bald, margin, "
+                         Param("uncertainty", "entropy", "informativeness u: entropy (Eq. 4.7), bald, margin, "
                                "least-confidence, or score (Eq. 4.9)",
                                choices=("entropy", "bald", "margin", "least-confidence", "score")),
-                         Param("score", "", "with u=score: NAME of the pool score, NAME:asc when smaller is more "
+                         Param("score", "", "with uncertainty=score: NAME of the pool score, NAME:asc when smaller is more "
                                "informative (VAAL)"),
                          *_OMEGA,
                          Param("time_limit", 0.0, "seconds; when hit, the best feasible selection and its certified "
@@ -149,7 +149,7 @@ SPECS = [
                          Param("gap", 1e-4, "relative optimality gap at which the solve stops (0 = exact optimum)",
                                type=float, range=Range(0))),
                  reference="thesis §4.4, Eq. 4.4-4.9, Algorithm 1",
-                 extra_needs="labels of the labeled samples; mc_probs for u=bald; scores/<name> for u=score"),
+                 extra_needs="labels of the labeled samples; mc_probs for uncertainty=bald; scores/<name> for uncertainty=score"),
     StrategySpec("balanced-kcenter", "k-center greedy with the class-balance penalty (thesis Algorithm 2)",
                  ("probs", "embeddings"), f"{__name__}:balanced_kcenter", order=SEQUENTIAL,
                  params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty", type=float, range=Range(0)), *_OMEGA,

@@ -80,14 +80,14 @@ def parse_classes(spec: str, pool, layout: str) -> list[int] | None:
     return sorted(set(out))
 
 
-def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, first: str) -> Picks:
+def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, init: str) -> Picks:
     from .. import cdal
 
     with ctx.progress("reading class mixtures", 1) as update:
         inputs = load_cd_inputs(ctx.pool, layout)
         update(1)
     first_row = None
-    if first == "random":  # the released code's uniformly random first pick, seeded
+    if init == "random":  # the released code's uniformly random first pick, seeded
         first_row = int(ctx.rng.choice(np.flatnonzero(ctx.candidates)))
     cls = parse_classes(classes, ctx.pool, inputs.layout)
     with ctx.progress("cdal-cs: picking", budget) as update:
@@ -102,13 +102,13 @@ def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, f
 SPECS = [
     StrategySpec("cdal-cs", "core-set (k-center greedy) with contextual diversity (symmetric KL of class mixtures)",
                  ("probs",), f"{__name__}:cdal_cs", order=SEQUENTIAL,
-                 randomized=lambda params: params["first"] == "random",
+                 randomized=lambda params: params["init"] == "random",
                  params=(Param("reduce", "sum", "sum the per-class symmetric KL over shared classes (paper Eq. 2) "
                                "or take the mean (released code)", choices=("sum", "mean")),
                          Param("classes", "", "comma-separated class names or indices to restrict CD to (Fig. 7b)"),
                          Param("layout", "auto", "where mixtures come from: cd/ mixtures, regions/, or the "
                                "softmax of a classification pool", choices=("auto", "mixtures", "regions", "classification")),
-                         Param("first", "greedy", "greedy: labeled samples are the initial centers (paper); "
+                         Param("init", "greedy", "first-pick rule; greedy: labeled samples are the initial centers (paper); "
                                "random: a seeded random first pick even with a labeled set (released code)",
                                choices=("greedy", "random"))),
                  reference="CDAL §3.1-3.2 Eq. 1-2, §4.3, §5 Fig. 7b",
