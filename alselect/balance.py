@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from alselect.errors import InvalidInputError
-from alselect.validation import probability_matrix
+from alselect.validation import check_budget, probability_matrix, row_mask
 from alselect.milp_balanced import DEFAULT_GAP_TOL, BalancedResult, program_objective
 
 __all__ = [
@@ -80,14 +80,7 @@ def _check_n_classes(n_classes):
 
 
 def _check_budget(budget, n_avail, what="candidate rows"):
-    if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool):
-        raise InvalidInputError(f"budget must be an integer, got {budget!r}.")
-    if budget <= 0:
-        raise InvalidInputError(f"budget must be >= 1, got {budget}; ask for at least one pick.")
-    if budget > n_avail:
-        raise InvalidInputError(f"budget={budget} exceeds the {n_avail} available {what}; lower the budget "
-                         "or widen the candidates.")
-    return int(budget)
+    return check_budget(budget, n_avail, what, minimum=1)
 
 
 def _check_lam(lam):
@@ -146,24 +139,9 @@ def _check_omega(om, C):
 
 
 def _candidate_rows(candidates, N, exclude=None):
-    """Sorted int64 candidate rows from None / bool mask / index array."""
-    if candidates is None:
-        rows = np.arange(N, dtype=np.int64)
-    else:
-        c = np.asarray(candidates)
-        if c.dtype == np.bool_:
-            if c.shape != (N,):
-                raise InvalidInputError(f"a boolean candidates mask must have shape ({N},), got {c.shape}.")
-            rows = np.flatnonzero(c).astype(np.int64)
-        else:
-            if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
-                raise InvalidInputError("candidates must be a boolean mask or a 1-D array of row numbers, "
-                                 f"got dtype {c.dtype} and shape {c.shape}.")
-            rows = np.unique(c.astype(np.int64))
-            if rows.size != c.size:
-                raise InvalidInputError("candidates contains repeated row numbers; pass each row once.")
-            if rows.size and (rows[0] < 0 or rows[-1] >= N):
-                raise InvalidInputError(f"candidate rows must lie in [0, {N}), got [{rows[0]}, {rows[-1]}].")
+    """Sorted int64 candidate rows from None (all rows) / bool mask / index array."""
+    rows = np.arange(N, dtype=np.int64) if candidates is None else \
+        np.flatnonzero(row_mask("candidates", candidates, N)).astype(np.int64)
     if exclude is not None and exclude.size:
         rows = rows[~np.isin(rows, exclude)]
     return rows
@@ -430,17 +408,7 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
         raise InvalidInputError(f"scale must be one of {KCENTER_SCALES}, got {scale!r}.")
     if scale == "code":
         lam = lam / P.shape[1]
-    if labeled is None:
-        lab = np.zeros(0, dtype=np.int64)
-    else:
-        lab = np.asarray(labeled)
-        if lab.dtype == np.bool_:
-            if lab.shape != (N,):
-                raise InvalidInputError(f"a boolean labeled mask must have shape ({N},), got {lab.shape}.")
-            lab = np.flatnonzero(lab)
-        lab = np.unique(np.asarray(lab, dtype=np.int64))
-        if lab.size and (lab[0] < 0 or lab[-1] >= N):
-            raise InvalidInputError(f"labeled rows must lie in [0, {N}), got [{lab[0]}, {lab[-1]}].")
+    lab = np.flatnonzero(row_mask("labeled", labeled, N)).astype(np.int64)
     cand = _candidate_rows(candidates, N, exclude=lab)
     b = _check_budget(budget, cand.size, "candidate rows (labeled rows excluded)")
     from alselect.kernels.balanced_kcenter import (
