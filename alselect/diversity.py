@@ -10,8 +10,8 @@ algorithms, the exactness rule and the tie-breaking (lowest row everywhere).
 
 Row sets
 --------
-``labeled`` (bool mask or index array): rows that are already labeled; never
-picked.  For ``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial
+``labeled`` (bool mask or index array; a row listed twice is an error, order
+does not matter): rows that are already labeled; never picked.  For ``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial
 centers (UWE paper Algorithm 1).  ``badge`` follows the BADGE paper and
 code: labeled rows are excluded but are not centers unless
 ``labeled_as_centers=True``.
