@@ -41,8 +41,6 @@ __all__ = [
 TARGET_SUM_TOL = 1e-6
 #: Rows converted at once from float16 (keeps temporaries to a few MB).
 ROW_BLOCK = 8192
-#: ``0 * log 0`` is taken as 0: probabilities are clipped below at this.
-LOG_FLOOR = 1e-300
 #: Labeled rows from which the initial distances are screened with BLAS (below: direct loops).
 SCREEN_MIN_CENTERS = 64
 #: Rows per GEMM block of the screened initial pass.

@@ -314,16 +314,15 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
     Use it to compare any two selections of the same pool, e.g. `cdal-cs` against `entropy`.
     R_vr needs embeddings in the pool; R_sr needs --lam (and uses per-class region counts).
     """
-    import numpy as np
-
     from . import cdal
+    from .clean_stdout import data_stdout
     from .pool import open_pool
     from .strategies.contextual import load_cd_inputs, parse_classes
 
-    with open_pool(pool) as opened:
+    with data_stdout(), open_pool(pool) as opened:  # fd 1 points at stderr until the values are printed
         picks = _read_picks(opened, picks_file, use_ids)
         inputs = load_cd_inputs(opened, layout)
-        embeddings = opened.read("embeddings", dtype=np.float32) if opened.has("embeddings") else None
+        embeddings = opened.read("embeddings") if opened.has("embeddings") else None
         rewards = cdal.reward_total(inputs.mixtures, inputs.present, picks, embeddings=embeddings,
                                     class_counts=inputs.counts if lam is not None else None, lam=lam,
                                     alpha=alpha, reduce=reduce, classes=parse_classes(classes, opened, inputs.layout))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import InferError
+from ..errors import require_extra
 
 
 @click.command()
@@ -45,10 +45,7 @@ def infer(model, weights, data, output, task, embedding_layer, mc_samples, batch
       alselect infer --model mypkg.models:resnet18 --weights ckpt.pt \\
           --data mypkg.data:unlabeled -o pool.h5 --mc-samples 20
     """
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise InferError("`alselect infer` needs PyTorch: pip install 'alselect[torch]'") from None
+    require_extra("torch", "torch", "`alselect infer`")
     from .run import run_infer
 
     stats = run_infer(model, data, output, weights=weights, task=task, embedding_layer=embedding_layer,

@@ -107,7 +107,7 @@ SPECS = [
                                "or take the mean (released code)", choices=("sum", "mean")),
                          Param("classes", "", "comma-separated class names or indices to restrict CD to (Fig. 7b)"),
                          Param("layout", "auto", "where mixtures come from: cd/ mixtures, regions/, or the "
-                               "softmax of a classification pool", choices=("auto", "mixtures", "regions", "classification")),
+                               "softmax of a classification pool", choices=LAYOUTS),
                          Param("init", "greedy", "first-pick rule; greedy: labeled samples are the initial centers (paper); "
                                "random: a seeded random first pick even with a labeled set (released code)",
                                choices=("greedy", "random"))),
