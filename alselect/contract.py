@@ -104,6 +104,8 @@ class StrategySpec:
     params: tuple[Param, ...] = ()
     reference: str = ""
     extra_needs: str = field(default="", compare=False)  # prose for needs that depend on parameters
+    # parameters the registry-wide tests run it with (e.g. fewer training epochs); never a default
+    test_params: dict = field(default_factory=dict, compare=False)
 
     def parse_params(self, raw: dict) -> dict:
         known = {p.name: p for p in self.params}

@@ -39,15 +39,17 @@ def _run(*args):
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_stdout_is_exactly_the_picks(name, pool_file, tmp_path):
-    expected = "".join(f"{int(i)}\n" for i in select(pool_file, name, 4, seed=5).indices).encode()
-    r = _run("pick", pool_file, "-s", name, "-b", 4, "--seed", 5)
+    spec = REGISTRY[name]
+    params = [arg for key, value in spec.test_params.items() for arg in ("-p", f"{key}={value}")]
+    expected = "".join(f"{int(i)}\n" for i in select(pool_file, name, 4, seed=5, **spec.test_params).indices).encode()
+    r = _run("pick", pool_file, "-s", name, "-b", 4, "--seed", 5, *params)
     if r.returncode and b"pip install 'alselect[" in r.stderr:
         pytest.skip(r.stderr.decode().strip())
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout == expected, (r.stdout, r.stderr)
 
     out = tmp_path / "picks.txt"
-    r = _run("pick", pool_file, "-s", name, "-b", 4, "--seed", 5, "-o", out)
+    r = _run("pick", pool_file, "-s", name, "-b", 4, "--seed", 5, *params, "-o", out)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout == b""
     assert out.read_bytes() == expected

@@ -54,8 +54,8 @@ def test_float16_row_sum_tolerance_is_the_same_for_every_command(tmp_path):
     path = tmp_path / "f16.h5"
     write_pool(path, **arrays)  # pack accepts it ...
     assert run("inspect", path).exit_code == 0  # ... inspect too ...
-    for name in REGISTRY:  # ... and so does every strategy
-        sel = select(str(path), name, 3, seed=0)
+    for name, spec in REGISTRY.items():  # ... and so does every strategy
+        sel = select(str(path), name, 3, seed=0, **spec.test_params)
         assert len(sel) == 3, name
 
 
@@ -197,8 +197,9 @@ def test_arrays_give_the_picks_of_the_file(name, tmp_path):
     arrays = pool_arrays(seed=6)
     path = tmp_path / "pool.h5"
     write_pool(path, **arrays)
-    from_file = select(str(path), name, 5, seed=11)
-    from_arrays = select(arrays, name, 5, seed=11)
+    params = REGISTRY[name].test_params
+    from_file = select(str(path), name, 5, seed=11, **params)
+    from_arrays = select(arrays, name, 5, seed=11, **params)
     np.testing.assert_array_equal(from_file.indices, from_arrays.indices)
     np.testing.assert_array_equal(from_file.scores, from_arrays.scores)
 

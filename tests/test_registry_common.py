@@ -51,12 +51,12 @@ def _run_impl(spec, pool, budget, params, seed=7):
 
 
 def _variants(spec):
-    """The default parameters, then each categorical parameter set to each of its other choices."""
-    yield {}
+    """The test parameters, then each categorical parameter set to each of its other choices."""
+    yield dict(spec.test_params)
     for p in spec.params:
         for choice in p.choices or ():
             if choice != p.default:
-                yield {p.name: choice}
+                yield {**spec.test_params, p.name: choice}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_result_kind_and_randomness_match_the_spec(spec, pool32):
             result, touched = _run_impl(spec, pool32, 5, params)
         except AlselectError as exc:  # a variant needing another parameter or dataset
             _skip_missing_extra(exc)
-            assert params, f"{spec.name} fails with its default parameters: {exc}"
+            assert params != spec.test_params, f"{spec.name} fails with its default parameters: {exc}"
             continue
         ran += 1
         expected = Ranking if spec.order == RANKING else Picks
@@ -97,11 +97,13 @@ def test_result_kind_and_randomness_match_the_spec(spec, pool32):
     assert ran
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.is_randomized(s.parse_params({}))],
-                         ids=[s.name for s in SPECS if s.is_randomized(s.parse_params({}))])
+RANDOMIZED = [s for s in SPECS if s.is_randomized(s.parse_params(s.test_params))]
+
+
+@pytest.mark.parametrize("spec", RANDOMIZED, ids=[s.name for s in RANDOMIZED])
 def test_randomized_strategies_follow_the_seed(spec, pool32):
-    runs = {seed: select(pool32, spec.name, 6, seed=seed).indices for seed in (0, 0, 1, 2, 3)}
-    again = select(pool32, spec.name, 6, seed=0).indices
+    runs = {seed: select(pool32, spec.name, 6, seed=seed, **spec.test_params).indices for seed in (0, 1, 2, 3)}
+    again = select(pool32, spec.name, 6, seed=0, **spec.test_params).indices
     np.testing.assert_array_equal(runs[0], again)
     assert any(not np.array_equal(runs[0], runs[s]) for s in (1, 2, 3)), f"{spec.name} ignores the seed"
 
@@ -120,7 +122,7 @@ def _check_selection(sel, pool, budget):
 def test_runs_on_every_storage_dtype(spec, dtype):
     with MemoryPool(pool_arrays(dtype=dtype, seed=1)) as pool:
         try:
-            sel = select(pool, spec.name, 4, seed=0)
+            sel = select(pool, spec.name, 4, seed=0, **spec.test_params)
         except MissingExtraError as exc:
             pytest.skip(str(exc))
         _check_selection(sel, pool, 4)
@@ -132,7 +134,7 @@ def test_runs_with_only_the_budget_left(spec, left, budget):
     n = 24
     with MemoryPool(pool_arrays(n, n_labeled=n - left, seed=2)) as pool:
         try:
-            sel = select(pool, spec.name, budget, seed=0)
+            sel = select(pool, spec.name, budget, seed=0, **spec.test_params)
         except MissingExtraError as exc:
             pytest.skip(str(exc))
         _check_selection(sel, pool, budget)
