@@ -72,10 +72,11 @@ def check_probabilities(name: str, block: np.ndarray, offset: int = 0, stored: s
     conversion to float32, which is much faster, with the float16 tolerance)."""
     stored = stored or block.dtype.name
     atol = prob_sum_atol(stored)
-    rows = block.shape[0] if block.ndim else 1
+    if block.ndim < 2:  # one probability vector
+        block = block.reshape(1, -1)
+    rows = block.shape[0]
     if rows == 0:
         return
-    block = block.reshape(rows, *block.shape[1:]) if block.ndim else block.reshape(1, 1)
     nonfinite = (~np.isfinite(block)).reshape(rows, -1).any(axis=1)
     negative = (block < 0).reshape(rows, -1).any(axis=1)
     sums = block.sum(axis=-1, dtype=np.float64)

@@ -239,3 +239,21 @@ def test_infer_and_the_array_api_share_the_cdal_epsilon():
     want, present, _ = mixtures_from_regions(p, np.array([0, 20, 40]), dtype=np.float64)
     np.testing.assert_array_equal(got["cd/present"].numpy().astype(bool), present)
     np.testing.assert_allclose(got["cd/mixtures"].numpy(), want, rtol=2e-5, atol=1e-6)
+
+
+def labeled_pick(ctx, budget):
+    from alselect.contract import Picks
+
+    return Picks(ctx.labeled[:budget], np.zeros(budget))
+
+
+def test_a_strategy_breaking_the_contract_is_reported_as_a_bug(monkeypatch):
+    from alselect.contract import SEQUENTIAL, StrategySpec
+    from alselect.errors import InternalError
+
+    spec = StrategySpec("labeled-pick", "returns labeled rows", (), f"{__name__}:labeled_pick", order=SEQUENTIAL)
+    monkeypatch.setitem(REGISTRY, spec.name, spec)
+    with pytest.raises(InternalError, match="returned a labeled or repeated row"):
+        select(SAMPLE_POOL, spec.name, 2)
+    line = assert_clean_error(run("pick", SAMPLE_POOL, "-s", spec.name, "-b", "2"), "returned a labeled or repeated row")
+    assert "bug in alselect" in line
