@@ -63,7 +63,7 @@ def _as_int_labels(labels, n_classes, name):
             lab = lab.astype(np.int64)
         else:
             raise InvalidInputError(f"{name} must hold integer class ids, got dtype {lab.dtype}; "
-                             "pass integer labels in [0, n_classes).")
+                                    "pass integer labels in [0, n_classes).")
     lo, hi = int(lab.min()), int(lab.max())
     if lo < 0 or hi >= n_classes:
         raise InvalidInputError(f"{name} must lie in [0, {n_classes}), got values in [{lo}, {hi}]; "
@@ -132,7 +132,7 @@ def _check_omega(om, C):
         raise InvalidInputError(f"omega must have shape ({C},) to match P's {C} classes, got {om.shape}.")
     if not np.all(np.isfinite(om)) or om.min() < 0:
         raise InvalidInputError("omega must be finite and >= 0 (samples still needed per class); "
-                         "compute it with alselect.balance.omega().")
+                                "compute it with alselect.balance.omega().")
     return om
 
 
@@ -172,7 +172,7 @@ def infer_cycle(n_labeled, budget, b0):
         raise InvalidInputError(f"budget must be >= 1, got {budget}.")
     if b0 < 0 or b0 > n_labeled:
         raise InvalidInputError(f"b0 must lie in [0, n_labeled={n_labeled}], got {b0}; b0 is the labeled "
-                         "count at the first cycle.")
+                                "count at the first cycle.")
     # floor(x + 1/2): Python's round() would send exact halves to the even cycle
     return int(np.floor((n_labeled - b0) / budget + 0.5)) + 1
 
@@ -219,12 +219,12 @@ def omega(labels_of_labeled, n_classes, budget, *, b0, cycle, target=None, trunc
         t = np.asarray(target, dtype=np.float64)
         if t.shape != (C,):
             raise InvalidInputError(f"target must have shape ({C},), got {t.shape}; give one proportion "
-                             "per class.")
+                                    "per class.")
         if not np.all(np.isfinite(t)) or t.min() < 0:
             raise InvalidInputError("target proportions must be finite and >= 0.")
         if abs(t.sum() - 1.0) > TARGET_SUM_TOL:
             raise InvalidInputError(f"target must sum to 1 (within {TARGET_SUM_TOL}), got {t.sum():.8g}; "
-                             "normalise it first.")
+                                    "normalise it first.")
         t = t / t.sum()
     n = np.bincount(lab, minlength=C).astype(np.float64)
     goal = t * float(cycle * budget + b0)
@@ -287,7 +287,7 @@ def informativeness(kind, probs=None, mc_probs=None, score=None):
             raise InvalidInputError(f"score has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}.")
         return u
     raise InvalidInputError(f"unknown informativeness kind {kind!r}; use one of 'entropy', 'margin', "
-                     "'least-confidence', 'bald', 'score'.")
+                            "'least-confidence', 'bald', 'score'.")
 
 
 # --------------------------------------------------------------------------- balanced
@@ -337,7 +337,7 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
         raise InvalidInputError(f"u must be 1-D (N,), got shape {u.shape}.")
     if not np.all(np.isfinite(u)):
         raise InvalidInputError(f"u has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}; "
-                         "fix the scores.")
+                                "fix the scores.")
     P = _check_probs(P, "P", n_rows=u.size).astype(np.float64, copy=False)  # the program in float64
     om = _check_omega(omega, P.shape[1])
     lam = _check_lam(lam)
@@ -425,7 +425,7 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
             first = int(first_pick_by_penalty(P, om, lam, cand))
         elif not isinstance(first, (int, np.integer)) or not np.isin(first, cand):
             raise InvalidInputError(f"first={first!r} is not a candidate row; pass a candidate row "
-                             "number or None.")
+                                    "number or None.")
         first = int(first)
         min_sqdist_to_centers(X, cand, np.array([first], dtype=np.int64), d2)
     else:

@@ -64,10 +64,10 @@ def _check_float_array(x, name, ndim):
     x = np.asarray(x)
     if x.ndim != ndim:
         raise InvalidInputError(f"{name} must be a {ndim}-D array, got shape {x.shape}; "
-                         f"pass a {ndim}-D float array.")
+                                f"pass a {ndim}-D float array.")
     if x.dtype not in (np.float16, np.float32, np.float64):
         raise InvalidInputError(f"{name} must be float16, float32 or float64, got {x.dtype}; "
-                         f"convert it with .astype(np.float32).")
+                                f"convert it with .astype(np.float32).")
     return x
 
 
@@ -85,7 +85,7 @@ def _check_offsets(offsets, n_regions):
     off = np.asarray(offsets)
     if off.ndim != 1 or off.shape[0] < 1:
         raise InvalidInputError(f"region offsets must be a 1-D array of length N+1, got shape "
-                         f"{off.shape}; offsets[i]:offsets[i+1] are the regions of image i.")
+                                f"{off.shape}; offsets[i]:offsets[i+1] are the regions of image i.")
     check_offsets("region offsets", off, off.shape[0] - 1, n_regions)
     return np.ascontiguousarray(off, dtype=np.int64)
 
@@ -106,7 +106,7 @@ def _check_rows(rows, n, name, allow_empty=True):
             r = a.ravel().astype(np.int64)
         else:
             raise InvalidInputError(f"{name} must be integer row numbers or a boolean mask, got dtype "
-                             f"{a.dtype}.")
+                                    f"{a.dtype}.")
     if r.size:
         from .validation import row_mask
 
@@ -123,11 +123,11 @@ def _check_mixtures(mixtures, present, name="mixtures"):
     present = np.asarray(present)
     if present.shape != (N, K):
         raise InvalidInputError(f"present must have shape (N, K) = {(N, K)} to match {name} "
-                         f"{mixtures.shape}, got {present.shape}.")
+                                f"{mixtures.shape}, got {present.shape}.")
     if present.dtype != bool:
         if not np.issubdtype(present.dtype, np.integer) or not np.isin(present, (0, 1)).all():
             raise InvalidInputError(f"present must be boolean (or 0/1), got dtype {present.dtype}; pass "
-                             f"the class-present mask.")
+                                    f"the class-present mask.")
         present = present.astype(bool)
     from .validation import mixture_block
 
@@ -146,7 +146,7 @@ def _check_classes(classes, K):
         raise InvalidInputError("classes is empty; pass at least one class index (or None for all).")
     if not np.issubdtype(cl.dtype, np.integer):
         raise InvalidInputError(f"classes must be integer class indices, got dtype {cl.dtype}; map "
-                         f"class names to indices first.")
+                                f"class names to indices first.")
     if cl.min() < 0 or cl.max() >= K:
         raise InvalidInputError(f"classes must lie in [0, {K}), got {cl.tolist()}; K = {K} groups in "
                          f"these mixtures.")
@@ -158,7 +158,7 @@ def _check_classes(classes, K):
 def _check_reduce(reduce):
     if reduce not in REDUCTIONS:
         raise InvalidInputError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}; 'sum' is the "
-                         f"paper's Eq. 2, 'mean' the authors' released core-set code.")
+                                f"paper's Eq. 2, 'mean' the authors' released core-set code.")
     return reduce == "mean"
 
 
@@ -226,12 +226,12 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
         raise InvalidInputError("region_probs has 0 classes; pass (R, C) softmax vectors with C >= 1.")
     if n_classes is not None and C != int(n_classes):
         raise InvalidInputError(f"region_probs has {C} classes per region but the pool has "
-                         f"{int(n_classes)}; regions must have the pool's class count.")
+                                f"{int(n_classes)}; regions must have the pool's class count.")
     off = _check_offsets(offsets, R)
     N = off.shape[0] - 1
     if not (np.isfinite(eps) and eps > 0):
         raise InvalidInputError(f"eps must be a finite positive number, got {eps}; the paper adds a small "
-                         f"eps > 0 to the entropy.")
+                                f"eps > 0 to the entropy.")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise InvalidInputError(f"dtype must be float32 or float64, got {dtype}.")
@@ -240,7 +240,7 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
         wts = np.asarray(region_weights)
         if wts.ndim != 1 or wts.shape[0] != R:
             raise InvalidInputError(f"region_weights must have shape (R,) = ({R},), got {wts.shape}; "
-                             f"one weight per region.")
+                                    f"one weight per region.")
         if not np.issubdtype(wts.dtype, np.number) or np.iscomplexobj(wts):
             raise InvalidInputError(f"region_weights must be real numbers, got dtype {wts.dtype}.")
     mix = np.zeros((N, C, C), dtype=dtype)
@@ -261,7 +261,7 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
             if not np.isfinite(w).all() or (w < 0).any():
                 r = r0 + int(np.argmax(~np.isfinite(w) | (w < 0)))
                 raise InvalidInputError(f"region_weights[{r}] = {wts[r]} is not a finite non-negative "
-                                 f"number; weights scale the entropy weights (0 drops a region).")
+                                        f"number; weights scale the entropy weights (0 drops a region).")
         else:
             w = empty_w
         mixtures_kernel(_kernel_float(blk), np.ascontiguousarray(off[i0:i1 + 1] - r0), w, use_w,
@@ -385,7 +385,7 @@ def cd_pairwise(mix_a, present_a, mix_b, present_b, *, reduce="sum", classes=Non
     b = np.asarray(mix_b)
     if a.ndim != 2 or a.shape != b.shape:
         raise InvalidInputError(f"mix_a and mix_b must be (K, C) arrays of the same shape, got "
-                         f"{a.shape} and {b.shape}.")
+                                f"{a.shape} and {b.shape}.")
     dt = np.result_type(a.dtype, b.dtype)
     mix = np.stack([a, b]).astype(dt if dt in (np.float16, np.float32, np.float64) else a.dtype)
     pres = np.stack([np.asarray(present_a), np.asarray(present_b)])
@@ -615,16 +615,16 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
     budget = int(budget)
     if budget < 1 or budget > cand.size:
         raise InvalidInputError(f"budget must be between 1 and the number of unlabeled candidates "
-                         f"({cand.size}), got {budget}; lower the budget.")
+                                f"({cand.size}), got {budget}; lower the budget.")
     if first is not None:
         first = int(first)
         if not (0 <= first < N) or not is_cand[first]:
             raise InvalidInputError(f"first = {first} is not an unlabeled candidate row; pass a candidate "
-                             f"row or None.")
+                                    f"row or None.")
     use_engine = method == "engine"
     if use_engine and mean:
         raise InvalidInputError("method='engine' needs reduce='sum' (the mean over shared classes is not "
-                         "an inner-product form); use method='lazy'.")
+                                "an inner-product form); use method='lazy'.")
     cmp_ = _compact(mixtures, _gate(present, cl), floor)
     if first is None and lab.size == 0:
         h = _entropy_from_compact(cmp_)
@@ -698,7 +698,7 @@ def reward_cd(mixtures, present, picks, *, reduce="sum", classes=None, aggregate
 
     if aggregate not in ("sum", "mean"):
         raise InvalidInputError(f"aggregate must be 'sum' (Eq. 3) or 'mean' (released code), got "
-                         f"{aggregate!r}.")
+                                f"{aggregate!r}.")
     mean = _check_reduce(reduce)
     mixtures, present, cmp_ = _prepare(mixtures, present, classes, floor)
     p = _check_picks(picks, mixtures.shape[0])
@@ -733,7 +733,7 @@ def reward_vr(embeddings, picks, *, squared=False, scale=1.0):
     y = x[p].astype(np.float64)
     if not np.isfinite(y).all():
         raise InvalidInputError("embeddings of the picked rows contain NaN or inf; embeddings must be "
-                         "finite.")
+                                "finite.")
     yy = np.einsum("jd,jd->j", y, y)
     step = max(1, BLOCK_ELEMS // max(1, p.size + D))
     tot = 0.0
@@ -773,14 +773,14 @@ def reward_sr(class_counts, picks, lam, *, count_floor=COUNT_FLOOR):
     numeric = np.issubdtype(cc.dtype, np.integer) or np.issubdtype(cc.dtype, np.floating)
     if cc.ndim != 2 or not numeric:
         raise InvalidInputError(f"class_counts must be a 2-D (N, C) numeric array, got shape {cc.shape} "
-                         f"dtype {cc.dtype}.")
+                                f"dtype {cc.dtype}.")
     if np.issubdtype(cc.dtype, np.floating) and not np.isfinite(cc).all():
         raise InvalidInputError("class_counts contains NaN or inf; counts must be finite.")
     if (cc < 0).any():
         raise InvalidInputError("class_counts has negative entries; counts must be >= 0.")
     if not (np.isfinite(lam) and lam > 0):
         raise InvalidInputError(f"lam must be a finite positive number, got {lam}; it is the paper's "
-                         f"lambda in log(|R^c| / lambda).")
+                                f"lambda in log(|R^c| / lambda).")
     if not (np.isfinite(count_floor) and count_floor >= 0):
         raise InvalidInputError(f"count_floor must be finite and >= 0, got {count_floor}.")
     p = _check_picks(picks, cc.shape[0])

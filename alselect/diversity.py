@@ -11,8 +11,8 @@ algorithms, the exactness rule and the tie-breaking (lowest row everywhere).
 Row sets
 --------
 ``labeled`` (bool mask or index array; a row listed twice is an error, order
-does not matter): rows that are already labeled; never picked.  For ``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial
-centers (UWE paper Algorithm 1).  ``badge`` follows the BADGE paper and
+does not matter): rows that are already labeled; never picked.  For
+``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial centers (UWE paper Algorithm 1).  ``badge`` follows the BADGE paper and
 code: labeled rows are excluded but are not centers unless
 ``labeled_as_centers=True``.
 ``candidates`` (bool mask or index array, kcenter only): rows that may be
@@ -78,7 +78,7 @@ def _check_probs(P, name="probs"):
 def _choice(value, allowed, name):
     if value not in allowed:
         raise InvalidInputError(f"{name}={value!r} is not supported; choose one of "
-                         f"{', '.join(allowed)}.")
+                                f"{', '.join(allowed)}.")
     return value
 
 
@@ -197,7 +197,7 @@ def _check_weights(weights, N):
         raise InvalidInputError(f"weights must have shape ({N},); got {w.shape}.")
     if not np.isfinite(w).all() or (w < 0).any():
         raise InvalidInputError("weights must be finite and >= 0; got a negative or non-finite "
-                         "value. Check the uncertainty scores.")
+                                "value. Check the uncertainty scores.")
     return np.ascontiguousarray(w)
 
 
@@ -357,7 +357,7 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
     F = _as_matrix(features, "features")
     if P.shape[0] != F.shape[0]:
         raise InvalidInputError(f"probs and features must have the same number of rows; got "
-                         f"{P.shape[0]} and {F.shape[0]}.")
+                                f"{P.shape[0]} and {F.shape[0]}.")
     N = F.shape[0]
     lab = _row_set(labeled, N, "labeled")
     budget = _check_budget(budget, int((~lab).sum()), "unlabeled rows")
@@ -430,7 +430,7 @@ def uwe(probs, features, budget, *, uncertainty="entropy", tau=1.0, normalize="n
         w = _check_weights(weights, F.shape[0])
     if w.shape[0] != F.shape[0]:
         raise InvalidInputError(f"probs and features must have the same number of rows; got "
-                         f"{w.shape[0]} and {F.shape[0]}.")
+                                f"{w.shape[0]} and {F.shape[0]}.")
     if sampler == "kmeanspp":
         return kmeanspp(F, budget, labeled=labeled, seed=seed, weights=w, progress=progress)
     return kcenter_greedy(F, budget, labeled=labeled, weights=w, progress=progress)[0]
