@@ -13,8 +13,8 @@ Row sets
 ``labeled`` (bool mask or index array; a row listed twice is an error, order
 does not matter): rows that are already labeled; never picked.  For
 ``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial centers (UWE
-paper Algorithm 1).  ``badge`` follows the BADGE paper and code: labeled rows are excluded but are not centers unless
-``labeled_as_centers=True``.
+paper Algorithm 1).  ``badge`` follows the BADGE paper and code: labeled rows
+are excluded but are not centers unless ``labeled_as_centers=True``.
 ``candidates`` (bool mask or index array, kcenter only): rows that may be
 picked; other rows that are not labeled are ignored entirely (they are neither
 picked nor centers, and their distances do not matter).
