@@ -610,12 +610,9 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
         is_cand[_check_rows(candidates, N, "candidates")] = True
     is_cand[lab] = False
     cand = np.flatnonzero(is_cand).astype(np.int64)
-    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)):
-        raise InvalidInputError(f"budget must be an integer, got {budget!r}.")
-    budget = int(budget)
-    if budget < 1 or budget > cand.size:
-        raise InvalidInputError(f"budget must be between 1 and the number of unlabeled candidates "
-                                f"({cand.size}), got {budget}; lower the budget.")
+    from .validation import check_budget
+
+    budget = check_budget(budget, cand.size, "unlabeled candidates", minimum=1)
     if first is not None:
         first = int(first)
         if not (0 <= first < N) or not is_cand[first]:

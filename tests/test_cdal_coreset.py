@@ -174,8 +174,7 @@ def test_engine_path_when_available():
 
 def test_errors():
     mix, pres = seg_pool(8, N=10)
-    with pytest.raises(ValueError, match=r"budget must be between 1 and the number of unlabeled "
-                                         r"candidates \(8\), got 9"):
+    with pytest.raises(ValueError, match=r"budget 9 exceeds the 8 unlabeled candidates"):
         cdal_coreset(mix, pres, 9, labeled=[0, 1])
     with pytest.raises(ValueError, match="first = 0 is not an unlabeled candidate"):
         cdal_coreset(mix, pres, 2, labeled=[0], first=0)
