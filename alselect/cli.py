@@ -130,8 +130,13 @@ def _materialise_stdin_pool(pool: str) -> str:
 @click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
 @click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column (full precision: the shortest repr that reads back exactly).")
 @click.option("--budget-cost", is_flag=True, help="Spend --budget in the pool's annotation-cost units instead of samples.")
+@click.option("--exclude-neighbors", type=click.IntRange(min=0), metavar="K",
+              help="Video pools: never pick a frame within K frames of a labeled frame or an earlier pick (same video).")
+@click.option("--per-video", is_flag=True,
+              help="Video pools: at most ceil(budget / videos) picks per video before any video gets more.")
 @output_options
-def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, output, fmt):
+def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, exclude_neighbors,
+         per_video, output, fmt):
     """Select samples to label from POOL ('-' reads the pool from stdin).
 
     Prints the picks one per line as 0-based row numbers (ids with --ids): in selection
@@ -164,7 +169,8 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
                 lines = read_lines(labeled_file, "--labeled")
                 labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
             result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
-                            budget_cost=budget_cost, progress=_progress_factory(), **parsed)
+                            budget_cost=budget_cost, progress=_progress_factory(),
+                            exclude_neighbors=exclude_neighbors, per_video=per_video, **parsed)
             keys = opened.ids()[result.indices] if use_ids else result.indices
         columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
         rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
@@ -209,9 +215,22 @@ def _count(budget: float):
 @click.option("--cd-mixtures", metavar="M.npy", help="Precomputed per-sample class mixtures (N, C, C) (CDAL Eq. 1).")
 @click.option("--class-present", metavar="K.npy", help="Pseudo-class present mask (N, C), with --cd-mixtures.")
 @click.option("--class-counts", metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).")
+@click.option("--region-scores", metavar="S.npy", help="Detection score of every region (R,), in [0, 1].")
+@click.option("--region-classes", metavar="K.npy", help="Predicted class of every region (R,).")
+@click.option("--region-tracks", metavar="T.npy", help="Each region's box tracked into frames -k..-1, +1..+k (R, 2k, 4); NaN = lost.")
+@click.option("--video-ids", metavar="V.npy", help="Video of every sample (N,) integers.")
+@click.option("--frames", metavar="F.npy", help="Frame number of every sample within its video (N,), >= 0.")
+@click.option("--motion-forward", metavar="M.npy", help="Motion (dx, dy) from each frame to the next (N, H, W, 2).")
+@click.option("--motion-backward", metavar="M.npy", help="Motion (dx, dy) from each frame to the previous (N, H, W, 2).")
+@click.option("--motion-stride", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Pixels per motion-grid cell.")
+@click.option("--truth-boxes", metavar="B.npy", help="Ground-truth boxes (G, 4) for evaluation (oracle strategies).")
+@click.option("--truth-box-offsets", metavar="O.npy", help="CSR offsets (N+1,) of the ground-truth boxes.")
+@click.option("--truth-box-classes", metavar="K.npy", help="Class of every ground-truth box (G,).")
 def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, labels, truth, labeled, ids,
          scores, cost, class_names, region_probs, region_offsets, region_weights, region_features, region_boxes,
-         cd_mixtures, class_present, class_counts):
+         cd_mixtures, class_present, class_counts, region_scores, region_classes, region_tracks, video_ids, frames,
+         motion_forward, motion_backward, motion_stride, truth_boxes, truth_box_offsets, truth_box_classes):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
 
     \b
@@ -229,7 +248,12 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
                        ("truth", truth), ("cost", cost), ("region_probs", region_probs),
                        ("region_offsets", region_offsets), ("region_weights", region_weights),
                        ("region_features", region_features), ("region_boxes", region_boxes),
-                       ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts)):
+                       ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts),
+                       ("region_scores", region_scores), ("region_classes", region_classes),
+                       ("region_tracks", region_tracks), ("video_ids", video_ids), ("frames", frames),
+                       ("motion_forward", motion_forward), ("motion_backward", motion_backward),
+                       ("truth_boxes", truth_boxes), ("truth_box_offsets", truth_box_offsets),
+                       ("truth_box_classes", truth_box_classes)):
         if spec is not None:
             arrays[name] = load_array(spec, "--" + name.replace("_", "-"))
     if scores:
@@ -245,7 +269,7 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
         arrays["ids"] = parse_ids(read_lines(ids, "--ids"))
     if class_names is not None:
         arrays["class_names"] = read_lines(class_names, "--class-names")
-    write_pool(output, **arrays)
+    write_pool(output, motion_stride=motion_stride, **arrays)
     click.echo(f"wrote {output}", err=True)
 
 

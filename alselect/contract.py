@@ -100,7 +100,10 @@ class StrategySpec:
     needs: tuple[str, ...]
     impl: str
     order: str = RANKING
-    randomized: bool | Callable[[dict], bool] = False  # a callable decides from the parsed parameters
+    # randomized: the picks depend on the seed, because the strategy draws from ctx.rng / ctx.seed or
+    # (ranking strategies) because its scores tie by design and the seeded permutation breaks the ties;
+    # a callable decides from the parsed parameters
+    randomized: bool | Callable[[dict], bool] = False
     params: tuple[Param, ...] = ()
     reference: str = ""
     extra_needs: str = field(default="", compare=False)  # prose for needs that depend on parameters
@@ -160,6 +163,9 @@ class Context:
     progress: Callable = no_progress
     notes: list[str] = field(default_factory=list)
     strategy: str = ""
+    #: rows already picked by earlier rounds of this selection (temporal rules, alselect.temporal):
+    #: a sequential strategy continues from them as from its own earlier picks
+    picked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     def require(self, name: str) -> None:
         self.pool.require(name, f"strategy '{self.strategy}'")

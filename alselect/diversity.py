@@ -288,7 +288,8 @@ def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None, pro
     return picks
 
 
-def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, progress=None):
+def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, progress=None,
+             candidates=None):
     """k-means++ seeding (D^2 sampling without replacement) on embeddings.
 
     Labeled rows are the initial centers; with none, the first center is the
@@ -305,6 +306,8 @@ def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, pr
     init : {"max-norm", "random"}
     weights : (N,) optional per-row scale (UWE)
     progress : callable, optional -- ``update(n_picks_done_since_last_call)``
+    candidates : bool mask (N,) or index array, optional -- rows that may be
+        picked (default: all unlabeled rows)
 
     Returns
     -------
@@ -314,12 +317,15 @@ def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, pr
     N = X.shape[0]
     _choice(init, INITS, "init")
     lab = _row_set(labeled, N, "labeled")
-    budget = _check_budget(budget, int((~lab).sum()), "unlabeled rows")
+    pickable = ~lab
+    if candidates is not None:
+        pickable &= _row_set(candidates, N, "candidates")
+    budget = _check_budget(budget, int(pickable.sum()), "pickable rows (unlabeled candidates)")
     s = _check_weights(weights, N)
     u = _seeded_uniforms(seed, budget)
     if budget == 0:
         return np.empty(0, dtype=np.int64)
-    return _d2_run(X, None, False, s, ~lab, lab, budget, u, init, progress=progress)
+    return _d2_run(X, None, False, s, pickable, lab, budget, u, init, progress=progress)
 
 
 def badge_embedding_factors(probs):
@@ -330,7 +336,7 @@ def badge_embedding_factors(probs):
 
 
 def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=False,
-          progress=None):
+          progress=None, candidates=None, centers=None):
     """BADGE: k-means++ seeding on gradient embeddings (p - onehot) (x) f.
 
     Distances use ||g_x - g_y||^2 = |a_x|^2|f_x|^2 + |a_y|^2|f_y|^2
@@ -348,6 +354,9 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
     seed : int
     labeled_as_centers : bool
     progress : callable, optional -- ``update(n_picks_done_since_last_call)``
+    candidates : bool mask or index array, optional -- rows that may be picked
+    centers : bool mask or index array, optional -- extra initial centers (earlier
+        picks of the same selection); never picked
 
     Returns
     -------
@@ -360,13 +369,17 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
                                 f"{P.shape[0]} and {F.shape[0]}.")
     N = F.shape[0]
     lab = _row_set(labeled, N, "labeled")
-    budget = _check_budget(budget, int((~lab).sum()), "unlabeled rows")
+    extra = _row_set(centers, N, "centers")
+    pickable = ~lab & ~extra
+    if candidates is not None:
+        pickable &= _row_set(candidates, N, "candidates")
+    budget = _check_budget(budget, int(pickable.sum()), "pickable rows (unlabeled candidates)")
     u = _seeded_uniforms(seed, budget)
     if budget == 0:
         return np.empty(0, dtype=np.int64)
     a = badge_embedding_factors(P)
-    centers = lab if labeled_as_centers else np.zeros(N, dtype=bool)
-    return _d2_run(F, a, True, np.ones(N), ~lab, centers, budget, u, "max-norm", P=P,
+    init_centers = (lab | extra) if labeled_as_centers else extra
+    return _d2_run(F, a, True, np.ones(N), pickable, init_centers, budget, u, "max-norm", P=P,
                    progress=progress)
 
 

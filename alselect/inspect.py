@@ -60,6 +60,7 @@ def describe(path: str, progress=None) -> dict:
             regions = {"total": int(per.sum()), "min": int(per.min()), "mean": float(per.mean()), "max": int(per.max()),
                        "extras": [n.split("/")[1] for n in ("regions/weights", "regions/features", "regions/boxes")
                                   if pool.has(n)]}
+        video = _video_report(pool)
         cd = None
         if pool.has("cd/present"):
             present = pool.read("cd/present").astype(bool)
@@ -79,8 +80,28 @@ def describe(path: str, progress=None) -> dict:
             "predicted_histogram": hist,
             "regions": regions,
             "cd": cd,
+            "video": video,
             "problems": problems,
         }
+
+
+def _video_report(pool) -> dict | None:
+    """Videos, frames per video, tracked-box depth, motion grid and ground-truth boxes."""
+    out = {}
+    if pool.has("video/id"):
+        ids = pool.read("video/id")
+        _, per = np.unique(ids, return_counts=True)
+        out.update(videos=int(per.size), frames_min=int(per.min()), frames_mean=float(per.mean()),
+                   frames_max=int(per.max()))
+    if pool.has("regions/tracks"):
+        out["tracks_k"] = int(pool.shape("regions/tracks")[1] // 2)
+    if pool.has("motion/forward"):
+        out["motion_grid"] = list(pool.shape("motion/forward")[1:3])
+        out["motion_stride"] = float(pool.file["motion/forward"].attrs.get("stride", 1.0))
+    if pool.has("truth_boxes/boxes"):
+        out["truth_boxes"] = int(pool.shape("truth_boxes/boxes")[0])
+    out["detection"] = [n.split("/")[1] for n in ("regions/scores", "regions/classes") if pool.has(n)]
+    return out if len(out) > 1 or out["detection"] else None
 
 
 def render(report: dict) -> str:
@@ -102,6 +123,21 @@ def render(report: dict) -> str:
         r = report["regions"]
         extras = f"; with {', '.join(r['extras'])}" if r["extras"] else ""
         lines.append(f"regions: {r['total']} in all, per sample min {r['min']} / mean {r['mean']:.1f} / max {r['max']}{extras}")
+    if report.get("video"):
+        v = report["video"]
+        parts = []
+        if "videos" in v:
+            parts.append(f"{v['videos']} videos, frames per video min {v['frames_min']} / mean {v['frames_mean']:.1f} "
+                         f"/ max {v['frames_max']}")
+        if "tracks_k" in v:
+            parts.append(f"tracked boxes {v['tracks_k']} frames each way")
+        if "motion_grid" in v:
+            parts.append(f"motion fields {v['motion_grid'][0]} x {v['motion_grid'][1]} cells of {v['motion_stride']:g} px")
+        if "truth_boxes" in v:
+            parts.append(f"{v['truth_boxes']} ground-truth boxes")
+        if v["detection"]:
+            parts.append(f"detections with {', '.join(v['detection'])}")
+        lines.append("video: " + "; ".join(parts))
     if report.get("cd"):
         counts = ", per-class counts" if report["cd"]["counts"] else ""
         lines.append(f"class mixtures (cd/): {report['cd']['mean_present']:.2f} classes present per sample on average{counts}")

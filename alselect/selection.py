@@ -22,6 +22,7 @@ from .errors import InternalError, InvalidInputError, PoolValueError, SelectionE
 from .pool import MemoryPool, Pool, open_pool
 from .progress import no_progress
 from .strategies import get_strategy
+from .temporal import check_rules
 from .validation import check_row_indices, check_seed
 
 
@@ -130,7 +131,7 @@ def _seed(seed) -> int | None:
 
 
 def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost: bool = False,
-           progress=None, **params) -> Selection:
+           progress=None, exclude_neighbors=None, per_video: bool = False, **params) -> Selection:
     """Select samples to label next.
 
     Parameters
@@ -152,6 +153,12 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
         Spend ``budget`` in the pool's ``cost`` units instead of samples.
     progress : callable, optional
         Context-manager factory ``progress(label, total)`` yielding an ``update(n)`` callable.
+    exclude_neighbors : int, optional
+        Video pools: never pick a frame within this many frames of a labeled frame or of an
+        earlier pick in the same video (``random`` with it is the thesis's Random+R).
+    per_video : bool, default False
+        Video pools: at most ceil(budget / V) picks per video before any video gets more
+        (V = videos with unlabeled frames); see docs/video.md.
     **params
         Strategy parameters (strings are parsed as on the command line).
 
@@ -162,7 +169,7 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     if isinstance(pool, Mapping):
         with MemoryPool(pool) as opened:
             return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
-                          progress=progress, **params)
+                          progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video, **params)
     if not isinstance(pool, Pool):
         if not isinstance(pool, (str, os.PathLike)):
             raise SelectionError(
@@ -170,7 +177,7 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
             )
         with open_pool(pool) as opened:
             return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
-                          progress=progress, **params)
+                          progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video, **params)
     spec = get_strategy(strategy)
     parsed = spec.parse_params(params)
     seed = _seed(seed)
@@ -211,6 +218,12 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
         count = int(np.searchsorted(np.cumsum(np.sort(cost[candidates])), budget, side="right"))
         if count == 0:
             raise SelectionError(f"budget {budget:g} is below the cheapest unlabeled sample's cost; raise --budget")
+    rules = check_rules(exclude_neighbors, per_video)
+    if rules.active:
+        if cost is not None:
+            raise SelectionError("--budget-cost cannot be combined with --exclude-neighbors or --per-video; "
+                                 "give --budget as a number of samples")
+        return _select_temporal(ctx, spec, parsed, rules, count, n, seed)
     result = spec.load()(ctx, count, **parsed)
 
     if isinstance(result, Ranking):
@@ -232,3 +245,43 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
                      order=spec.order, cost=None if cost is None else float(cost[indices].sum()),
                      notes=ctx.notes)
+
+
+def _select_temporal(ctx: Context, spec, parsed: dict, rules, count: int, n: int, seed) -> Selection:
+    """Selection under the temporal rules of :mod:`alselect.temporal`."""
+    from .temporal import TemporalState, constrained_ranking, constrained_rounds
+
+    impl = spec.load()
+    state = TemporalState(ctx.pool, rules, ctx.candidates.copy(), ctx.labeled, count)
+    candidates = ctx.candidates
+    ctx.candidates = state.allowed()  # the labeled frames' neighbours are out from the start
+    first = impl(ctx, min(count, int(ctx.candidates.sum())), **parsed)
+    if isinstance(first, Ranking):
+        scores = np.asarray(first.scores, dtype=np.float64)
+        key = -scores if first.ascending else scores
+        order = rank_order(key, np.flatnonzero(candidates), _tie_keys(n, seed))
+        indices = constrained_ranking(state, order, count)
+        out_scores = scores[indices]
+    else:
+        rounds = [first]
+        aware = getattr(impl, "honours_picked", False)
+
+        def run_round(allowed, picked, want):
+            if rounds:
+                result = rounds.pop()
+            else:
+                if not aware:
+                    ctx.note("under the temporal rules this strategy ran in rounds and does not see the picks of "
+                             "earlier rounds (they are only excluded)")
+                ctx.candidates, ctx.picked = allowed, picked
+                if ctx.seed is not None:  # fresh randomness for each restart, reproducible from the seed
+                    ctx.seed = int(np.random.SeedSequence([seed, int(picked.size)]).generate_state(1)[0] >> 1)
+                    ctx.rng = np.random.default_rng(ctx.seed)
+                result = impl(ctx, want, **parsed)
+            return result.indices, result.scores
+
+        indices, out_scores = constrained_rounds(state, run_round, count, spec.name)
+    if indices.size and (not candidates[indices].all() or np.unique(indices).size != indices.size):
+        raise InternalError(f"strategy '{spec.name}' returned a labeled or repeated row")
+    return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
+                     order=spec.order, cost=None, notes=list(dict.fromkeys(ctx.notes)))

@@ -370,3 +370,51 @@ def describe_range(low=None, high=None, low_open: bool = False, high_open: bool 
     if high is not None:
         return f"{'<' if high_open else '<='} {high:g}"
     return "finite"
+
+
+def check_unit_interval(name: str, block: np.ndarray, offset: int = 0) -> None:
+    """Finite values in [0, 1] (detection scores)."""
+    check_finite(name, block, offset)
+    bad = (block < 0) | (block > 1)
+    if bad.any():
+        row = offset + _first_bad_row(bad)
+        raise PoolValueError(
+            f"dataset '{name}' has value {float(block.reshape(block.shape[0], -1)[row - offset].max()):g} in row {row}; "
+            "detection scores must lie in [0, 1]"
+        )
+
+
+def check_tracks(name: str, block: np.ndarray, offset: int = 0) -> None:
+    """Tracked boxes (r, 2k, 4): each box finite, or all four coordinates NaN (lost)."""
+    nan = np.isnan(block)
+    partial = nan.any(axis=-1) != nan.all(axis=-1)
+    if partial.any() or np.isinf(block).any():
+        row = offset + _first_bad_row(partial | np.isinf(block).any(axis=-1))
+        raise PoolValueError(
+            f"dataset '{name}' row {row} holds a box with some but not all coordinates NaN, or an infinite value; "
+            "a tracked box is four finite numbers, or four NaN when the tracker lost the object"
+        )
+
+
+def check_frame_numbers(name: str, block: np.ndarray, offset: int = 0) -> None:
+    """Frame numbers: integers >= 0."""
+    if not np.issubdtype(block.dtype, np.integer):
+        raise PoolValueError(f"dataset '{name}' has dtype {block.dtype.name}; frame numbers must be integers")
+    bad = block < 0
+    if bad.any():
+        row = offset + _first_bad_row(bad)
+        raise PoolValueError(f"dataset '{name}' has frame {int(block[row - offset])} in row {row}; frames must be >= 0")
+
+
+def check_video_frames(videos: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Each (video, frame) pair occurs once. Returns the rows sorted by (video, frame)."""
+    order = np.lexsort((frames, videos))
+    v, f = videos[order], frames[order]
+    dup = (v[1:] == v[:-1]) & (f[1:] == f[:-1])
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise PoolValueError(
+            f"rows {int(order[i])} and {int(order[i + 1])} are both frame {int(f[i])} of video {int(v[i])}; "
+            "each frame of a video must appear once (check 'video/id' and 'video/frame')"
+        )
+    return order.astype(np.int64)

@@ -45,6 +45,27 @@ class InferStats:
         return self.n_rows / self.seconds if self.seconds > 0 else float("inf")
 
 
+def _int_column(values, what: str, batch: int) -> np.ndarray:
+    if isinstance(values, torch.Tensor) and not values.dtype.is_floating_point and values.dtype != torch.bool \
+            and values.ndim == 1 and len(values) == batch:
+        return values.cpu().numpy().astype(np.int64)
+    raise InferError(
+        f"the data yields {what} of type {type(values).__name__}; with 4-element items (inputs, ids, video, frame) "
+        f"the video ids and frame numbers must be integers, one per sample"
+    )
+
+
+def split_video(batch):
+    """(batch without video columns, (video ids, frames) or None) of a collated batch.
+
+    Items ``(inputs, ids, video, frame)`` carry the video structure of video pools."""
+    if isinstance(batch, (list, tuple)) and len(batch) == 4:
+        inputs, ids, video, frame = batch
+        b = int(inputs.shape[0]) if isinstance(inputs, torch.Tensor) else len(video)
+        return [inputs, ids], (_int_column(video, "video ids", b), _int_column(frame, "frame numbers", b))
+    return batch, None
+
+
 def split_batch(batch):
     """(inputs, ids or None) from a collated batch; ids become an int64 or str ndarray."""
     ids = None
@@ -55,8 +76,8 @@ def split_batch(batch):
             batch, ids = batch
         else:
             raise InferError(
-                f"each data item must be inputs or a pair (inputs, ids); got a {type(batch).__name__} of {len(batch)} "
-                "elements (wrap the dataset to drop labels/targets)"
+                f"each data item must be inputs, a pair (inputs, ids), or (inputs, ids, video, frame); got a "
+                f"{type(batch).__name__} of {len(batch)} elements (wrap the dataset to drop labels/targets)"
             )
     if not isinstance(batch, torch.Tensor):
         raise InferError(
@@ -175,6 +196,7 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
     writer = PoolWriter(output, n_rows or 1)
     sink = None
     all_ids: list[np.ndarray] = []
+    all_video: list[tuple] = []
     rows = 0
     regions = 0
     try:
@@ -190,7 +212,11 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
                     raise
                 except Exception as exc:
                     raise InferError(f"reading the data failed after {rows} samples ({_first_line(exc)})") from exc
+                batch, video = split_video(batch)
                 inputs, ids = split_batch(batch)
+                if (video is None) != (not all_video) and rows > 0:
+                    raise InferError("some batches yield video ids and others do not; yield (inputs, ids, video, "
+                                     "frame) for every item")
                 b = int(inputs.shape[0])
                 if rows == 0 and ids is None and shuffles(loader):
                     raise InferError(
@@ -234,6 +260,9 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
                 if ids is not None:
                     host["ids"] = ids
                     all_ids.append(ids)
+                if video is not None:
+                    host["video/id"], host["video/frame"] = video
+                    all_video.append(video)
                 event = None
                 if dev.type == "cuda":  # recorded after every copy above: the writer waits on it
                     event = torch.cuda.Event()
@@ -251,6 +280,8 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
             )
         if all_ids:
             _check_ids(all_ids)
+        if all_video:
+            _check_video(all_video)
         names = sorted(sink.sink.columns)
         writer.commit()  # stamps version 2 itself when cd/ or regions/ datasets were written
     except BaseException:
@@ -276,6 +307,16 @@ def _forward(net: nn.Module, inputs: torch.Tensor, rows: int):
             f"the model's forward pass failed on the batch starting at sample {rows}, inputs of shape "
             f"{tuple(inputs.shape)} ({_first_line(exc)})"
         ) from exc
+
+
+def _check_video(parts: list[tuple]) -> None:
+    videos = np.concatenate([v for v, _ in parts])
+    frames = np.concatenate([f for _, f in parts])
+    try:
+        checks.check_frame_numbers("video/frame", frames)
+        checks.check_video_frames(videos, frames)
+    except PoolValueError as exc:
+        raise InferError(f"{exc}; the third and fourth elements of each data item are its video id and frame number") from None
 
 
 def _check_ids(parts: list[np.ndarray]) -> None:

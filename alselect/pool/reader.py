@@ -24,7 +24,10 @@ from .spec import (
     ATTR_VERSION,
     FORMAT_NAME,
     FORMAT_VERSION,
+    MOTION_GROUP,
     SCORES_GROUP,
+    TRUTH_BOXES_GROUP,
+    VIDEO_GROUP,
     dataset_spec,
 )
 
@@ -173,6 +176,8 @@ class Pool:
             self._check_regions()
         if CD_GROUP in self.file:
             self._check_cd()
+        if VIDEO_GROUP in self.file or MOTION_GROUP in self.file or TRUTH_BOXES_GROUP in self.file:
+            self._check_v3_groups()
         if "labeled" in self.file:
             labeled = self._ds("labeled")
             if labeled.ndim != 1:
@@ -201,6 +206,54 @@ class Pool:
                 if not ok or s[0] != r:
                     self._shape_error(name, {None: f"(R={r},)", -1: f"(R={r}, D)", 4: f"(R={r}, 4)"}[width])
                 checks.check_float_dtype(name, self._ds(name).dtype)
+        for name in ("regions/scores", "regions/classes"):
+            if name in self.file and self._ds(name).shape != (r,):
+                self._shape_error(name, f"(R={r},)")
+        if "regions/scores" in self.file:
+            checks.check_float_dtype("regions/scores", self._ds("regions/scores").dtype)
+        if "regions/classes" in self.file and not np.issubdtype(self._ds("regions/classes").dtype, np.integer):
+            raise PoolFormatError(f"dataset 'regions/classes' has dtype {self._ds('regions/classes').dtype}; it must hold integers")
+        if "regions/tracks" in self.file:
+            s = self._ds("regions/tracks").shape
+            if len(s) != 3 or s[0] != r or s[1] < 2 or s[1] % 2 or s[2] != 4:
+                self._shape_error("regions/tracks", f"(R={r}, 2k, 4) with k >= 1")
+            checks.check_float_dtype("regions/tracks", self._ds("regions/tracks").dtype)
+
+    def _check_v3_groups(self) -> None:
+        n = self.n_rows
+        if (f"{VIDEO_GROUP}/id" in self.file) != (f"{VIDEO_GROUP}/frame" in self.file):
+            raise PoolFormatError(f"'{self.path}' must hold both 'video/id' and 'video/frame', or neither")
+        for name in ("video/id", "video/frame"):
+            if name in self.file:
+                if self._ds(name).shape != (n,):
+                    self._shape_error(name, (n,))
+                if not np.issubdtype(self._ds(name).dtype, np.integer):
+                    raise PoolFormatError(f"dataset '{name}' has dtype {self._ds(name).dtype}; it must hold integers")
+        if MOTION_GROUP in self.file:
+            if "motion/forward" not in self.file or "motion/backward" not in self.file:
+                raise PoolFormatError(f"'{self.path}' has a 'motion' group without both 'motion/forward' and 'motion/backward'")
+            if "video/id" not in self.file:
+                raise PoolFormatError(f"'{self.path}' has motion fields but no 'video/id' and 'video/frame'")
+            shape = self._ds("motion/forward").shape
+            for name in ("motion/forward", "motion/backward"):
+                s = self._ds(name).shape
+                if len(s) != 4 or s[0] != n or s[3] != 2 or s != shape:
+                    self._shape_error(name, f"(N={n}, H, W, 2), the same for forward and backward")
+                checks.check_float_dtype(name, self._ds(name).dtype)
+        if TRUTH_BOXES_GROUP in self.file:
+            if "truth_boxes/offsets" not in self.file or "truth_boxes/boxes" not in self.file:
+                raise PoolFormatError(f"'{self.path}' has a 'truth_boxes' group without both 'truth_boxes/offsets' and 'truth_boxes/boxes'")
+            boxes = self._ds("truth_boxes/boxes")
+            if boxes.ndim != 2 or boxes.shape[1] != 4:
+                self._shape_error("truth_boxes/boxes", "(G, 4)")
+            checks.check_float_dtype("truth_boxes/boxes", boxes.dtype)
+            try:
+                checks.check_offsets("truth_boxes/offsets", self._ds("truth_boxes/offsets")[()], n, boxes.shape[0])
+            except PoolValueError as exc:
+                raise PoolFormatError(f"{exc} (in '{self.path}')") from None
+            if "truth_boxes/classes" in self.file:
+                if self._ds("truth_boxes/classes").shape != (boxes.shape[0],):
+                    self._shape_error("truth_boxes/classes", f"(G={boxes.shape[0]},)")
 
     def _check_cd(self) -> None:
         n, c = self.n_rows, self.n_classes
@@ -285,6 +338,16 @@ class Pool:
             return checks.check_positive
         if name == "cd/present":
             return _check_flags
+        if name in ("regions/classes", "truth_boxes/classes"):
+            return lambda nm, block, off: checks.check_labels(nm, block, self.n_classes, off, allow_unknown=False)
+        if name == "regions/scores":
+            return checks.check_unit_interval
+        if name == "regions/tracks":
+            return checks.check_tracks
+        if name == "video/frame":
+            return checks.check_frame_numbers
+        if name == "video/id":
+            return lambda nm, block, off: None  # any integers; uniqueness of (video, frame) is checked on use
         kind = dataset_spec(name).kind
         if kind == "count":
             return checks.check_counts
@@ -451,6 +514,9 @@ class Pool:
         names += [f"{SCORES_GROUP}/{s}" for s in self.score_names()]
         names += [n for n in ("regions/probs", "regions/weights", "regions/features", "regions/boxes",
                               "cd/present", "cd/counts") if n in self.file]
+        names += [n for n in ("regions/scores", "regions/classes", "regions/tracks", "video/frame",
+                              "motion/forward", "motion/backward", "truth_boxes/boxes", "truth_boxes/classes")
+                  if n in self.file]
         if "cd/mixtures" in self.file:
             try:
                 self.read_cd()

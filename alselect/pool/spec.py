@@ -12,12 +12,22 @@ from dataclasses import dataclass
 #: Value of the root attribute ``format``: marks an HDF5 file as an alselect pool.
 FORMAT_NAME = "alselect-pool"
 #: Highest format version this release reads. Files are stamped with the lowest version that
-#: covers their content: 1, or 2 when they hold region data (``regions/``) or CD summaries (``cd/``).
-FORMAT_VERSION = 2
+#: covers their content: 1, or 2 when they hold region data (``regions/``) or CD summaries (``cd/``),
+#: or 3 when they hold video or detection data (:data:`V3_GROUPS`, :data:`V3_DATASETS`).
+FORMAT_VERSION = 3
 #: Groups introduced by version 2.
 REGIONS_GROUP = "regions"
 CD_GROUP = "cd"
 V2_GROUPS = (REGIONS_GROUP, CD_GROUP)
+#: Groups introduced by version 3: video structure, motion fields, ground-truth boxes.
+VIDEO_GROUP = "video"
+MOTION_GROUP = "motion"
+TRUTH_BOXES_GROUP = "truth_boxes"
+V3_GROUPS = (VIDEO_GROUP, MOTION_GROUP, TRUTH_BOXES_GROUP)
+#: Datasets of the version-2 ``regions/`` group introduced by version 3 (detection data).
+V3_DATASETS = ("regions/scores", "regions/classes", "regions/tracks")
+#: On ``motion/forward`` and ``motion/backward``: pixels per motion-grid cell (default 1).
+ATTR_MOTION_STRIDE = "stride"
 #: Root attribute names.
 ATTR_FORMAT = "format"
 ATTR_VERSION = "format_version"
@@ -88,6 +98,31 @@ DATASETS: dict[str, DatasetSpec] = {
                     "`alselect pack ... --class-present K.npy`"),
         DatasetSpec("cd/counts", "(N, C)", "count", "regions (or pixels) per pseudo-class in each sample",
                     "`alselect pack ... --class-counts N.npy`, or `alselect infer --task segmentation`"),
+        DatasetSpec("regions/scores", "(R,)", "unit", "detection score of every region, in [0, 1] (format v3)",
+                    "`alselect pack ... --region-scores S.npy`"),
+        DatasetSpec("regions/classes", "(R,)", "label", "predicted class of every region; argmax of regions/probs when absent (format v3)",
+                    "`alselect pack ... --region-classes K.npy`"),
+        DatasetSpec("regions/tracks", "(R, 2k, 4)", "tracks",
+                    "each region's box tracked into frames -k..-1, +1..+k of its video; NaN rows = lost (format v3)",
+                    "`alselect pack ... --region-tracks T.npy`"),
+        DatasetSpec("video/id", "(N,)", "index", "video of every sample (int64, any values) (format v3)",
+                    "`alselect pack ... --video-ids V.npy --frames F.npy`, or `alselect infer` with a dataset that yields video ids"),
+        DatasetSpec("video/frame", "(N,)", "index", "frame number of every sample within its video, >= 0, unique per video (format v3)",
+                    "`alselect pack ... --frames F.npy --video-ids V.npy`, or `alselect infer` with a dataset that yields frame numbers"),
+        DatasetSpec("motion/forward", "(N, H, W, 2)", "float",
+                    "motion (dx, dy) in pixels from each frame to the next frame of its video, on a grid of "
+                    "`stride`-pixel cells (format v3)",
+                    "`alselect pack ... --motion-forward M.npy --motion-backward B.npy`"),
+        DatasetSpec("motion/backward", "(N, H, W, 2)", "float",
+                    "motion (dx, dy) in pixels from each frame to the previous frame of its video (format v3)",
+                    "`alselect pack ... --motion-backward B.npy --motion-forward M.npy`"),
+        DatasetSpec("truth_boxes/offsets", "(N+1,)", "offsets",
+                    "CSR offsets of the ground-truth boxes: sample i owns boxes offsets[i]:offsets[i+1]; evaluation only (format v3)",
+                    "`alselect pack ... --truth-box-offsets O.npy --truth-boxes B.npy`"),
+        DatasetSpec("truth_boxes/boxes", "(G, 4)", "float", "ground-truth boxes (x1, y1, x2, y2); never read by learning strategies (format v3)",
+                    "`alselect pack ... --truth-boxes B.npy --truth-box-offsets O.npy`"),
+        DatasetSpec("truth_boxes/classes", "(G,)", "label", "class of every ground-truth box (format v3)",
+                    "`alselect pack ... --truth-box-classes K.npy`"),
         DatasetSpec(SCORES_GROUP + "/<name>", "(N,)", "float", "named external per-sample scores (VAAL, predicted loss, ...)",
                     "`alselect pack ... --score NAME=S.npy`"),
     ]

@@ -25,8 +25,11 @@ from .spec import (
     ATTR_VERSION,
     ELEMENT_VERSION,
     FORMAT_NAME,
+    ATTR_MOTION_STRIDE,
     SCORES_GROUP,
     V2_GROUPS,
+    V3_DATASETS,
+    V3_GROUPS,
 )
 
 #: Target size of one HDF5 chunk: big enough for fast sequential reads, small enough that
@@ -130,6 +133,8 @@ class PoolWriter:
         if self._done:
             return self.path
         version = 2 if any(group in self.file for group in V2_GROUPS) else 1
+        if any(group in self.file for group in V3_GROUPS) or any(name in self.file for name in V3_DATASETS):
+            version = 3
         self.file.attrs[ATTR_CREATED_BY] = f"alselect {__version__}"
         self.file.attrs[ATTR_FORMAT] = FORMAT_NAME
         self.file.attrs[ATTR_VERSION] = version
@@ -198,7 +203,9 @@ def validate_arrays(*, probs=None, logits=None, embeddings=None, mc_probs=None, 
                     epoch_probs=None, labels=None, labeled=None, ids=None, scores=None, cost=None,
                     class_names=None, truth=None, region_probs=None, region_offsets=None, region_weights=None,
                     region_features=None, region_boxes=None, cd_mixtures=None, class_present=None,
-                    class_counts=None) -> dict[str, np.ndarray]:
+                    class_counts=None, region_scores=None, region_classes=None, region_tracks=None,
+                    video_ids=None, frames=None, motion_forward=None, motion_backward=None,
+                    truth_boxes=None, truth_box_offsets=None, truth_box_classes=None) -> dict[str, np.ndarray]:
     """Check a set of in-memory arrays against the format rules; return them keyed by dataset path."""
     if probs is None and logits is None:
         raise PoolValueError("a pool needs class probabilities: give probs (or logits, converted by softmax)")
@@ -272,6 +279,80 @@ def validate_arrays(*, probs=None, logits=None, embeddings=None, mc_probs=None, 
         out[f"{SCORES_GROUP}/{sname}"] = arr
     out.update(_validate_regions(n, c, region_probs, region_offsets, region_weights, region_features, region_boxes))
     out.update(_validate_cd(n, c, cd_mixtures, class_present, class_counts))
+    out.update(_validate_detections(out, c, region_scores, region_classes, region_tracks))
+    out.update(_validate_video(n, c, video_ids, frames, motion_forward, motion_backward,
+                               truth_boxes, truth_box_offsets, truth_box_classes))
+    return out
+
+
+def _validate_detections(regions, c, scores, classes, tracks) -> dict[str, np.ndarray]:
+    given = {"--region-scores": scores, "--region-classes": classes, "--region-tracks": tracks}
+    named = [k for k, v in given.items() if v is not None]
+    if not named:
+        return {}
+    if "regions/probs" not in regions:
+        raise PoolValueError(f"{named[0]} needs --region-probs and --region-offsets")
+    r = regions["regions/probs"].shape[0]
+    out: dict[str, np.ndarray] = {}
+    if scores is not None:
+        _float_dataset(out, "regions/scores", scores, (("R", r),), checks.check_unit_interval)
+    if classes is not None:
+        classes = np.asarray(classes)
+        _expect_shape("regions/classes", classes, (r,), "one predicted class per region")
+        checks.check_labels("regions/classes", classes, c, allow_unknown=False)
+        out["regions/classes"] = classes.astype(np.int64)
+    if tracks is not None:
+        tracks = _float_array(np.asarray(tracks), "regions/tracks")
+        if tracks.ndim != 3 or tracks.shape[0] != r or tracks.shape[1] < 2 or tracks.shape[1] % 2 or tracks.shape[2] != 4:
+            raise PoolValueError(
+                f"'regions/tracks' has shape {tracks.shape}, expected (R={r}, 2k, 4): each region's box in "
+                "frames -k..-1 then +1..+k of its video, NaN where lost"
+            )
+        _check_blocks("regions/tracks", tracks, checks.check_tracks)
+        out["regions/tracks"] = tracks
+    return out
+
+
+def _validate_video(n, c, video_ids, frames, forward, backward, boxes, offsets, classes) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    if (video_ids is None) != (frames is None):
+        raise PoolValueError("video structure needs both --video-ids (N,) and --frames (N,)")
+    if video_ids is not None:
+        video_ids, frames = np.asarray(video_ids), np.asarray(frames)
+        for name, arr in (("video/id", video_ids), ("video/frame", frames)):
+            _expect_shape(name, arr, (n,), "one value per row")
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise PoolValueError(f"'{name}' must hold integers, got dtype {arr.dtype.name}")
+        checks.check_frame_numbers("video/frame", frames)
+        checks.check_video_frames(video_ids, frames)
+        out["video/id"], out["video/frame"] = video_ids.astype(np.int64), frames.astype(np.int64)
+    if (forward is None) != (backward is None):
+        raise PoolValueError("motion fields need both --motion-forward and --motion-backward (N, H, W, 2)")
+    if forward is not None:
+        if video_ids is None:
+            raise PoolValueError("motion fields need --video-ids and --frames (motion links frames of a video)")
+        _float_dataset(out, "motion/forward", forward, (("N", n), ("H", None), ("W", None), ("", 2)), checks.check_finite)
+        _float_dataset(out, "motion/backward", backward, (("N", n), ("H", np.shape(forward)[1]), ("W", np.shape(forward)[2]), ("", 2)),
+                       checks.check_finite)
+    if (boxes is None) != (offsets is None):
+        if classes is not None and boxes is None:
+            raise PoolValueError("--truth-box-classes needs --truth-boxes and --truth-box-offsets")
+        raise PoolValueError("ground-truth boxes need both --truth-boxes (G, 4) and --truth-box-offsets (N+1,)")
+    if classes is not None and boxes is None:
+        raise PoolValueError("--truth-box-classes needs --truth-boxes and --truth-box-offsets")
+    if boxes is not None:
+        boxes = _float_array(np.asarray(boxes), "truth_boxes/boxes")
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise PoolValueError(f"'truth_boxes/boxes' has shape {boxes.shape}, expected (G, 4) as x1, y1, x2, y2")
+        offsets = np.asarray(offsets)
+        checks.check_offsets("truth_boxes/offsets", offsets, n, boxes.shape[0])
+        checks.check_finite("truth_boxes/boxes", boxes)
+        out["truth_boxes/offsets"], out["truth_boxes/boxes"] = offsets.astype(np.int64), boxes
+        if classes is not None:
+            classes = np.asarray(classes)
+            _expect_shape("truth_boxes/classes", classes, (boxes.shape[0],), "one class per ground-truth box")
+            checks.check_labels("truth_boxes/classes", classes, c, allow_unknown=False)
+            out["truth_boxes/classes"] = classes.astype(np.int64)
     return out
 
 
@@ -327,7 +408,7 @@ def _validate_cd(n, c, mixtures, present, counts) -> dict[str, np.ndarray]:
     return out
 
 
-def write_pool(path, **arrays) -> str:
+def write_pool(path, *, motion_stride: float = 1.0, **arrays) -> str:
     """Validate in-memory arrays and write them as a pool file, atomically.
 
     Parameters
@@ -338,7 +419,10 @@ def write_pool(path, **arrays) -> str:
         Any of ``probs`` (N, C), ``logits`` (N, C), ``embeddings`` (N, D), ``mc_probs`` (N, T, C),
         ``epoch_preds`` (E, N), ``epoch_probs`` (E, N, C), ``labels`` (N,), ``labeled`` (K,),
         ``ids`` (N,), ``scores`` (dict name -> (N,)), ``cost`` (N,), ``class_names`` (C,),
-        ``truth`` (N,). Either ``probs`` or ``logits`` is required.
+        ``truth`` (N,), the region, video, motion and ground-truth-box arrays of
+        :func:`validate_arrays`. Either ``probs`` or ``logits`` is required.
+    motion_stride : float, default 1
+        Pixels per cell of the motion grid (stored as the ``stride`` attribute).
 
     Returns
     -------
@@ -358,4 +442,8 @@ def write_pool(path, **arrays) -> str:
                 ds[...] = array
             else:
                 writer.write(name, array)
+            if name.startswith("motion/"):
+                if not (np.isfinite(motion_stride) and motion_stride > 0):
+                    raise PoolValueError(f"motion stride must be > 0 pixels per cell, got {motion_stride}")
+                writer.file[name].attrs[ATTR_MOTION_STRIDE] = float(motion_stride)
     return os.fspath(path)

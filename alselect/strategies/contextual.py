@@ -87,15 +87,19 @@ def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, i
         inputs = load_cd_inputs(ctx.pool, layout)
         update(1)
     first_row = None
-    if init == "random":  # the released code's uniformly random first pick, seeded
+    if init == "random" and ctx.picked.size == 0:  # the released code's uniformly random first pick, seeded
         first_row = int(ctx.rng.choice(np.flatnonzero(ctx.candidates)))
     cls = parse_classes(classes, ctx.pool, inputs.layout)
     with ctx.progress("cdal-cs: picking", budget) as update:
-        picks, min_dist = cdal.cdal_coreset(inputs.mixtures, inputs.present, budget, labeled=ctx.labeled,
+        centers = np.union1d(ctx.labeled, ctx.picked) if ctx.picked.size else ctx.labeled  # earlier rounds' picks
+        picks, min_dist = cdal.cdal_coreset(inputs.mixtures, inputs.present, budget, labeled=centers,
                                             reduce=reduce, classes=cls, candidates=ctx.candidates,
                                             first=first_row, progress=update)
     ctx.note(f"contextual diversity from the '{inputs.layout}' layout, {reduce} over shared classes")
     return Picks(picks, min_dist)
+
+
+cdal_cs.honours_picked = True  # continues from ctx.picked (temporal rules, alselect.temporal)
 
 
 # ---- registry entries (metadata only; see alselect.contract)

@@ -24,25 +24,40 @@ def _no_scores(picks: np.ndarray) -> Picks:
     return Picks(picks, np.full(picks.shape[0], NO_SCORE))
 
 
+def _centers(ctx: Context) -> np.ndarray:
+    """Labeled rows plus the picks of earlier rounds (temporal rules): the initial centers."""
+    return np.union1d(ctx.labeled, ctx.picked) if ctx.picked.size else ctx.labeled
+
+
+def _honours_picked(func):
+    """Mark an adapter that continues from ``ctx.picked`` (see alselect.temporal)."""
+    func.honours_picked = True
+    return func
+
+
+@_honours_picked
 def kcenter(ctx: Context, budget: int, features: str, init: str) -> Picks:
     from ..diversity import kcenter_greedy
 
     X = _features(ctx, features)
     with ctx.progress("kcenter: picking", budget) as update:
-        picks, min_dist = kcenter_greedy(X, budget, labeled=ctx.labeled, init=init,
+        picks, min_dist = kcenter_greedy(X, budget, labeled=_centers(ctx), init=init,
                                          seed=ctx.seed if init == "random" else None, candidates=ctx.candidates,
                                          progress=update)
     return Picks(picks, min_dist)
 
 
+@_honours_picked
 def kmeanspp(ctx: Context, budget: int, init: str) -> Picks:
     from ..diversity import kmeanspp as run
 
     X = _features(ctx, "embeddings")
     with ctx.progress("kmeanspp: picking", budget) as update:
-        return _no_scores(run(X, budget, labeled=ctx.labeled, seed=ctx.seed, init=init, progress=update))
+        return _no_scores(run(X, budget, labeled=_centers(ctx), seed=ctx.seed, init=init, progress=update,
+                              candidates=ctx.candidates))
 
 
+@_honours_picked
 def badge(ctx: Context, budget: int, labeled_centers: bool) -> Picks:
     from ..diversity import badge as run
 
@@ -50,20 +65,29 @@ def badge(ctx: Context, budget: int, labeled_centers: bool) -> Picks:
     F = _features(ctx, "embeddings")
     with ctx.progress("badge: picking", budget) as update:
         return _no_scores(run(probs, F, budget, labeled=ctx.labeled, seed=ctx.seed,
-                              labeled_as_centers=labeled_centers, progress=update))
+                              labeled_as_centers=labeled_centers, progress=update,
+                              candidates=ctx.candidates, centers=ctx.picked))
 
 
-def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str, sampler: str) -> Picks:
+@_honours_picked
+def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str, sampler: str,
+        level: str = "image") -> Picks:
     from ..diversity import kcenter_greedy, uwe_weights
     from ..diversity import kmeanspp as run_kmeanspp
 
-    weights = uwe_weights(ctx.read("probs"), uncertainty=uncertainty, tau=tau, normalize=normalize)
-    F = _features(ctx, "embeddings")
+    if level == "image":
+        weights = uwe_weights(ctx.read("probs"), uncertainty=uncertainty, tau=tau, normalize=normalize)
+        F = _features(ctx, "embeddings")
+    else:
+        from ..regions_uwe import detection_uwe, segmentation_uwe
+
+        build = segmentation_uwe if level == "segmentation" else detection_uwe
+        F, weights = build(ctx, uncertainty=uncertainty, tau=tau, normalize=normalize)
     with ctx.progress("uwe: picking", budget) as update:
         if sampler == "kmeanspp":
-            return _no_scores(run_kmeanspp(F, budget, labeled=ctx.labeled, seed=ctx.seed, weights=weights,
-                                           progress=update))
-        picks, min_dist = kcenter_greedy(F, budget, labeled=ctx.labeled, candidates=ctx.candidates,
+            return _no_scores(run_kmeanspp(F, budget, labeled=_centers(ctx), seed=ctx.seed, weights=weights,
+                                           progress=update, candidates=ctx.candidates))
+        picks, min_dist = kcenter_greedy(F, budget, labeled=_centers(ctx), candidates=ctx.candidates,
                                          weights=weights, progress=update)
     return Picks(picks, min_dist)
 
@@ -89,7 +113,7 @@ SPECS = [
                                "paper and code do not)", type=parse_bool),),
                  reference="UWE paper §3.1 (BADGE recap); Ash et al."),
     StrategySpec("uwe", "uncertainty-weighted embeddings u(x)^tau f(x), then k-center greedy or k-means++",
-                 ("probs", "embeddings"), f"{__name__}:uwe", order=SEQUENTIAL,
+                 ("probs",), f"{__name__}:uwe", order=SEQUENTIAL,
                  randomized=lambda params: params["sampler"] == "kmeanspp",
                  params=(Param("uncertainty", "entropy", "u(x): entropy, bvsb (p_second / p_best), "
                                "least-confidence (1 - p_best), or margin (1 - (p_best - p_second))",
@@ -99,6 +123,11 @@ SPECS = [
                          Param("normalize", "none", "none (paper) or minmax-normalise u first (authors' code)",
                                choices=("none", "minmax")),
                          Param("sampler", "kcenter", "kcenter (labeled = initial centers) or kmeanspp",
-                               choices=("kcenter", "kmeanspp"))),
-                 reference="UWE paper §3.2-3.4, §5.2"),
+                               choices=("kcenter", "kmeanspp")),
+                         Param("level", "image", "image: probs and embeddings; segmentation: mean pixel "
+                               "uncertainty times mean region features (Eq. 6-7); detection: per class, the "
+                               "most uncertain box's u(d) f(d), concatenated (Eq. 9)",
+                               choices=("image", "segmentation", "detection"))),
+                 reference="UWE paper §3.2-3.4, §5.2",
+                 extra_needs="embeddings (level=image); regions/probs, regions/features (level=segmentation|detection)"),
 ]

@@ -39,18 +39,38 @@ def random(ctx: Context, budget: int) -> Ranking:
     return Ranking(ctx.rng.random(ctx.pool.n_rows))
 
 
-def entropy(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "probs", _kernels().entropy))
+def _per_detection(ctx: Context, kernel, how: str, ascending: bool) -> Ranking:
+    """Detection-level scores aggregated into a frame score (thesis §2.5.2, docs/video.md).
+
+    A frame without detections gets the least informative score: 0 for the descending
+    scores, +inf for margin, so it is picked only after every frame with a detection."""
+    from ..kernels.region_aggregate import segment_reduce
+
+    ctx.require("regions/offsets")
+    per_box = stream_scores(ctx, "regions/probs", kernel)
+    empty = np.inf if ascending else 0.0
+    scores = segment_reduce(ctx.pool.region_offsets(), per_box, 0 if how == "mean" else 1, empty)
+    return Ranking(scores, ascending=ascending)
 
 
-def least_confidence(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "probs", _kernels().least_confidence))
+def _aggregated(ctx: Context, kernel, aggregate: str, rule: str, ascending: bool = False) -> Ranking:
+    if aggregate == "image":
+        return Ranking(stream_scores(ctx, "probs", kernel), ascending=ascending)
+    return _per_detection(ctx, kernel, rule if aggregate == "detections" else aggregate, ascending)
 
 
-def margin(ctx: Context, budget: int) -> Ranking:
+def entropy(ctx: Context, budget: int, aggregate: str = "image") -> Ranking:
+    return _aggregated(ctx, _kernels().entropy, aggregate, "mean")
+
+
+def least_confidence(ctx: Context, budget: int, aggregate: str = "image") -> Ranking:
+    return _aggregated(ctx, _kernels().least_confidence, aggregate, "mean")
+
+
+def margin(ctx: Context, budget: int, aggregate: str = "image") -> Ranking:
     if ctx.pool.n_classes < 2:
         raise SelectionError("strategy 'margin' needs at least 2 classes; this pool has 1")
-    return Ranking(stream_scores(ctx, "probs", _kernels().margin), ascending=True)
+    return _aggregated(ctx, _kernels().margin, aggregate, "sum", ascending=True)
 
 
 def bald(ctx: Context, budget: int) -> Ranking:
@@ -87,15 +107,22 @@ def score(ctx: Context, budget: int, name: str, order: str) -> Ranking:
 
 
 # ---- registry entries (metadata only; see alselect.contract)
+def _aggregate(rule: str) -> Param:
+    return Param("aggregate", "image",
+                 f"image: the sample's probs; detections: the score of every box in regions/probs, {rule} over the "
+                 "frame's boxes (thesis §2.5.2); mean or sum to choose the rule", choices=("image", "detections", "mean", "sum"))
+
+
 SPECS = [
     StrategySpec("random", "uniformly random unlabeled samples (reproducible with --seed)", (), f"{__name__}:random",
                  randomized=True, reference="baseline"),
     StrategySpec("entropy", "highest Shannon entropy of the predicted class distribution", ("probs",),
-                 f"{__name__}:entropy", reference="parting-with-illusions §3.1; thesis Eq. 4.7"),
+                 f"{__name__}:entropy", params=(_aggregate("averaged"),),
+                 reference="parting-with-illusions §3.1; thesis Eq. 4.7"),
     StrategySpec("margin", "smallest gap between the best and second-best class probability", ("probs",),
-                 f"{__name__}:margin", reference="thesis §2.5.2 (margin sampling)"),
+                 f"{__name__}:margin", params=(_aggregate("summed"),), reference="thesis §2.5.2 (margin sampling)"),
     StrategySpec("least-confidence", "lowest probability of the predicted class (1 - max p)", ("probs",),
-                 f"{__name__}:least_confidence", reference="thesis §2.5.2"),
+                 f"{__name__}:least_confidence", params=(_aggregate("averaged"),), reference="thesis §2.5.2"),
     StrategySpec("bald", "highest mutual information between prediction and model (MC dropout / ensemble)",
                  ("mc_probs",), f"{__name__}:bald", reference="thesis §3.4.1, §4.5 (BALD, natural log)"),
     StrategySpec("variation-ratio", "highest 1 - modal fraction of the ensemble / MC members' predicted classes",
