@@ -134,9 +134,11 @@ def _materialise_stdin_pool(pool: str) -> str:
               help="Video pools: never pick a frame within K frames of a labeled frame or an earlier pick (same video).")
 @click.option("--per-video", is_flag=True,
               help="Video pools: at most ceil(budget / videos) picks per video before any video gets more.")
+@click.option("--subset", type=click.IntRange(min=1), metavar="M",
+              help="Run the strategy on a seeded random subset of M unlabeled samples only.")
 @output_options
 def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, exclude_neighbors,
-         per_video, output, fmt):
+         per_video, subset, output, fmt):
     """Select samples to label from POOL ('-' reads the pool from stdin).
 
     Prints the picks one per line as 0-based row numbers (ids with --ids): in selection
@@ -147,7 +149,6 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
     Example:
       alselect pick pool.h5 --strategy entropy --budget 100 > to_label.txt
     """
-    from .clean_stdout import data_stdout
     from .errors import SelectionError
     from .inputs import parse_rows, read_lines
     from .output import format_rows, write_text
@@ -162,19 +163,27 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         parsed[key.strip()] = value.strip()
     if labeled_file == "-" and pool == "-":
         raise SelectionError("POOL and --labeled cannot both read stdin ('-')")
-    with data_stdout() as stdout:  # fd 1 points at stderr until the picks are written
-        with open_pool(_materialise_stdin_pool(pool)) as opened:
-            labeled = None
-            if labeled_file is not None:
-                lines = read_lines(labeled_file, "--labeled")
-                labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
-            result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled, seed=seed,
-                            budget_cost=budget_cost, progress=_progress_factory(),
-                            exclude_neighbors=exclude_neighbors, per_video=per_video, **parsed)
-            keys = opened.ids()[result.indices] if use_ids else result.indices
-        columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
-        rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
-        write_text(output, format_rows(columns, list(rows), fmt), stdout=stdout)
+    with open_pool(_materialise_stdin_pool(pool)) as opened:
+        labeled = None
+        if labeled_file is not None:
+            lines = read_lines(labeled_file, "--labeled")
+            labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
+        from .stdout_guard import stdout_to_stderr
+
+        with stdout_to_stderr():  # a native solver's banner (HiGHS for `balanced`) must not reach stdout
+            result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled,
+                            seed=seed, budget_cost=budget_cost, progress=_progress_factory(),
+                            exclude_neighbors=exclude_neighbors, per_video=per_video, subset=subset, **parsed)
+        keys = opened.ids()[result.indices] if use_ids else result.indices
+        if not budget_cost:
+            from .guard import budget_warning
+
+            warning = budget_warning(opened, result.strategy, int(budget), labeled)
+            if warning:
+                click.echo(f"warning: {warning}", err=True)
+    columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
+    rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
+    write_text(output, format_rows(columns, list(rows), fmt))
     for note in result.notes:
         click.echo(f"{strategy}: {note}", err=True)
     spent = f" (cost {result.cost:g})" if result.cost is not None else ""
@@ -189,6 +198,53 @@ def _count(budget: float):
     if budget != int(budget):
         raise SelectionError(f"--budget counts samples and must be an integer, got {budget:g} (add --budget-cost for cost units)")
     return int(budget)
+
+
+# ------------------------------------------------------------------------------- pseudo-label
+@cli.command("pseudo-label")
+@click.argument("pool", metavar="POOL")
+@click.option("-k", "--count", required=True, type=click.IntRange(min=1), help="Number of pseudo-labels.")
+@click.option("--by", type=click.Choice(["dispersion", "entropy"]), default="dispersion", show_default=True,
+              help="dispersion: most stable per-epoch predictions; entropy: most certain probabilities.")
+@click.option("--labeled", "labeled_file", metavar="FILE|-", help="Extra already-labeled samples (never returned).")
+@click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
+@click.option("--names", "use_names", is_flag=True, help="Print class names instead of class numbers.")
+@click.option("--with-scores", is_flag=True, help="Add the dispersion or entropy of each sample as a third column.")
+@output_options
+def pseudo_label(pool, count, by, labeled_file, use_ids, use_names, with_scores, output, fmt):
+    """The COUNT unlabeled samples of POOL with the most stable or certain predictions, and their
+    predicted labels (thesis §3.5): pseudo-labels for training an auxiliary model.
+
+    Prints one sample per line with its predicted class, most stable first. The pool is not
+    changed: pseudo-labeled samples stay unlabeled.
+
+    \b
+    Example:
+      alselect pseudo-label pool.h5 --count 500 --by dispersion --format csv -o pseudo.csv
+    """
+    from .inputs import parse_rows, read_lines
+    from .output import format_rows, write_text
+    from .pool import open_pool
+    from .pseudo_label import pseudo_labels
+
+    with open_pool(pool) as opened:
+        labeled = None
+        if labeled_file is not None:
+            lines = read_lines(labeled_file, "--labeled")
+            labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
+        result = pseudo_labels(opened, count, by=by, labeled=labeled, progress=_progress_factory())
+        keys = opened.ids()[result.indices] if use_ids else result.indices
+        labels = result.labels
+        if use_names:
+            names = opened.class_names()
+            if names is None:
+                raise InvalidInputError("--names: the pool has no class names; add them with `alselect pack ... "
+                                        "--class-names NAMES.txt` or drop --names")
+            labels = [names[i] for i in labels]
+    columns = ["id" if use_ids else "row", "label"] + (["score"] if with_scores else [])
+    rows = zip(keys, labels, result.scores) if with_scores else zip(keys, labels)
+    write_text(output, format_rows(columns, list(rows), fmt))
+    click.echo(f"{len(result)} pseudo-labels by {by} (the pool is unchanged)", err=True)
 
 
 # --------------------------------------------------------------------------------------- pack
@@ -339,11 +395,11 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
     R_vr needs embeddings in the pool; R_sr needs --lam (and uses per-class region counts).
     """
     from . import cdal
-    from .clean_stdout import data_stdout
     from .pool import open_pool
+    from .stdout_guard import stdout_to_stderr
     from .strategies.contextual import load_cd_inputs, parse_classes
 
-    with data_stdout(), open_pool(pool) as opened:  # fd 1 points at stderr until the values are printed
+    with stdout_to_stderr(), open_pool(pool) as opened:  # fd 1 points at stderr until the values are printed
         picks = _read_picks(opened, picks_file, use_ids)
         inputs = load_cd_inputs(opened, layout)
         embeddings = opened.read("embeddings") if opened.has("embeddings") else None
@@ -400,6 +456,16 @@ def strategies(as_json):
 from .infer.command import infer as _infer  # noqa: E402
 
 cli.add_command(_infer)
+
+# `simulate` imports scikit-learn, joblib (and matplotlib with --report) inside the command only.
+from .simulate.command import simulate as _simulate  # noqa: E402
+
+cli.add_command(_simulate)
+# The labeling loop: `label`, and `export` / `push` / `pull` for labeling tools.
+from .labeling.command import COMMANDS as _LABELING  # noqa: E402
+
+for _command in _LABELING:
+    cli.add_command(_command)
 
 
 def main():

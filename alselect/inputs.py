@@ -35,6 +35,19 @@ def load_array(spec: str, what: str) -> np.ndarray:
         raise InvalidInputError(f"{what}: '{path}' is not a readable .npy/.npz array ({exc})") from None
 
 
+def read_text(source: str, what: str) -> str:
+    """The whole text of a UTF-8 file, or of stdin for ``-``."""
+    if source == "-":
+        return sys.stdin.read()
+    if not os.path.isfile(source):
+        raise InvalidInputError(f"{what}: file '{source}' not found")
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{what}: '{source}' is not UTF-8 text (byte {exc.start})") from None
+
+
 def read_lines(source: str, what: str) -> list[str]:
     """Non-empty, non-comment (``#``) lines of a text file, or of stdin for ``-``."""
     if source == "-":

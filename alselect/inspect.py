@@ -60,6 +60,13 @@ def describe(path: str, progress=None) -> dict:
             regions = {"total": int(per.sum()), "min": int(per.min()), "mean": float(per.mean()), "max": int(per.max()),
                        "extras": [n.split("/")[1] for n in ("regions/weights", "regions/features", "regions/boxes")
                                   if pool.has(n)]}
+        history = None
+        try:
+            from .labeling.history import read_history
+
+            history = read_history(pool).per_cycle() or None
+        except AlselectError as exc:
+            problems.append(str(exc))
         video = _video_report(pool)
         cd = None
         if pool.has("cd/present"):
@@ -80,6 +87,7 @@ def describe(path: str, progress=None) -> dict:
             "predicted_histogram": hist,
             "regions": regions,
             "cd": cd,
+            "history": history,
             "video": video,
             "problems": problems,
         }
@@ -141,6 +149,14 @@ def render(report: dict) -> str:
     if report.get("cd"):
         counts = ", per-class counts" if report["cd"]["counts"] else ""
         lines.append(f"class mixtures (cd/): {report['cd']['mean_present']:.2f} classes present per sample on average{counts}")
+    if report.get("history"):
+        import time
+
+        lines.append("labeling history (alselect label / pull):")
+        for h in report["history"]:
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(h["last"]))
+            relabeled = f", {h['relabeled']} relabeled" if h["relabeled"] else ""
+            lines.append(f"  cycle {h['cycle']}: {h['rows']} sample(s){relabeled}, {when} UTC")
     if report["predicted_histogram"] is not None:
         lines.append("predicted-class histogram (argmax of probs):")
         total = max(1, sum(report["predicted_histogram"]))

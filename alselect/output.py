@@ -1,20 +1,17 @@
-"""Writing results: ``-`` is stdout; files are written to a temporary name and renamed, so a
-failed command never leaves a partial or clobbered output file."""
+"""Formatting results and writing them: ``-`` is stdout; files are written to a temporary
+name and renamed, so a failed command never leaves a partial or clobbered output file
+(rules: :mod:`alselect.targets`)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import sys
-import tempfile
 from typing import Sequence
 
 import numpy as np
 
 from .errors import InvalidInputError
-from .pool.writer import default_file_mode
 
 FORMATS = ("txt", "csv", "jsonl")
 
@@ -56,21 +53,10 @@ def _cell(value) -> str:
     return str(value)
 
 
-def write_text(path: str, text: str, stdout=None) -> None:
-    """Write ``text`` to ``path`` atomically, or to ``stdout`` (default ``sys.stdout``) for ``-``."""
-    if path == "-":
-        stream = sys.stdout if stdout is None else stdout
-        stream.write(text)
-        stream.flush()
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` (a path, ``-`` for stdout, or a resolved
+    :class:`alselect.targets.Target`) by the rules of :mod:`alselect.targets`."""
+    from .targets import open_output
+
+    with open_output(path) as handle:
+        handle.write(text)

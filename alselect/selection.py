@@ -130,8 +130,22 @@ def _seed(seed) -> int | None:
         raise SelectionError(str(exc)) from None
 
 
+def _subset_candidates(candidates: np.ndarray, subset, seed: int) -> np.ndarray:
+    """Keep a uniformly random ``subset`` of the candidate rows, drawn from its own seeded stream
+    (independent of the strategy's), so the same seed gives the same subset for every strategy."""
+    if isinstance(subset, bool) or not isinstance(subset, (int, np.integer)) or subset < 1:
+        raise SelectionError(f"subset must be a positive integer number of candidates, got {subset!r}; pass --subset M >= 1")
+    rows = np.flatnonzero(candidates)
+    if subset >= rows.size:
+        return candidates
+    keep = np.random.default_rng([seed, 0x5B5E7]).choice(rows, size=int(subset), replace=False)
+    out = np.zeros_like(candidates)
+    out[keep] = True
+    return out
+
+
 def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost: bool = False,
-           progress=None, exclude_neighbors=None, per_video: bool = False, **params) -> Selection:
+           progress=None, exclude_neighbors=None, per_video: bool = False, subset=None, **params) -> Selection:
     """Select samples to label next.
 
     Parameters
@@ -159,6 +173,9 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     per_video : bool, default False
         Video pools: at most ceil(budget / V) picks per video before any video gets more
         (V = videos with unlabeled frames); see docs/video.md.
+    subset : int, optional
+        Random-subset pre-selection: the strategy sees only a seeded uniform random subset of
+        ``subset`` unlabeled samples as candidates (all of them when fewer are unlabeled).
     **params
         Strategy parameters (strings are parsed as on the command line).
 
@@ -177,12 +194,13 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
             )
         with open_pool(pool) as opened:
             return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
-                          progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video, **params)
+                          progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video,
+                          subset=subset, **params)
     spec = get_strategy(strategy)
     parsed = spec.parse_params(params)
     seed = _seed(seed)
     notes: list[str] = []
-    if spec.is_randomized(parsed) and seed is None:
+    if (spec.is_randomized(parsed) or subset is not None) and seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
         notes.append(f"no seed given; used seed {seed} (pass --seed {seed} to reproduce)")
     for need in spec.needs:
@@ -203,6 +221,13 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     n_unlabeled = int(candidates.sum())
     if n_unlabeled == 0:
         raise SelectionError("every sample in the pool is already labeled; nothing is left to select")
+    if subset is not None:
+        candidates = _subset_candidates(candidates, subset, seed)
+        if int(candidates.sum()) < n_unlabeled and not budget_cost and isinstance(budget, (int, np.integer)) \
+                and budget > int(candidates.sum()):
+            raise SelectionError(f"budget {int(budget)} exceeds --subset {int(candidates.sum())}: the strategy may "
+                                 f"only pick among the subset; raise --subset to at least {int(budget)}")
+        n_unlabeled = int(candidates.sum())
     cost = None
     if budget_cost:
         pool.require("cost", "--budget-cost")

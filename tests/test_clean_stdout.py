@@ -75,13 +75,13 @@ def test_scores_print_at_full_precision(tmp_path):
     assert row == "2" and float(score) == 1.0 + 1e-9  # reads back exactly
 
 
-def test_data_stdout_moves_raw_fd_writes_to_stderr():
-    code = ("import os, sys\nfrom alselect.clean_stdout import data_stdout\n"
-            "print('before')\n"
-            "with data_stdout() as out:\n"
-            "    os.write(1, b'c-level noise\\n'); print('python noise'); out.write('data\\n')\n"
-            "print('after')\n")
+def test_stdout_guard_moves_raw_fd_writes_to_stderr():
+    code = ("import os, sys\nfrom alselect.stdout_guard import stdout_to_stderr\n"
+            "print('before', flush=True)\n"
+            "with stdout_to_stderr():\n"
+            "    os.write(1, b'c-level noise\\n'); print('python noise')\n"
+            "print('data')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "before\ndata\nafter\n"
+    assert r.stdout == "before\ndata\n"
     assert "c-level noise" in r.stderr and "python noise" in r.stderr

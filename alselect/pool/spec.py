@@ -40,6 +40,10 @@ ELEMENT_VERSION = 1
 #: recorder after each epoch's row is flushed, so a crash mid-write never exposes a partial row.
 ATTR_COMMITTED_EPOCHS = "committed_epochs"
 
+#: Root attribute (optional): JSON record of the low-budget guard measured by ``alselect simulate``
+#: (labels per class below which no strategy beat random); ``pick`` warns below it.
+ATTR_LOW_BUDGET_GUARD = "low_budget_guard"
+
 #: Group holding named external per-sample scores.
 SCORES_GROUP = "scores"
 
@@ -123,6 +127,15 @@ DATASETS: dict[str, DatasetSpec] = {
                     "`alselect pack ... --truth-boxes B.npy --truth-box-offsets O.npy`"),
         DatasetSpec("truth_boxes/classes", "(G,)", "label", "class of every ground-truth box (format v3)",
                     "`alselect pack ... --truth-box-classes K.npy`"),
+        DatasetSpec("history/rows", "(M,)", "index", "labeling history: the row of each label change "
+                    "(valid entries: the group attribute 'committed')", "`alselect label POOL --from FILE`"),
+        DatasetSpec("history/labels", "(M,)", "label", "labeling history: the new label", "`alselect label`"),
+        DatasetSpec("history/previous", "(M,)", "label", "labeling history: the label before (-1 = none)",
+                    "`alselect label`"),
+        DatasetSpec("history/cycle", "(M,)", "int", "labeling history: the active-learning cycle (>= 1)",
+                    "`alselect label`"),
+        DatasetSpec("history/time", "(M,)", "float", "labeling history: when, in seconds since the epoch (UTC)",
+                    "`alselect label`"),
         DatasetSpec(SCORES_GROUP + "/<name>", "(N,)", "float", "named external per-sample scores (VAAL, predicted loss, ...)",
                     "`alselect pack ... --score NAME=S.npy`"),
     ]

@@ -5,7 +5,9 @@
 - n_i counts the labeled samples of class i (the pool's ``labels``; every labeled row must
   have a known label);
 - b is this cycle's budget; b0 the labeled-set size at the first cycle; c the cycle number.
-  With neither ``-p b0`` nor ``-p cycle`` given this is the first cycle (c = 1, b0 = the
+  With neither ``-p b0`` nor ``-p cycle`` given, both come from the pool's labeling history
+  (``alselect label``: b0 = the labeled rows the history did not label, c = the cycle after
+  the last recorded one); without a history this is the first cycle (c = 1, b0 = the
   current labeled count). With only ``cycle``: b0 = labeled count − (c − 1)·b. With only
   ``b0``: c = round((labeled count − b0) / b) + 1.
 """
@@ -57,8 +59,13 @@ def omega_for(ctx: Context, budget: int, b0: int, cycle: int, target: str) -> np
     """Ω for this selection, with the defaults described in the module docstring."""
     from ..balance import infer_cycle, omega
 
+    from ..labeling.history import history_defaults
+
     n_labeled = int(ctx.labeled.size)
-    if b0 < 0 and cycle <= 0:
+    recorded = history_defaults(ctx.pool) if b0 < 0 and cycle <= 0 else None
+    if recorded is not None:  # the pool's labeling history says where this loop stands
+        b0, cycle = min(recorded[0], n_labeled), recorded[1]
+    elif b0 < 0 and cycle <= 0:
         b0, cycle = n_labeled, 1
     elif b0 < 0:
         b0 = n_labeled - (cycle - 1) * budget
