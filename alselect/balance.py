@@ -348,9 +348,12 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
         raise InvalidInputError(f"gap_tol must be >= 0, got {gap_tol}.")
     if time_limit is not None and not (float(time_limit) > 0):
         raise InvalidInputError(f"time_limit must be > 0 seconds or None, got {time_limit}.")
-    return solve_balanced_program(u, P, om, b, lam, candidates=cand, gap_tol=gap_tol,
-                                  time_limit=None if time_limit is None else float(time_limit),
-                                  verbose_callback=verbose_callback)
+    # the solver spends its time in HiGHS (C, GIL released): run it where a signal can stop it
+    from alselect import interrupt
+
+    return interrupt.call(solve_balanced_program, u, P, om, b, lam, candidates=cand, gap_tol=gap_tol,
+                          time_limit=None if time_limit is None else float(time_limit),
+                          verbose_callback=verbose_callback)
 
 
 # --------------------------------------------------------------------------- k-center

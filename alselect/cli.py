@@ -46,6 +46,9 @@ class AlselectGroup(click.Group):
     """
 
     def invoke(self, ctx):
+        from .jit_cache import notify_compiles
+
+        notify_compiles()  # one stderr line when a kernel compiles instead of loading from the cache
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
@@ -92,7 +95,8 @@ def cli():
 def output_options(func):
     """Shared output options: -o/--output, --format."""
     func = click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
-                        help="Write here instead of stdout ('-'); written atomically.")(func)
+                        help="Write here instead of stdout ('-'); a file is replaced atomically, a device or FIFO "
+                             "written directly; never one of the inputs.")(func)
     func = click.option("--format", "fmt", type=click.Choice(["txt", "csv", "jsonl"]), default="txt",
                         show_default=True, help="txt: one per line (tab-separated columns); csv with header; jsonl.")(func)
     return func
@@ -102,21 +106,6 @@ def _progress_factory():
     from .progress import stderr_progress
 
     return stderr_progress
-
-
-def _materialise_stdin_pool(pool: str) -> str:
-    """``-`` as POOL: spool stdin to a temporary file (HDF5 needs random access)."""
-    if pool != "-":
-        return pool
-    import atexit
-    import shutil
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(suffix=".h5")
-    with os.fdopen(fd, "wb") as handle:
-        shutil.copyfileobj(sys.stdin.buffer, handle)
-    atexit.register(lambda: os.path.exists(tmp) and os.unlink(tmp))
-    return tmp
 
 
 # --------------------------------------------------------------------------------------- pick
@@ -150,10 +139,11 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
       alselect pick pool.h5 --strategy entropy --budget 100 > to_label.txt
     """
     from .errors import SelectionError
-    from .inputs import parse_rows, read_lines
+    from .inputs import parse_rows, pool_source, read_lines
     from .output import format_rows, write_text
     from .pool import open_pool
     from .selection import select
+    from .targets import check_output
 
     parsed: dict[str, str] = {}
     for item in params:
@@ -163,7 +153,8 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         parsed[key.strip()] = value.strip()
     if labeled_file == "-" and pool == "-":
         raise SelectionError("POOL and --labeled cannot both read stdin ('-')")
-    with open_pool(_materialise_stdin_pool(pool)) as opened:
+    target = check_output(output, [("POOL", pool), ("--labeled", labeled_file)])
+    with pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
         labeled = None
         if labeled_file is not None:
             lines = read_lines(labeled_file, "--labeled")
@@ -183,7 +174,7 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
                 click.echo(f"warning: {warning}", err=True)
     columns = ["id" if use_ids else "row"] + (["score"] if with_scores else [])
     rows = zip(keys, result.scores) if with_scores else ((k,) for k in keys)
-    write_text(output, format_rows(columns, list(rows), fmt))
+    write_text(target, format_rows(columns, list(rows), fmt))
     for note in result.notes:
         click.echo(f"{strategy}: {note}", err=True)
     spent = f" (cost {result.cost:g})" if result.cost is not None else ""
@@ -249,7 +240,8 @@ def pseudo_label(pool, count, by, labeled_file, use_ids, use_names, with_scores,
 
 # --------------------------------------------------------------------------------------- pack
 @cli.command()
-@click.option("-o", "--output", required=True, metavar="POOL.h5", help="Pool file to write (atomically).")
+@click.option("-o", "--output", required=True, metavar="POOL.h5",
+              help="Pool file to write (atomically; '-' streams it to stdout).")
 @click.option("--probs", metavar="P.npy", help="Class probabilities (N, C).")
 @click.option("--logits", metavar="L.npy", help="Class logits (N, C); probabilities are derived by a stable softmax.")
 @click.option("--embeddings", metavar="E.npy", help="Embeddings (N, D).")
@@ -289,27 +281,42 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
          motion_forward, motion_backward, motion_stride, truth_boxes, truth_box_offsets, truth_box_classes):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
 
+    Every input may be '-' (stdin, for one of them), a pipe or a FIFO.
+
     \b
     Example:
       alselect pack -o pool.h5 --probs probs.npy --embeddings emb.npy --labeled labeled.txt
     """
-    from .inputs import load_array, parse_ids, parse_rows, read_lines
+    from .inputs import array_path, load_array, parse_ids, parse_rows, read_lines
     from .pool import write_pool
+    from .targets import check_output
 
     if probs is None and logits is None:
         raise InvalidInputError("pack needs --probs P.npy or --logits L.npy")
+    sources = (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
+               ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
+               ("truth", truth), ("cost", cost), ("region_probs", region_probs),
+               ("region_offsets", region_offsets), ("region_weights", region_weights),
+               ("region_features", region_features), ("region_boxes", region_boxes),
+               ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts),
+               ("region_scores", region_scores), ("region_classes", region_classes),
+               ("region_tracks", region_tracks), ("video_ids", video_ids), ("frames", frames),
+               ("motion_forward", motion_forward), ("motion_backward", motion_backward),
+               ("truth_boxes", truth_boxes), ("truth_box_offsets", truth_box_offsets),
+               ("truth_box_classes", truth_box_classes))
+    inputs = [("--" + name.replace("_", "-"), array_path(spec)) for name, spec in sources if spec is not None]
+    inputs += [(option, path) for option, path in (("--labeled", labeled), ("--ids", ids),
+                                                   ("--class-names", class_names)) if path is not None]
+    inputs += [(f"--score {item.partition('=')[0]}", array_path(item.partition("=")[2])) for item in scores]
+    stdin_users = [option for option, path in inputs if path == "-"]
+    if len(stdin_users) > 1:
+        raise InvalidInputError(f"only one input can read stdin ('-'); {', '.join(stdin_users)} all do")
+    check_output(output, inputs)
+    if output == "-" and sys.stdout.isatty():
+        raise InvalidInputError("pack -o - writes a binary HDF5 file to stdout, which is a terminal; "
+                                "redirect it (> pool.h5) or pipe it into another command")
     arrays = {}
-    for name, spec in (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
-                       ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
-                       ("truth", truth), ("cost", cost), ("region_probs", region_probs),
-                       ("region_offsets", region_offsets), ("region_weights", region_weights),
-                       ("region_features", region_features), ("region_boxes", region_boxes),
-                       ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts),
-                       ("region_scores", region_scores), ("region_classes", region_classes),
-                       ("region_tracks", region_tracks), ("video_ids", video_ids), ("frames", frames),
-                       ("motion_forward", motion_forward), ("motion_backward", motion_backward),
-                       ("truth_boxes", truth_boxes), ("truth_box_offsets", truth_box_offsets),
-                       ("truth_box_classes", truth_box_classes)):
+    for name, spec in sources:
         if spec is not None:
             arrays[name] = load_array(spec, "--" + name.replace("_", "-"))
     if scores:
@@ -326,7 +333,7 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
     if class_names is not None:
         arrays["class_names"] = read_lines(class_names, "--class-names")
     write_pool(output, motion_stride=motion_stride, **arrays)
-    click.echo(f"wrote {output}", err=True)
+    click.echo("wrote the pool to stdout" if output == "-" else f"wrote {output}", err=True)
 
 
 # ------------------------------------------------------------------------------------ inspect
@@ -343,14 +350,18 @@ def inspect(pool, picks_file, use_ids, as_json):
     the labeled set's, the true-class histogram when the pool has ground truth, and the
     normalised L1 balance score of each (0 = uniform, 1 = a single class).
     """
+    from .inputs import pool_source
     from .inspect import balance_report, describe, render, render_balance
 
-    report = describe(pool, progress=_progress_factory())
-    if picks_file is not None and not report["problems"]:
-        from .pool import open_pool
+    if picks_file == "-" and pool == "-":
+        raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    with pool_source(pool) as (source, name):
+        report = describe(source, progress=_progress_factory(), name=name)
+        if picks_file is not None and not report["problems"]:
+            from .pool import open_pool
 
-        with open_pool(pool) as opened:
-            report["balance"] = balance_report(opened, _read_picks(opened, picks_file, use_ids))
+            with open_pool(source, name=name) as opened:
+                report["balance"] = balance_report(opened, _read_picks(opened, picks_file, use_ids))
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -395,11 +406,15 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
     R_vr needs embeddings in the pool; R_sr needs --lam (and uses per-class region counts).
     """
     from . import cdal
+    from .inputs import pool_source
     from .pool import open_pool
     from .stdout_guard import stdout_to_stderr
     from .strategies.contextual import load_cd_inputs, parse_classes
 
-    with stdout_to_stderr(), open_pool(pool) as opened:  # fd 1 points at stderr until the values are printed
+    if picks_file == "-" and pool == "-":
+        raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    # fd 1 points at stderr until the values are printed
+    with stdout_to_stderr(), pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
         picks = _read_picks(opened, picks_file, use_ids)
         inputs = load_cd_inputs(opened, layout)
         embeddings = opened.read("embeddings") if opened.has("embeddings") else None
@@ -469,7 +484,24 @@ for _command in _LABELING:
 
 
 def main():
-    cli(prog_name="alselect")
+    from .interrupt import Interrupted, check, installed
+
+    try:
+        with installed():
+            try:
+                cli(prog_name="alselect")
+            except SystemExit:
+                check()  # a signal that came while the command finished still counts
+                raise
+    except Interrupted as exc:  # SIGINT / SIGTERM: temporary files are gone, nothing written
+        from .tempfiles import remove_all
+
+        remove_all()
+        sys.stderr.write(f"Error: {exc}\n")
+        sys.stderr.flush()
+        # exit now: a normal interpreter exit would wait for solver threads still in C
+        # (HiGHS joins or aborts on them in its destructors) and free every array first
+        os._exit(exc.exit_status)
 
 
 if __name__ == "__main__":

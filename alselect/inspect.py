@@ -29,10 +29,12 @@ def predicted_histogram(pool, progress=None) -> np.ndarray:
     return counts
 
 
-def describe(path: str, progress=None) -> dict:
-    """Everything ``inspect`` prints, as a JSON-ready dict. Raises on pools that cannot be opened."""
+def describe(path: str, progress=None, *, name=None) -> dict:
+    """Everything ``inspect`` prints, as a JSON-ready dict. Raises on pools that cannot be opened.
+
+    ``name``: how to call the pool when ``path`` is a spooled copy (of stdin, a pipe)."""
     progress = progress or no_progress
-    with open_pool(path) as pool:
+    with open_pool(path, name=name) as pool:
         datasets = []
         known = set(DATASETS) | {"probs"}
         for name in pool.datasets():
@@ -74,7 +76,7 @@ def describe(path: str, progress=None) -> dict:
             cd = {"mean_present": float(present.sum(1).mean()), "counts": pool.has("cd/counts")}
         return {
             "path": pool.path,
-            "size_bytes": os.path.getsize(pool.path),
+            "size_bytes": os.path.getsize(pool.source),
             "format_version": pool.version,
             "created_by": str(pool.file.attrs.get("created_by", "")),
             "n_rows": pool.n_rows,

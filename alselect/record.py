@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import h5py
 import numpy as np
 
+from . import tempfiles
 from .errors import InvalidInputError, PoolFormatError, PoolValueError
 from . import validation as checks
 from .validation import PROB_SUM_ATOL
@@ -221,7 +221,7 @@ class EpochRecorder:
         if self.mode == "inplace":
             return self._append(self.path, labels, probs)
         directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(self.path) + ".", suffix=".tmp", dir=directory)
+        fd, tmp = tempfiles.create(directory, os.path.basename(self.path))
         os.close(fd)
         try:
             shutil.copy2(self.path, tmp)
@@ -230,9 +230,9 @@ class EpochRecorder:
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
         except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            tempfiles.discard(tmp)
             raise
+        tempfiles.release(tmp)
         return epoch
 
 

@@ -11,8 +11,7 @@ balanced (Eq. 4.8):  ours (certified gap) | plain cvxpy+HiGHS on the full MIP
     (time limit; its own reported gap) | plain top-b entropy.
 balanced-kcenter (Alg. 2):  ours | NumPy reference doing one full pass per
     pick (timed on a prefix of the picks and extrapolated when slow) | plain
-    exact k-center engine (alselect.diversity.kcenter_greedy, read from the
-    diversity worktree when present) | ours with lam = 0.
+    exact k-center engine (alselect.diversity.kcenter_greedy) | ours with lam = 0.
 Peak memory = process high-water mark above the resident set before the call.
 """
 
@@ -26,6 +25,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 
+from alselect.diversity import kcenter_greedy  # noqa: E402
 from alselect.balance import (  # noqa: E402
     balance_score,
     balanced_kcenter,
@@ -38,7 +38,6 @@ from alselect.balance import (  # noqa: E402
 
 SEED = 0
 IMBALANCE = 0.01
-DIVERSITY_TREE = "/work/wt/diversity"
 #: Labeled rows folded by the NumPy reference at full size (its time is extrapolated).
 REF_LABELED = 200
 
@@ -171,20 +170,7 @@ def main():
               f"{balance_score(class_histogram(y[np.r_[labeled, top]], C)):>9.3f}")
 
     print("\n== balanced-kcenter (Algorithm 2) ==")
-    have_div = os.path.exists(os.path.join(DIVERSITY_TREE, "alselect", "diversity.py"))
-    kc_plain = None
-    if have_div:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(
-            "div_diversity", os.path.join(DIVERSITY_TREE, "alselect", "diversity.py"))
-        # the diversity module imports alselect.kernels.kcenter: expose that tree's kernels
-        sys.path.insert(0, DIVERSITY_TREE)
-        import alselect.kernels as kpkg
-        kpkg.__path__.append(os.path.join(DIVERSITY_TREE, "alselect", "kernels"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        kc_plain = mod.kcenter_greedy
+    kc_plain = kcenter_greedy
     small = rng.choice(N, 300, replace=False)
     balanced_kcenter(X[small], P[small], om, 5, 1.0)        # compile
     balanced_kcenter(X[small], P[small], om, 5, 1.0, labeled=np.arange(3))

@@ -1,6 +1,6 @@
 """Benchmark CDAL-CS (K-Center-Greedy with contextual diversity).
 
-    python bench/bench_cdal.py [--quick]
+    python bench/bench_cdal.py [--quick] [--load [N]] [--json]
 
 Part 1: a pool of precomputed mixtures (100,000 images, C = 19, budget 5,000;
 ``--quick``: 10,000 / 500). Synthetic, fixed seed: each image holds a few
@@ -34,6 +34,10 @@ import numpy as np
 
 # an installed or PYTHONPATH alselect wins over this checkout
 sys.path.append(str(Path(__file__).resolve().parents[1]))
+from benchkit import Report, add_common_options  # noqa: E402
+
+REPORT = None
+TAG = "`bench_cdal.py`"
 
 from alselect.cdal import (PROB_FLOOR, cdal_coreset, mixture_entropy,  # noqa: E402
                            mixtures_from_regions)
@@ -119,34 +123,40 @@ def timed(f, *a, **k):
 
 
 def part1(N, budget):
-    print(f"== CDAL-CS on precomputed mixtures: N={N:,}, C={C}, budget={budget:,} ==")
+    REPORT.say(f"== CDAL-CS on precomputed mixtures: N={N:,}, C={C}, budget={budget:,} ==")
     (mix, present), t_gen, _ = timed(synthetic_mixtures, N, C, SEED)
-    print(f"data: {mix.nbytes / 2**20:.0f} MB float32 mixtures, {present.sum(1).mean():.2f} "
+    REPORT.say(f"data: {mix.nbytes / 2**20:.0f} MB float32 mixtures, {present.sum(1).mean():.2f} "
           f"classes present per image (generated in {t_gen:.1f} s); peak RSS {peak_mb():.0f} MB")
     # warm the numba caches on a tiny pool (compile time is not the algorithm's)
     cdal_coreset(mix[:300], present[:300], 5)
     cdal_coreset(mix[:300], present[:300], 5, method="reference")
 
     (picks, dist), t_lazy, c_lazy = timed(cdal_coreset, mix, present, budget)
-    print(f"cdal_coreset (lazy, exact)     : {t_lazy:8.2f} s wall  {c_lazy:8.2f} s cpu   "
+    REPORT.say(f"cdal_coreset (lazy, exact)     : {t_lazy:8.2f} s wall  {c_lazy:8.2f} s cpu   "
           f"peak RSS {peak_mb():.0f} MB   radius {dist[1]:.3f} -> {dist[-1]:.3f}")
     h = mixture_entropy(mix, present)
     first = int(np.argmax(h))
 
     # numba reference: one pass per pick, prefix then extrapolate
     ref_picks = max(50, budget // 25)
-    (rp, _), t_ref, _ = timed(cdal_coreset, mix, present, ref_picks, method="reference")
+    (rp, _), t_ref, c_ref = timed(cdal_coreset, mix, present, ref_picks, method="reference")
     t_ref_full = t_ref * budget / ref_picks
     same = np.array_equal(rp, picks[:ref_picks])
-    print(f"numba reference (one pass/pick): {t_ref_full:8.2f} s (extrapolated from "
+    REPORT.row(f"`cdal-cs`, N={N:,} mixtures, C={C}, budget {budget:,} ({TAG})", f"first {ref_picks} picks",
+               (t_lazy, c_lazy), (t_ref_full, c_ref * budget / ref_picks),
+               "numba kernel, one full pass per pick", extrapolated=True, identical=bool(same))
+    REPORT.say(f"numba reference (one pass/pick): {t_ref_full:8.2f} s (extrapolated from "
           f"{ref_picks} picks)  ratio {t_ref_full / t_lazy:6.1f}x  same picks: {same}")
 
     # NumPy vectorised per pick
     np_picks = 8 if N > 20000 else 20
-    npk, t_np, _ = timed(numpy_coreset, mix, present, budget, first=first, max_picks=np_picks)
+    npk, t_np, c_np = timed(numpy_coreset, mix, present, budget, first=first, max_picks=np_picks)
     t_np_full = t_np * budget / np_picks
     same = np.array_equal(npk, picks[:np_picks])
-    print(f"NumPy vectorised per pick      : {t_np_full:8.1f} s (extrapolated from {np_picks} "
+    REPORT.row(f"`cdal-cs`, N={N:,} mixtures, C={C}, budget {budget:,} ({TAG})", f"first {np_picks} picks",
+               (t_lazy, c_lazy), (t_np_full, c_np * budget / np_picks),
+               "NumPy, vectorised over (N, C, C) per pick", extrapolated=True, identical=bool(same))
+    REPORT.say(f"NumPy vectorised per pick      : {t_np_full:8.1f} s (extrapolated from {np_picks} "
           f"picks)  ratio {t_np_full / t_lazy:6.0f}x  same picks: {same}   "
           f"peak RSS {peak_mb():.0f} MB")
 
@@ -160,7 +170,7 @@ def part1(N, budget):
         released_style_kl(mix[a], mix[b], present[a], present[b])
     per_pair = (time.perf_counter() - t) / n_pairs
     pairs = N * budget
-    print(f"per-pair Python (released style): {per_pair * pairs / 3600:8.1f} h (extrapolated: "
+    REPORT.say(f"per-pair Python (released style): {per_pair * pairs / 3600:8.1f} h (extrapolated: "
           f"{per_pair * 1e6:.0f} us/pair x {pairs:.1e} pairs)  ratio "
           f"{per_pair * pairs / t_lazy:6.0f}x")
 
@@ -168,10 +178,10 @@ def part1(N, budget):
     cdal_coreset(mix[:300], present[:300], 5, method="engine")
     (ep, _), t_eng, _ = timed(cdal_coreset, mix, present, pre, method="engine")
     _, t_lp, _ = timed(cdal_coreset, mix, present, pre)
-    print(f"generic k-center engine (A,B,n): {t_eng:8.2f} s for the first {pre} picks vs "
-          f"lazy {t_lp:.2f} s (ratio {t_eng / t_lp:.1f}x)  same picks: "
-          f"{np.array_equal(ep, picks[:pre])}")
-    print()
+    REPORT.say(f"generic k-center engine (A,B,n): {t_eng:8.2f} s for the first {pre} picks vs "
+               f"lazy {t_lp:.2f} s (ratio {t_eng / t_lp:.1f}x)  same picks: "
+               f"{np.array_equal(ep, picks[:pre])}")
+    REPORT.say()
 
 
 def cityscapes_regions(n_img, n_reg, seed):
@@ -224,42 +234,54 @@ def numpy_mixtures(probs, offsets, eps=1e-6):
 
 
 def part2(n_img, n_reg, budget):
-    print(f"== Cityscapes-sized pool from raw regions: {n_img:,} images x {n_reg:,} regions x "
+    REPORT.say(f"== Cityscapes-sized pool from raw regions: {n_img:,} images x {n_reg:,} regions x "
           f"{C} classes ==")
     (probs, off), t_gen, _ = timed(cityscapes_regions, n_img, n_reg, SEED)
-    print(f"data: {probs.nbytes / 2**20:.0f} MB float16 region probabilities (generated in "
+    REPORT.say(f"data: {probs.nbytes / 2**20:.0f} MB float16 region probabilities (generated in "
           f"{t_gen:.1f} s); peak RSS {peak_mb():.0f} MB")
     mixtures_from_regions(probs[:4 * n_reg], off[:5])  # warm-up compile
     (mix, pres, counts), t_mix, c_mix = timed(mixtures_from_regions, probs, off)
-    print(f"mixtures_from_regions (numba)  : {t_mix:8.2f} s wall {c_mix:6.2f} s cpu   peak RSS "
+    REPORT.say(f"mixtures_from_regions (numba)  : {t_mix:8.2f} s wall {c_mix:6.2f} s cpu   peak RSS "
           f"{peak_mb():.0f} MB   {pres.sum(1).mean():.1f} classes present per image")
     n_np = min(n_img, 200)
-    (nmix, npres), t_npm, _ = timed(numpy_mixtures, probs[:n_np * n_reg], off[:n_np + 1])
+    (nmix, npres), t_npm, c_npm = timed(numpy_mixtures, probs[:n_np * n_reg], off[:n_np + 1])
     t_npm_full = t_npm * n_img / n_np
     ok = np.array_equal(npres, pres[:n_np]) and np.allclose(nmix, mix[:n_np], atol=1e-5)
-    print(f"NumPy per-image loop           : {t_npm_full:8.2f} s (extrapolated from {n_np} "
+    REPORT.row(f"CD mixtures from regions, {n_img:,} images x {n_reg:,} regions x {C} classes, float16 ({TAG})",
+               f"mixtures of the first {n_np} images (present sets equal, values within 1e-5)",
+               (t_mix, c_mix), (t_npm_full, c_npm * n_img / n_np), "NumPy per-image loop",
+               extrapolated=n_np < n_img, identical=bool(ok))
+    REPORT.say(f"NumPy per-image loop           : {t_npm_full:8.2f} s (extrapolated from {n_np} "
           f"images)  ratio {t_npm_full / t_mix:5.1f}x  same mixtures: {ok}")
     rng = np.random.default_rng(SEED)
     labeled = rng.choice(n_img, n_img // 10, replace=False)
-    (picks, _), t_cs, _ = timed(cdal_coreset, mix, pres, budget, labeled=labeled)
-    ref, t_np, _ = timed(numpy_coreset, mix, pres, budget, labeled=labeled)
-    print(f"cdal_coreset, {len(labeled)} labeled, budget {budget}: {t_cs:8.3f} s   NumPy "
+    (picks, _), t_cs, c_cs = timed(cdal_coreset, mix, pres, budget, labeled=labeled)
+    ref, t_np, c_np = timed(numpy_coreset, mix, pres, budget, labeled=labeled)
+    REPORT.row(f"`cdal-cs` on those mixtures, {len(labeled)} labeled, budget {budget} ({TAG})",
+               f"all {budget} picks in order", (t_cs, c_cs), (t_np, c_np), "NumPy core-set, full run",
+               identical=bool(np.array_equal(ref, picks)))
+    REPORT.say(f"cdal_coreset, {len(labeled)} labeled, budget {budget}: {t_cs:8.3f} s   NumPy "
           f"core-set {t_np:7.2f} s   ratio {t_np / t_cs:5.0f}x   same picks: "
           f"{np.array_equal(ref, picks)}")
-    print(f"total (mixtures + core-set)    : {t_mix + t_cs:8.2f} s   peak RSS {peak_mb():.0f} MB")
-    print()
+    REPORT.say(f"total (mixtures + core-set)    : {t_mix + t_cs:8.2f} s   peak RSS {peak_mb():.0f} MB")
+    REPORT.say()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, runs in seconds")
+    add_common_options(ap)
     args = ap.parse_args()
-    if args.quick:
-        part1(10_000, 500)
-        part2(300, 500, 30)
-    else:
-        part1(100_000, 5_000)
-        part2(2_975, 2_000, 150)
+    global REPORT, TAG
+    REPORT = Report("cdal", args)
+    TAG = "`bench_cdal.py --quick`" if args.quick else TAG
+    with REPORT.competing_load():
+        if args.quick:
+            part1(10_000, 500)
+            part2(300, 500, 30)
+        else:
+            part1(100_000, 5_000)
+            part2(2_975, 2_000, 150)
 
 
 if __name__ == "__main__":

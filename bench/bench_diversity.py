@@ -1,6 +1,6 @@
 """Benchmark: exact K-Center-Greedy and BADGE vs straightforward NumPy.
 
-    python bench/bench_diversity.py [--quick] [--skip-1m] [--only CASE ...]
+    python bench/bench_diversity.py [--quick] [--skip-1m] [--only CASE ...] [--load [N]] [--json]
 
 CASE is one of kcenter-iso, kcenter-real, badge, kcenter-1m.  Times are wall
 clock; "cpu" is the process CPU time of the call (all threads), the fairer
@@ -27,6 +27,10 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchkit import Report, add_common_options  # noqa: E402
+
+REPORT = None
+QUICK = False
 
 from alselect.diversity import badge, badge_embedding_factors, kcenter_greedy  # noqa: E402
 
@@ -202,15 +206,18 @@ def badge_reference(P, F, budget, seed):
 
 # ------------------------------------------------------------ runs
 
-def row(name, t_new, t_ref, mem, nbytes, same, note=""):
+def row(name, t_new, t_ref, mem, nbytes, same, note="", compared="full sequence", extrapolated=False,
+        reference="NumPy, one full pass per pick"):
+    REPORT.row(f"{name} (`bench_diversity.py{' --quick' if QUICK else ''}`)", compared,
+               (float(t_new), t_new.cpu), (float(t_ref), t_ref.cpu) if t_ref else None, reference,
+               extrapolated=extrapolated, identical=same, peak_mib=round(mem / 2**20), note=note)
     ratio = f"{t_ref / t_new:6.1f}x" if t_ref else "   n/a"
     ref_cpu = getattr(t_ref, "cpu", float("nan"))
     cpu_ratio = f"{ref_cpu / t_new.cpu:6.1f}x" if t_ref else "   n/a"
-    print(f"{name:<34} {t_new:8.2f} s (cpu {t_new.cpu:7.2f})  "
-          f"ref {t_ref if t_ref else float('nan'):8.2f} s (cpu {ref_cpu:7.2f})  "
-          f"{ratio} (cpu {cpu_ratio})  "
-          f"peak +{mem / 2**20:7.0f} MiB ({mem / nbytes:4.2f}x emb)  identical={same} {note}",
-          flush=True)
+    REPORT.say(f"{name:<34} {t_new:8.2f} s (cpu {t_new.cpu:7.2f})  "
+               f"ref {t_ref if t_ref else float('nan'):8.2f} s (cpu {ref_cpu:7.2f})  "
+               f"{ratio} (cpu {cpu_ratio})  "
+               f"peak +{mem / 2**20:7.0f} MiB ({mem / nbytes:4.2f}x emb)  identical={same} {note}")
 
 
 def bench_kcenter(gen, N, D, C, L, budget):
@@ -224,7 +231,9 @@ def bench_kcenter(gen, N, D, C, L, budget):
     row(f"kcenter {gen.__name__} N={N} D={D}", t_new, t_ref, mem, X.nbytes,
         bool(np.array_equal(p, rx)),
         f"L={L} B={budget}; float64 exact-rule ref {t_rx:.2f} s; "
-        f"same as plain float32 ref: {bool(np.array_equal(p, rp))}")
+        f"same as plain float32 ref: {bool(np.array_equal(p, rp))}",
+        compared=f"all {budget:,} picks in order, vs the float64 exact-rule reference",
+        reference="NumPy float32 GEMM form, one full pass per pick")
 
 
 def bench_badge(N, D, C, budget):
@@ -236,7 +245,7 @@ def bench_badge(N, D, C, budget):
     p, t_new, mem = measured(lambda: badge(P, F, budget, seed=SEED))
     rp, t_ref, _ = measured(lambda: badge_reference(P, F, budget, SEED))
     row(f"badge N={N} C={C} D={D}", t_new, t_ref, mem, F.nbytes + P.nbytes,
-        bool(np.array_equal(p, rp)), f"B={budget}")
+        bool(np.array_equal(p, rp)), f"B={budget}", compared=f"all {budget:,} picks in order (same uniforms)")
 
 
 def bench_kcenter_big(N, D, C, budget, ref_picks):
@@ -248,7 +257,8 @@ def bench_kcenter_big(N, D, C, budget, ref_picks):
     t_ref = Timed(t_few * budget / ref_picks, t_few.cpu * budget / ref_picks)
     row(f"kcenter realistic N={N} D={D}", t_new, t_ref, mem, X.nbytes,
         bool(np.array_equal(p[:ref_picks], rp)),
-        f"B={budget} (ref extrapolated from {ref_picks} picks; prefix compared)")
+        f"B={budget} (ref extrapolated from {ref_picks} picks; prefix compared)",
+        compared=f"first {ref_picks} picks", extrapolated=True)
 
 
 def main():
@@ -256,14 +266,23 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes, seconds")
     ap.add_argument("--skip-1m", action="store_true", help="skip the 1M-row run")
     ap.add_argument("--only", nargs="+", choices=CASES, help="run only these cases")
+    add_common_options(ap)
     args = ap.parse_args()
+    global REPORT, QUICK
+    REPORT, QUICK = Report("diversity", args), args.quick
     start_monitor()
     if args.quick:
         N, D, C, L, B, BIG, BB = 5000, 64, 10, 100, 250, 50000, 500
     else:
         N, D, C, L, B, BIG, BB = 50000, 512, 100, 1000, 2500, 1000000, 10000
-    print(f"cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
+    REPORT.say(f"cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}")
     cases = args.only or [c for c in CASES if not (args.skip_1m and c == "kcenter-1m")]
+    with REPORT.competing_load():
+        run_cases(cases, N, D, C, L, B, BIG, BB)
+    REPORT.say(f"load after={os.getloadavg()[0]:.1f}")
+
+
+def run_cases(cases, N, D, C, L, B, BIG, BB):
     if "kcenter-iso" in cases:
         bench_kcenter(isotropic, N, D, C, L, B)
     if "kcenter-real" in cases:
@@ -273,7 +292,6 @@ def main():
     if "kcenter-1m" in cases:
         kcenter_greedy(np.ones((100, 4), dtype=np.float32), 3)  # compile / load cache
         bench_kcenter_big(BIG, D, C, BB, ref_picks=20)
-    print(f"load after={os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

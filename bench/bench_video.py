@@ -14,6 +14,7 @@ checked against alselect's on the same videos.
 
     python bench/bench_video.py                 # 200,000 frames, 2,000 videos, 20 per frame
     python bench/bench_video.py --videos 200    # a quicker run
+    (--json: result rows for bench/make_readme_table.py; --load [N]: busy processes meanwhile)
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchkit import Report, add_common_options  # noqa: E402
 
 from alselect.pool import write_pool
 from alselect.synthetic_video import synthetic_video
@@ -162,8 +166,11 @@ def main():
     ap.add_argument("--objects", type=int, default=20, help="objects per video (about the detections per frame)")
     ap.add_argument("--slice", type=int, default=10, help="videos for the pure-Python reference")
     ap.add_argument("--seed", type=int, default=0)
+    add_common_options(ap)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    rep = Report("video", args)
+    print = rep.say  # noqa: A001 - the report goes to stderr with --json
+    with tempfile.TemporaryDirectory() as tmp, rep.competing_load():
         small = os.path.join(tmp, "small.h5")
         build(small, 4, 20, 3, args.seed)
         run_pick(small, 10)  # warms numba's on-disk cache; not timed
@@ -198,6 +205,11 @@ def main():
             fp = temporal_coherence(opened).fp
         same = all(fp[i] == fp_py.get(int(i), 0) for i in rows)
         print(f"per-frame FP counts on the slice identical to the reference: {same}")
+        rep.row(f"`temporal-coherence` end to end (`pick ... --exclude-neighbors 1`, budget 500), {n:,} frames, "
+                f"{args.videos:,} videos, {r:,} detections (`bench_video.py`)",
+                f"per-frame FP counts on the first {keep.size} videos", (wall, cpu),
+                (py_wall * scale, py_cpu * scale), "pure Python, per-edge PyMaxflow calls",
+                extrapolated=True, identical=bool(same), peak_mib=round(peak))
 
 
 if __name__ == "__main__":

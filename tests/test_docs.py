@@ -1,6 +1,7 @@
 """The README's set-up commands, .ci/run, docs/cli.md and the README strategy table stay in sync with the code."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ def test_ci_runs_exactly_the_readme_commands():
     assert ci[0] == readme_commands()[0] and ci[-1] == readme_commands()[1]
     assert readme_commands()[0].startswith("python3 -m pip install . && alselect pick sample_data/")
     for line in ci[1:-1]:
-        assert "pip install" in line and "pytest" not in line, line
+        assert re.search(r'pip"? install', line) and "pytest" not in line, line
 
 
 def test_generated_docs_are_current():

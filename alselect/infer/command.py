@@ -45,6 +45,9 @@ def infer(model, weights, data, output, task, embedding_layer, mc_samples, batch
       alselect infer --model mypkg.models:resnet18 --weights ckpt.pt \\
           --data mypkg.data:unlabeled -o pool.h5 --mc-samples 20
     """
+    from ..targets import check_output
+
+    check_output(output, [("--weights", weights), ("--data", data)])
     require_extra("torch", "torch", "`alselect infer`")
     from .run import run_infer
 

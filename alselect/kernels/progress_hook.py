@@ -1,19 +1,25 @@
-"""Progress reports from inside sequential njit selection loops.
+"""Progress reports and interrupt checks from inside sequential njit selection loops.
 
-A kernel that picks one row per iteration takes an int ``every`` (0: silent)
-and calls ``tick(done, last, every, total)`` after each pick; every ``every``
-picks, and once more when ``done == total``, ``tick`` leaves nopython mode
-through ``numba.objmode`` and calls :func:`report`, which hands the number of
-picks made since the previous report to the callable installed by
-:func:`reporting` in the calling thread.  With ``every = ceil(budget /
-REPORTS)`` there are at most ``REPORTS + 1`` object-mode calls per run (a few
-microseconds each), and the pick sequence does not depend on ``every`` at all:
-the hook only reads counters.  Cached compilation (``cache=True``) works with
-the object-mode block.
+A kernel that picks one row per iteration takes an int ``every`` (0: never leaves
+nopython mode) and calls ``tick(done, last, every, total)`` after each pick; every
+``every`` picks, and once more when ``done == total``, ``tick`` leaves nopython mode
+through ``numba.objmode`` and calls :func:`report`. There a pending SIGINT / SIGTERM is
+raised (Python runs signal handlers only between bytecodes, so a kernel never entering
+object mode could not be interrupted; see :mod:`alselect.interrupt`), and the picks made
+since the previous report go to the callable installed by :func:`reporting` in the calling
+thread, at most about ``REPORTS`` times per run.
 
-Why not chunks of picks: the engines keep heaps, stamps and center stores
-whose resumption would need every kernel to export and re-import its whole
-state; one counter call is far less invasive.
+:func:`every_for` returns ``ceil(budget / CHECKS)``: at most ``CHECKS + 1`` object-mode
+calls per run (about 1.5 microseconds each, so a few milliseconds in all), and a check
+every 1/CHECKS of the run's pick loop, whether or not anybody watches progress (a run of
+up to CHECKS seconds is checked at least once a second). Work before the first pick (a
+kernel's initial distance pass) has no check inside; it is one pass over the data. The pick
+sequence does not depend on ``every``: the hook only reads counters. Cached compilation
+(``cache=True``) works with the object-mode block.
+
+Why not chunks of picks: the engines keep heaps, stamps and center stores whose
+resumption would need every kernel to export and re-import its whole state; one counter
+call is far less invasive.
 """
 
 import math
@@ -22,35 +28,51 @@ from contextlib import contextmanager
 
 from numba import njit, objmode
 
-#: reports per run at most (plus the final one), ~1% of the budget each
+from alselect import interrupt
+
+#: progress reports per run at most (plus the final one), ~1% of the budget each
 REPORTS = 100
+#: object-mode calls (interrupt checks) per run at most (plus the final one)
+CHECKS = 2000
 
 _local = threading.local()
 
 
-def report(n):
-    """Forward ``n`` finished picks to the callable of the current thread."""
+def report(n, done=None, total=None):
+    """Raise a pending interrupt; forward finished picks to the current thread's callable
+    about every 1/REPORTS of ``total`` (each call when ``total`` is not given, as from a
+    kernel compiled against the older ``report(n)``)."""
+    interrupt.check()
     cb = getattr(_local, "update", None)
-    if cb is not None:
-        cb(int(n))
+    if cb is None:
+        return
+    pending = getattr(_local, "pending", 0) + int(n)
+    if total is None or pending * REPORTS >= total or done >= total:
+        _local.pending = 0
+        cb(pending)
+    else:
+        _local.pending = pending
 
 
-def every_for(budget, progress):
-    """Report stride for a run of ``budget`` picks; 0 when nobody listens."""
-    if progress is None or budget <= 0:
+def every_for(budget, progress=None):
+    """Object-mode stride for a run of ``budget`` picks (``progress`` is accepted for
+    callers of the older signature; checks happen either way)."""
+    if budget <= 0:
         return 0
-    return max(1, math.ceil(budget / REPORTS))
+    return max(1, math.ceil(budget / CHECKS))
 
 
 @contextmanager
 def reporting(progress):
     """Install ``progress`` (``update(n)``, or None) for kernels run in this block."""
-    prev = getattr(_local, "update", None)
-    _local.update = progress
+    prev = getattr(_local, "update", None), getattr(_local, "pending", 0)
+    _local.update, _local.pending = progress, 0
     try:
         yield
+        if progress is not None and _local.pending:
+            progress(_local.pending)  # a run that ended before its budget
     finally:
-        _local.update = prev
+        _local.update, _local.pending = prev
 
 
 @njit(cache=True)
@@ -74,5 +96,5 @@ def tick(done, last, every, total):
         return last
     k = done - last
     with objmode():
-        report(k)
+        report(k, done, total)
     return done

@@ -11,10 +11,20 @@ the values themselves.
     BALD               I(y; w | x)   = H(mean_t p_t) - mean_t H(p_t)
     variation ratio    varR          = 1 - f_m / T,   f_m = count of the modal argmax over T members
     label dispersion   Disp          = 1 - f_x / E,   f_x = count of the modal label over E epochs
+
+``bald_float16`` scores float16 members straight from their bit patterns: every float16 value
+and its ``v log v`` are looked up in 65,536-entry tables, so a block is validated and scored in
+one pass with one logarithm per class of the mean instead of one per stored value. Its scores
+are bit-identical to ``bald`` on the same values widened to float32.
 """
 
 import numba
 import numpy as np
+
+
+@numba.njit(cache=True, inline="always")
+def _xlogx(v):
+    return v * np.log(v)
 
 
 @numba.njit(cache=True, inline="always")
@@ -23,7 +33,7 @@ def _row_entropy(p):
     for c in range(p.shape[0]):
         v = np.float64(p[c])
         if v > 0.0:
-            h -= v * np.log(v)
+            h -= _xlogx(v)
     return h
 
 
@@ -141,3 +151,56 @@ def dispersion(epoch_preds):
     for i in numba.prange(n):
         out[i] = 1.0 - _modal_count(epoch_preds[:, i].copy()) / e
     return out
+
+
+@numba.njit(cache=True)
+def xlogx_table(values):
+    """``v log v`` of each value (0 where v <= 0 or v is not finite); the table of ``bald_float16``."""
+    out = np.zeros(values.shape[0], dtype=np.float64)
+    for i in range(values.shape[0]):
+        v = values[i]
+        if v > 0.0 and np.isfinite(v):
+            out[i] = _xlogx(v)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def bald_float16(bits, values, xlogx, atol):
+    """BALD of float16 members given as their uint16 bit patterns, with validation flags.
+
+    bits : (n, T, C) uint16, the float16 data viewed as uint16
+    values : (65536,) float64, ``values[b]`` = the float16 with bit pattern b
+    xlogx : (65536,) float64, ``xlogx_table(values)``
+    atol : tolerance on |sum_k p_k - 1| of each member's row
+
+    Returns the (n,) float64 scores and an (n,) bool array marking rows with a non-finite or
+    negative value or a member sum off by more than ``atol`` (within a 1e-12 margin, so the
+    caller's own check, whose summation order differs, has the last word on borderline rows).
+    """
+    n, t, c = bits.shape
+    out = np.empty(n, dtype=np.float64)
+    suspect = np.zeros(n, dtype=np.bool_)
+    for i in numba.prange(n):
+        mean = np.zeros(c, dtype=np.float64)
+        expected_h = 0.0
+        bad = False
+        for s in range(t):
+            h = 0.0
+            total = 0.0
+            for k in range(c):
+                b = bits[i, s, k]
+                v = values[b]
+                mean[k] += v
+                total += v
+                if v > 0.0:
+                    h -= xlogx[b]
+                elif not v >= 0.0:  # negative or NaN
+                    bad = True
+            expected_h += h
+            if not abs(total - 1.0) <= atol - 1e-12:  # also catches inf and NaN sums
+                bad = True
+        for k in range(c):
+            mean[k] /= t
+        out[i] = _row_entropy(mean) - expected_h / t
+        suspect[i] = bad
+    return out, suspect

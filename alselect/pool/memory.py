@@ -79,7 +79,7 @@ class MemoryPool(Pool):
             raise InvalidInputError(
                 f"unknown pool dataset '{unknown[0]}'; the arrays may be: {', '.join(_KNOWN)} (docs/file-format.md)"
             )
-        self.path = "<arrays>"
+        self.source = self.path = "<arrays>"
         self.file = _image({k: v for k, v in arrays.items() if v is not None})
         try:
             self._check_structure()

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
-from .. import validation as checks
+from .. import interrupt, validation as checks
 from .spec import (
     ATTR_COMMITTED_EPOCHS,
     CD_GROUP,
@@ -52,8 +52,9 @@ def _check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:
         raise PoolValueError(f"dataset '{name}' must hold only 0/1 (or booleans)")
 
 
-def open_pool(path) -> "Pool":
-    """Open and structurally validate a pool file.
+def open_pool(path, *, name=None) -> "Pool":
+    """Open and structurally validate a pool file (``name``: how messages call it, when
+    ``path`` is a spooled copy, e.g. of stdin).
 
     Raises
     ------
@@ -61,7 +62,7 @@ def open_pool(path) -> "Pool":
         Missing file, not HDF5, truncated, not an alselect pool, newer format version, or
         datasets of inconsistent shapes.
     """
-    return Pool(path)
+    return Pool(path, name=name)
 
 
 class Pool:
@@ -78,18 +79,20 @@ class Pool:
         Format version of the file.
     """
 
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        if not os.path.exists(self.path):
+    def __init__(self, path, *, name=None):
+        #: the file opened; ``path`` (what messages name) differs when it is a spooled copy
+        self.source = os.fspath(path)
+        self.path = self.source if name is None else str(name)
+        if not os.path.exists(self.source):
             raise PoolFormatError(f"pool file '{self.path}' not found; build one with `alselect pack` or `alselect infer`")
-        if os.path.isdir(self.path):
+        if os.path.isdir(self.source):
             raise PoolFormatError(f"'{self.path}' is a directory, not a pool file")
-        if not h5py.is_hdf5(self.path):
+        if not h5py.is_hdf5(self.source):
             raise PoolFormatError(
                 f"'{self.path}' is not an HDF5 file; a pool is an HDF5 file written by `alselect pack` or `alselect infer`"
             )
         try:
-            self.file = h5py.File(self.path, "r")
+            self.file = h5py.File(self.source, "r")
         except OSError as exc:
             raise PoolFormatError(
                 f"'{self.path}' cannot be opened as HDF5 ({str(exc).splitlines()[0]}); it is probably truncated "
@@ -356,7 +359,7 @@ class Pool:
         return checks.check_probabilities if kind == "prob" else checks.check_finite
 
     def iter_rows(self, name: str, *, dtype=None, progress: Progress | None = None,
-                  block_bytes: int = READ_BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+                  block_bytes: int = READ_BLOCK_BYTES, raw: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """Stream a per-sample dataset in validated blocks of rows.
 
         Yields ``(start, block)`` where ``block`` covers rows ``start:start+len``. The sample
@@ -371,6 +374,10 @@ class Pool:
             Convert each block (after validation in its storage dtype) to this dtype.
         progress : callable, optional
             Called with the number of rows done after each block.
+        raw : bool
+            Yield the blocks as stored, neither validated nor converted (``dtype`` ignored). A
+            caller that validates in its own pass calls :meth:`check_block` on any block it
+            flags, which raises the very error this method would have raised.
         """
         derive = name == "probs" and "probs" not in self.file
         source = "logits" if derive else name
@@ -383,6 +390,7 @@ class Pool:
         check = self._checker(source)
         for start in range(0, n, step):
             stop = min(n, start + step)
+            interrupt.check()  # h5py defers signals (see alselect.interrupt)
             try:
                 block = ds[start:stop] if axis == 0 else ds[:self._committed_epochs(ds), start:stop]
             except OSError as exc:
@@ -390,14 +398,12 @@ class Pool:
                     f"reading '{source}' rows {start}:{stop} of '{self.path}' failed ({exc}); the file is "
                     "probably truncated or corrupt: rebuild it"
                 ) from None
-            if block.dtype == np.float16:  # numpy's float16 arithmetic is emulated and slow
-                block = block.astype(np.float32)
-                if check is checks.check_probabilities:
-                    checks.check_probabilities(source, block, start, stored="float16")
-                else:
-                    check(source, block, start)
-            else:
-                check(source, block, start)
+            if raw and not derive:
+                yield start, block
+                if progress is not None:
+                    progress(stop - start)
+                continue
+            block = self._check_block(source, block, start, check)
             if derive:
                 block = softmax(block)
             if dtype is not None and block.dtype != dtype:
@@ -405,6 +411,22 @@ class Pool:
             yield start, block
             if progress is not None:
                 progress(stop - start)
+
+    def _check_block(self, source: str, block: np.ndarray, start: int, check) -> np.ndarray:
+        """Validate one stored block; float16 comes back widened to float32."""
+        if block.dtype == np.float16:  # numpy's float16 arithmetic is emulated and slow
+            block = block.astype(np.float32)
+            if check is checks.check_probabilities:
+                checks.check_probabilities(source, block, start, stored="float16")
+            else:
+                check(source, block, start)
+        else:
+            check(source, block, start)
+        return block
+
+    def check_block(self, name: str, start: int, block: np.ndarray) -> None:
+        """Validate a block that ``iter_rows(name, raw=True)`` yielded at ``start``."""
+        self._check_block(name, block, start, self._checker(name))
 
     def read(self, name: str, *, dtype=None, progress: Progress | None = None) -> np.ndarray:
         """Read a whole dataset into memory (validated block by block)."""

@@ -9,13 +9,12 @@ thing written, so even a leaked temporary file is not mistaken for a pool.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Mapping
 
 import h5py
 import numpy as np
 
-from .. import __version__
+from .. import __version__, interrupt, targets, tempfiles
 from ..errors import PoolValueError
 from .. import validation as checks
 from .spec import (
@@ -81,12 +80,18 @@ class PoolWriter:
             raise PoolValueError(f"a pool needs at least one row, got N={self.n_rows}")
         if not overwrite and os.path.exists(self.path):
             raise PoolValueError(f"'{self.path}' exists; pass overwrite=True (or remove it) to replace it")
-        directory = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(directory):
-            raise PoolValueError(f"directory '{directory}' does not exist; create it first")
-        fd, self._tmp = tempfile.mkstemp(prefix="." + os.path.basename(self.path) + ".", suffix=".tmp", dir=directory)
-        os.close(fd)
-        self.file = h5py.File(self._tmp, "w")
+        # '-' (stdout), devices and FIFOs get the file streamed into them on commit
+        self._target = targets.resolve(self.path)
+        if self._target.kind == "replace":
+            directory = os.path.dirname(self._target.real)
+            if not os.path.isdir(directory):
+                raise PoolValueError(f"directory '{directory}' does not exist; create it first")
+        self._tmp = targets.temp_for(self._target, "pool.h5")
+        try:
+            self.file = h5py.File(self._tmp, "w")
+        except BaseException:
+            tempfiles.discard(self._tmp)
+            raise
         self._done = False
 
     # -- datasets -------------------------------------------------------------------------
@@ -121,6 +126,7 @@ class PoolWriter:
             return
         step = max(1, WRITE_BLOCK_BYTES // max(1, array[0].nbytes))
         for start in range(0, array.shape[0], step):
+            interrupt.check()  # h5py defers signals (see alselect.interrupt)
             ds[start:start + step] = array[start:start + step]
 
     # -- commit / abort -------------------------------------------------------------------
@@ -139,9 +145,8 @@ class PoolWriter:
         self.file.attrs[ATTR_FORMAT] = FORMAT_NAME
         self.file.attrs[ATTR_VERSION] = version
         self.file.close()
-        os.chmod(self._tmp, default_file_mode())
-        os.replace(self._tmp, self.path)
         self._done = True
+        targets.commit(self._tmp, self._target)
         return self.path
 
     def abort(self) -> None:
@@ -150,8 +155,7 @@ class PoolWriter:
         try:
             self.file.close()
         finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
+            tempfiles.discard(self._tmp)
             self._done = True
 
     def __enter__(self) -> "PoolWriter":

@@ -113,6 +113,10 @@ def simulate(pool, strategies, budget, cycles, seeds, initial, initial_size, tes
     settings = Settings(budget=budget, cycles=cycles, initial=initial, initial_size=initial_size or 0,
                         test_fraction=test_fraction, model=model, members=members, epochs=epochs,
                         params=_strategy_params(params, names))
+    if results is not None:
+        from ..targets import check_output
+
+        check_output(results, [("POOL", pool)])
     with open_pool(pool) as opened:
         data = load_data(opened)
     check_settings(settings, data)

@@ -19,12 +19,26 @@ def _kernel_dtype(ctx: Context, name: str):
     return np.float64 if ctx.pool.dtype(name) == np.float64 else np.float32
 
 
+def _row_kernel(kernel, shape):
+    """A kernel of ``alselect.kernels.uncertainty`` named ``kernel`` (or a callable, as is);
+    small pools get its bit-identical NumPy version, which spares loading numba."""
+    if callable(kernel):
+        return kernel
+    from .. import numpy_scores
+
+    if int(np.prod(shape)) <= numpy_scores.SMALL_POOL_VALUES:
+        return numpy_scores.KERNELS[kernel]
+    return getattr(_kernels(), kernel)
+
+
 def stream_scores(ctx: Context, name: str, kernel, *, dtype=None) -> np.ndarray:
-    """Apply a row kernel to every block of ``name``; returns (N,) float64 scores."""
+    """Apply a row kernel (a callable, or a kernel's name) to every block of ``name``;
+    returns (N,) float64 scores."""
     ctx.require(name)
     shape = ctx.pool.shape(name)
     axis = 1 if name.startswith("epoch_") else 0
     out = np.empty(shape[axis], dtype=np.float64)
+    kernel = _row_kernel(kernel, shape)
     if dtype is None:
         dtype = _kernel_dtype(ctx, name)
     with ctx.progress(f"scoring {name}", shape[axis]) as update:
@@ -60,29 +74,56 @@ def _aggregated(ctx: Context, kernel, aggregate: str, rule: str, ascending: bool
 
 
 def entropy(ctx: Context, budget: int, aggregate: str = "image") -> Ranking:
-    return _aggregated(ctx, _kernels().entropy, aggregate, "mean")
+    return _aggregated(ctx, "entropy", aggregate, "mean")
 
 
 def least_confidence(ctx: Context, budget: int, aggregate: str = "image") -> Ranking:
-    return _aggregated(ctx, _kernels().least_confidence, aggregate, "mean")
+    return _aggregated(ctx, "least_confidence", aggregate, "mean")
 
 
 def margin(ctx: Context, budget: int, aggregate: str = "image") -> Ranking:
     if ctx.pool.n_classes < 2:
         raise SelectionError("strategy 'margin' needs at least 2 classes; this pool has 1")
-    return _aggregated(ctx, _kernels().margin, aggregate, "sum", ascending=True)
+    return _aggregated(ctx, "margin", aggregate, "sum", ascending=True)
 
 
 def bald(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "mc_probs", _kernels().bald))
+    shape = ctx.pool.shape("mc_probs")
+    if ctx.pool.dtype("mc_probs") == np.float16 and int(np.prod(shape)) > _small_pool_values():
+        return Ranking(_bald_float16(ctx, shape[0]))
+    return Ranking(stream_scores(ctx, "mc_probs", "bald"))
+
+
+def _small_pool_values() -> int:
+    from ..numpy_scores import SMALL_POOL_VALUES
+
+    return SMALL_POOL_VALUES
+
+
+def _bald_float16(ctx: Context, n: int) -> np.ndarray:
+    """BALD of float16 members validated and scored in one pass over the stored bits."""
+    from ..validation import PROB_SUM_ATOL
+
+    kernels = _kernels()
+    values = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float64)
+    xlogx = kernels.xlogx_table(values)
+    out = np.empty(n, dtype=np.float64)
+    with ctx.progress("scoring mc_probs", n) as update:
+        for start, block in ctx.pool.iter_rows("mc_probs", raw=True, progress=update):
+            bits = np.ascontiguousarray(block).view(np.uint16)
+            scores, suspect = kernels.bald_float16(bits, values, xlogx, PROB_SUM_ATOL["float16"])
+            if suspect.any():  # raises the reader's own error, or clears a borderline row
+                ctx.pool.check_block("mc_probs", start, block)
+            out[start:start + block.shape[0]] = scores
+    return out
 
 
 def variation_ratio(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "mc_probs", _kernels().variation_ratio))
+    return Ranking(stream_scores(ctx, "mc_probs", "variation_ratio"))
 
 
 def dispersion(ctx: Context, budget: int) -> Ranking:
-    return Ranking(stream_scores(ctx, "epoch_preds", _kernels().dispersion, dtype=np.int64))
+    return Ranking(stream_scores(ctx, "epoch_preds", "dispersion", dtype=np.int64))
 
 
 def score(ctx: Context, budget: int, name: str, order: str) -> Ranking:

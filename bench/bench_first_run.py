@@ -1,0 +1,80 @@
+"""First run after installing: `alselect pick` with a cold compilation cache, per strategy.
+
+Installs the working tree (tracked files as committed: ``git archive HEAD``) into a fresh
+virtual environment (``--system-site-packages`` for the dependencies, ``pip install
+--no-deps``), then for each strategy runs ``alselect pick sample_data/digits.h5 -s S -b 20``
+twice with ``NUMBA_CACHE_DIR`` pointing at a new empty directory: the first run compiles (cold),
+the second loads the cache (warm). ``--baseline REV`` does the same for another revision in a
+second environment, so before and after are measured side by side in one run.
+
+    python bench/bench_first_run.py [--strategies kcenter,cdal-cs,badge] [--baseline REV] [--json]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+from benchkit import Report, add_common_options, timed_child
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POOL = os.path.join(ROOT, "sample_data", "digits.h5")
+
+
+def install(rev: str, where: str) -> str:
+    """A fresh venv at ``where`` with revision ``rev`` of this repository installed; its bin dir."""
+    src = os.path.join(where, "src")
+    os.makedirs(src)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+    env = os.path.join(where, "venv")
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", env], check=True)
+    subprocess.run([os.path.join(env, "bin", "python"), "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", src], check=True)
+    return os.path.join(env, "bin")
+
+
+def measure(bindir: str, strategy: str, cache: str):
+    cmd = [os.path.join(bindir, "alselect"), "pick", POOL, "-s", strategy, "-b", "20", "--seed", "0"]
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    kw = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cold_proc, cold = timed_child(cmd, **kw)
+    warm_proc, warm = timed_child(cmd, **kw)
+    for p in (cold_proc, warm_proc):
+        if p.returncode:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr}")
+    return cold, warm, cold_proc.stderr, warm_proc.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--strategies", default="kcenter,cdal-cs,badge")
+    ap.add_argument("--baseline", metavar="REV", help="also measure this git revision (e.g. main~5)")
+    add_common_options(ap)
+    args = ap.parse_args()
+    rep = Report("first_run", args)
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"HEAD": install("HEAD", os.path.join(tmp, "head"))}
+        if args.baseline:
+            trees[args.baseline] = install(args.baseline, os.path.join(tmp, "baseline"))
+        rep.say(f"{'strategy':<12}{'tree':<14}{'cold s':>8}{'(CPU)':>8}{'warm s':>8}{'(CPU)':>8}  notice on stderr (cold/warm)")
+        results = {}
+        with rep.competing_load():
+            for strategy in args.strategies.split(","):
+                for name, bindir in trees.items():
+                    cold, warm, err_cold, err_warm = measure(bindir, strategy, tempfile.mkdtemp(dir=tmp))
+                    notice = ["compiling" in e for e in (err_cold, err_warm)]
+                    results[strategy, name] = cold
+                    rep.say(f"{strategy:<12}{name:<14}{cold[0]:>8.2f}{cold[1]:>8.2f}{warm[0]:>8.2f}{warm[1]:>8.2f}"
+                            f"  {'yes' if notice[0] else 'no'}/{'yes' if notice[1] else 'no'}")
+                base = results.get((strategy, args.baseline)) if args.baseline else None
+                rep.row(f"first `pick -s {strategy}` after install, cold cache (`bench_first_run.py`)",
+                        "cold run; reference: the same run of the baseline tree" if base else "cold run vs warm run",
+                        results[strategy, "HEAD"], base or warm,
+                        f"baseline {args.baseline}, cold" if base else "second run (cache warm)",
+                        ratio_kind="speedup" if base else "overhead", strategy=strategy)
+
+
+if __name__ == "__main__":
+    main()
