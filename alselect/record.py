@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 
 from . import tempfiles
-from .errors import InvalidInputError, PoolFormatError, PoolValueError
+from .errors import InvalidInputError, MissingExtraError, PoolFormatError, PoolValueError
 from . import validation as checks
 from .validation import PROB_SUM_ATOL
 from .pool.reader import softmax
@@ -277,10 +277,8 @@ def _callback_class():
         try:
             from pytorch_lightning.callbacks import Callback
         except ImportError:
-            raise ImportError(
-                "EpochRecorderCallback needs PyTorch Lightning (pip install lightning); without it, call "
-                "EpochRecorder.record() from your training loop"
-            ) from None
+            raise MissingExtraError("lightning", "EpochRecorderCallback (without it, call EpochRecorder.record() "
+                                                 "from your training loop)") from None
 
     class EpochRecorderCallback(Callback):
         """Records the pool predictions at the end of every training epoch (rank 0 only).
