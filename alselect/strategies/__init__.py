@@ -15,7 +15,7 @@ import importlib
 from ..contract import RANKING, SEQUENTIAL, Param, Range, StrategySpec, parse_bool
 from ..errors import SelectionError
 
-FAMILIES = ("uncertainty", "embedding", "balanced", "contextual", "video", "svm")
+FAMILIES = ("uncertainty", "embedding", "balanced", "contextual", "video", "svm", "learned")
 
 REGISTRY: dict[str, StrategySpec] = {}
 for _family in FAMILIES:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..contract import SEQUENTIAL, Context, Param, Picks, Range, StrategySpec
-from ..errors import SelectionError
+from ..errors import InvalidInputError, SelectionError
 from .uncertainty import stream_scores
 
 
@@ -102,22 +102,69 @@ def _informativeness(ctx: Context, uncertainty: str, score_name: str) -> np.ndar
     return -values if order == "asc" else values  # asc: smaller = more informative (e.g. VAAL)
 
 
-def balanced(ctx: Context, budget: int, lam: float, uncertainty: str, score: str, b0: int, cycle: int, target: str,
-             time_limit: float, gap: float) -> Picks:
+def lam_value(text):
+    """``-p lam=``: a number >= 0, or ``auto`` (λ chosen by the knee rule of a sweep)."""
+    if isinstance(text, str) and text.strip().lower() == "auto":
+        return "auto"
+    value = float(text)
+    if not np.isfinite(value) or value < 0:
+        raise InvalidInputError("lam must be a finite number >= 0 or 'auto'")
+    return value
+
+
+def _balance_notes(ctx: Context, P: np.ndarray, picks: np.ndarray, info_term: float, l1: float, lam: float) -> None:
+    from ..balance import balance_score, class_histogram
+
+    labels = _labels_of_labeled(ctx) if ctx.labeled.size else np.empty(0, dtype=np.int64)
+    predicted = np.argmax(P[np.sort(picks)], axis=1)
+    score = balance_score(class_histogram(np.concatenate([labels, predicted]), P.shape[1]))
+    info = "" if np.isnan(info_term) else f"informativeness term sum(u) = {info_term:.6g}, "
+    ctx.note(f"objective terms: {info}L1 term ||Omega - P^T z||_1 = {l1:.6g} (lam * L1 = {lam * l1:.6g}); "
+             f"L1 balance score (Eq. 4.10) of labeled + picks (picks by predicted class) = {score:.4f}")
+
+
+def _choose_lam(ctx: Context, points) -> float:
+    from ..balance_sweep import knee, sweep_table
+
+    k = knee([p.lam for p in points], [p.l1_term for p in points])
+    for line in sweep_table(points, k):
+        ctx.note(f"lam sweep: {line}")
+    lam = points[k].lam
+    ctx.note(f"lam=auto chose lam={lam:g} (knee of the L1 term, docs/class-balance.md); "
+             f"reuse it in later cycles with -p lam={lam:g}")
+    return lam
+
+
+def balanced(ctx: Context, budget: int, lam, uncertainty: str, score: str, b0: int, cycle: int, target: str,
+             time_limit: float, gap: float, lam_grid: str) -> Picks:
     from ..balance import solve_balanced
+    from ..balance_sweep import sweep_balanced
 
     informative = _informativeness(ctx, uncertainty, score)
     om = omega_for(ctx, budget, b0, cycle, target)
     P = ctx.read("probs")  # storage dtype: the probability check uses its tolerance
-    result = solve_balanced(informative, P, om, budget, lam, time_limit=time_limit if time_limit > 0 else None,
-                            candidates=np.flatnonzero(ctx.candidates), gap_tol=gap)
+    cand = np.flatnonzero(ctx.candidates)
+    limit = time_limit if time_limit > 0 else None
+    initial = None
+    if lam == "auto":
+        from ..balance_sweep import parse_grid
+
+        grid = parse_grid(lam_grid)
+        with ctx.progress("balanced: lam sweep", len(grid)) as update:
+            points = sweep_balanced(informative, P, om, budget, grid, candidates=cand, progress=update)
+        lam = _choose_lam(ctx, points)
+        initial = next(p.picks for p in points if p.lam == lam)
+    result = solve_balanced(informative, P, om, budget, lam, time_limit=limit, candidates=cand, gap_tol=gap,
+                            initial=initial)
     ctx.note(f"solver status {result.status}, objective {result.objective:.6g}, certified lower bound "
              f"{result.lower_bound:.6g}, gap {result.gap:.2e}, LP fractional variables {result.lp_fractional_count}, "
              f"solve time {result.solve_time:.2f} s")
+    _balance_notes(ctx, P, result.picks, result.informativeness_term, result.l1_term, lam)
     return Picks(result.picks, informative[result.picks])
 
 
-def balanced_kcenter(ctx: Context, budget: int, lam: float, b0: int, cycle: int, target: str, scale: str) -> Picks:
+def balanced_kcenter(ctx: Context, budget: int, lam, b0: int, cycle: int, target: str, scale: str,
+                     lam_grid: str) -> Picks:
     from ..balance import balanced_kcenter as run
 
     X = ctx.read("embeddings")  # storage dtype: distances are float64 sums of the stored values
@@ -128,9 +175,20 @@ def balanced_kcenter(ctx: Context, budget: int, lam: float, b0: int, cycle: int,
         norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
         norms[~ctx.candidates] = -1.0
         first = int(np.argmax(norms))
-    with ctx.progress("balanced-kcenter: picking", budget) as update:
-        picks = run(X, P, om, budget, lam, labeled=ctx.labeled, candidates=np.flatnonzero(ctx.candidates),
-                    scale=scale, first=first, progress=update)
+    kwargs = dict(labeled=ctx.labeled, candidates=np.flatnonzero(ctx.candidates), scale=scale, first=first)
+    if lam == "auto":
+        from ..balance_sweep import parse_grid, sweep_balanced_kcenter
+
+        grid = parse_grid(lam_grid)
+        with ctx.progress("balanced-kcenter: lam sweep", len(grid)) as update:
+            points = sweep_balanced_kcenter(X, P, om, budget, grid, progress=update, **kwargs)
+        lam = _choose_lam(ctx, points)
+        picks = next(p.picks for p in points if p.lam == lam)
+    else:
+        with ctx.progress("balanced-kcenter: picking", budget) as update:
+            picks = run(X, P, om, budget, lam, progress=update, **kwargs)
+    l1 = float(np.abs(om - P[np.sort(picks)].sum(axis=0)).sum())
+    _balance_notes(ctx, P, picks, float("nan"), l1, lam)
     return Picks(picks, np.full(picks.shape[0], np.nan))
 
 
@@ -140,28 +198,34 @@ _OMEGA = (Param("b0", -1, "labeled-set size at the first cycle (-1: derived, see
           Param("cycle", 0, "active-learning cycle c of Eq. 4.4 (0: derived from b0, or 1)", type=int, range=Range(0)),
           Param("target", "uniform", "target class distribution: uniform, or a file with one weight per class"))
 
+_GRID = Param("lam_grid", "", "with lam=auto: comma-separated lambda values (default: 0 and 19 log-spaced "
+              "values from 0.01 to 100)")
+
 SPECS = [
     StrategySpec("balanced", "most informative samples under an L1 class-balance penalty, solved exactly (MIP)",
                  ("probs",), f"{__name__}:balanced", order=SEQUENTIAL,
-                 params=(Param("lam", 1.0, "weight lambda of the L1 balance term (choose the smallest lambda after "
-                               "which the L1 term stops falling; thesis Fig. 4.4)", type=float, range=Range(0)),
+                 params=(Param("lam", 1.0, "weight lambda of the L1 balance term, or auto: sweep lam_grid and take "
+                               "the knee of the L1 term (thesis Fig. 4.4; docs/class-balance.md)", type=lam_value),
                          Param("uncertainty", "entropy", "informativeness u: entropy (Eq. 4.7), bald, margin, "
                                "least-confidence, or score (Eq. 4.9)",
                                choices=("entropy", "bald", "margin", "least-confidence", "score")),
                          Param("score", "", "with uncertainty=score: NAME of the pool score, NAME:asc when smaller is more "
                                "informative (VAAL)"),
                          *_OMEGA,
-                         Param("time_limit", 0.0, "seconds; when hit, the best feasible selection and its certified "
+                         Param("time_limit", 10.0, "seconds; when hit, the best selection found and its certified "
                                "gap are returned (0 = no limit)", type=float, range=Range(0)),
                          Param("gap", 1e-4, "relative optimality gap at which the solve stops (0 = exact optimum)",
-                               type=float, range=Range(0))),
+                               type=float, range=Range(0)),
+                         _GRID),
                  reference="thesis §4.4, Eq. 4.4-4.9, Algorithm 1",
                  extra_needs="labels of the labeled samples; mc_probs for uncertainty=bald; scores/<name> for uncertainty=score"),
     StrategySpec("balanced-kcenter", "k-center greedy with the class-balance penalty (thesis Algorithm 2)",
                  ("probs", "embeddings"), f"{__name__}:balanced_kcenter", order=SEQUENTIAL,
-                 params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty", type=float, range=Range(0)), *_OMEGA,
+                 params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty, or auto: knee of the L1 term "
+                               "over lam_grid (one greedy run per grid value)", type=lam_value), *_OMEGA,
                          Param("scale", "paper", "paper: lambda as written; code: lambda / C as in the authors' code",
-                               choices=("paper", "code"))),
+                               choices=("paper", "code")),
+                         _GRID),
                  reference="thesis §4.4, Algorithm 2",
                  extra_needs="labels of the labeled samples"),
 ]

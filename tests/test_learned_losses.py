@@ -1,0 +1,119 @@
+"""The DAAL/VAAL losses and building blocks against NumPy formulas on tiny tensors."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from alselect.learned import losses  # noqa: E402
+from alselect.learned.nets import VAE, ScoreMLP  # noqa: E402
+
+
+@pytest.fixture
+def t_rng():
+    return np.random.default_rng(7)
+
+
+def T(a):
+    return torch.tensor(a, dtype=torch.float64)
+
+
+def log_sigmoid(z):
+    return -np.log1p(np.exp(-z))
+
+
+def test_prior_kl_matches_the_gaussian_kl(t_rng):
+    mu, logvar = t_rng.normal(size=(5, 3)), t_rng.normal(size=(5, 3)) * 0.5
+    var = np.exp(logvar)
+    # KL(N(mu, var) || N(0, 1)) per dimension, summed, batch mean
+    want = np.mean(np.sum(0.5 * (var + mu**2 - 1.0 - np.log(var)), axis=1))
+    assert float(losses.prior_kl(T(mu), T(logvar))) == pytest.approx(want, rel=1e-12)
+    assert float(losses.prior_kl(T(np.zeros((2, 3))), T(np.zeros((2, 3))))) == 0.0
+
+
+def test_feature_nll_is_the_unit_gaussian_negative_log_likelihood(t_rng):
+    real, fake = t_rng.normal(size=(4, 6)), t_rng.normal(size=(4, 6))
+    want = np.mean([-np.sum(-0.5 * (r - f) ** 2 - 0.5 * math.log(2 * math.pi)) for r, f in zip(real, fake)])
+    assert float(losses.feature_nll(T(real), T(fake))) == pytest.approx(want, rel=1e-12)
+
+
+def test_gan_value_is_eq4(t_rng):
+    real, fake = t_rng.normal(size=7) * 3, t_rng.normal(size=7) * 3
+    want = np.mean(np.log(1 / (1 + np.exp(-real)))) + np.mean(np.log(1 - 1 / (1 + np.exp(-fake))))
+    assert float(losses.gan_value(T(real), T(fake))) == pytest.approx(want, rel=1e-10)
+    # saturated logits stay finite (log-sigmoid, not log(sigmoid))
+    assert np.isfinite(float(losses.gan_value(T([200.0]), T([200.0]))))
+    assert float(losses.gan_value(T([-50.0]), T([0.0]))) == pytest.approx(log_sigmoid(-50.0) + np.log(0.5))
+
+
+def test_length_regulariser():
+    s = T([0.1, 0.5, 0.9, 0.3])
+    assert float(losses.length_regulariser(s, 0.2)) == pytest.approx(abs(0.2 - 0.45))
+    assert float(losses.length_regulariser(T([0.2, 0.2]), 0.2)) == pytest.approx(0.0, abs=1e-15)
+
+
+def numpy_dpp(s, x, sigma, jitter):
+    D = np.outer(s, s) * (x @ x.T)
+    k = max(1, math.ceil(sigma * s.size))
+    sel = np.argsort(-s, kind="stable")[:k]
+    sub = D[np.ix_(sel, sel)] + jitter * np.eye(k)
+    sign_a, logdet_a = np.linalg.slogdet(sub)
+    sign_b, logdet_b = np.linalg.slogdet(D + np.eye(s.size))
+    assert sign_a > 0 and sign_b > 0
+    return -(logdet_a - logdet_b)
+
+
+@pytest.mark.parametrize("n,d,sigma", [(10, 6, 0.2), (12, 3, 0.5), (8, 16, 0.9)])
+def test_dpp_loss_matches_numpy_slogdet(t_rng, n, d, sigma):
+    s, x = t_rng.uniform(0.05, 1.0, size=n), t_rng.normal(size=(n, d))
+    got = float(losses.dpp_loss(T(s), T(x), sigma))
+    assert got == pytest.approx(numpy_dpp(s, x, sigma, losses.DPP_JITTER), rel=1e-9)
+
+
+def test_dpp_loss_is_finite_with_a_singular_subset_and_has_gradients(t_rng):
+    x = np.repeat(t_rng.normal(size=(1, 4)), 6, axis=0)  # identical rows: D(s_x') has rank 1
+    s = torch.tensor(t_rng.uniform(0.2, 0.9, size=6), requires_grad=True)
+    loss = losses.dpp_loss(s, T(x), 0.5)
+    assert np.isfinite(loss.item())
+    assert loss.item() == pytest.approx(numpy_dpp(s.detach().numpy(), x, 0.5, losses.DPP_JITTER), rel=1e-7)
+    loss.backward()
+    assert torch.isfinite(s.grad).all()
+
+
+def test_dpp_subset_is_the_top_sigma_n_scores():
+    s = T([0.1, 0.9, 0.4, 0.8, 0.2])
+    assert sorted(losses.dpp_subset(s, 0.4).tolist()) == [1, 3]  # ceil(0.4 * 5) = 2
+
+
+def test_sparsity_is_lr_plus_dpp(t_rng):
+    s, x = T(t_rng.uniform(0.1, 1, 9)), T(t_rng.normal(size=(9, 5)))
+    assert float(losses.sparsity(s, x, 0.2)) == pytest.approx(
+        float(losses.length_regulariser(s, 0.2)) + float(losses.dpp_loss(s, x, 0.2)), rel=1e-12)
+
+
+def test_vaal_reconstruction(t_rng):
+    x, y = t_rng.normal(size=(3, 4)), t_rng.normal(size=(3, 4))
+    assert float(losses.vaal_reconstruction(T(x), T(y))) == pytest.approx(np.mean(np.sum((x - y) ** 2, 1)))
+
+
+def test_architectures_follow_daal_section_3_1():
+    def linears(m):
+        return [l for l in m.modules() if isinstance(l, torch.nn.Linear)]
+
+    def dropouts(m):
+        return [l.p for l in m.modules() if isinstance(l, torch.nn.Dropout)]
+
+    score, dis = ScoreMLP(10, 8, dropout=0.4), ScoreMLP(10, 8)
+    vae = VAE(10, 8, 3, dropout=0.4)
+    assert len(linears(score)) == 5 and len(linears(dis)) == 5
+    assert len(linears(vae.encoder)) == 7 and len(linears(vae.decoder)) == 7
+    assert dropouts(dis) == [] and set(dropouts(vae)) == {0.4} and set(dropouts(score)) == {0.4}
+    assert linears(vae.encoder)[-1].out_features == 6 and linears(vae.decoder)[-1].out_features == 10
+    for layer in linears(score):  # Xavier-uniform bound sqrt(6 / (fan_in + fan_out)), zero bias
+        bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
+        assert float(layer.weight.abs().max()) <= bound and float(layer.bias.abs().max()) == 0.0
+    h, logit = dis(torch.zeros(2, 10))
+    assert h.shape == (2, 8) and logit.shape == (2,)
