@@ -104,8 +104,8 @@ def test_row_sets_reject_duplicates_everywhere():
 # ------------------------------------------------------------------ parameters and budgets
 @pytest.mark.parametrize("args,fragment", [
     (["-s", "uwe", "-p", "tau=0"], "'tau' of strategy 'uwe' got '0'; it must be > 0"),
-    (["-s", "balanced", "-p", "lam=nan"], "'lam' of strategy 'balanced' got 'nan'; it must be >= 0"),
-    (["-s", "balanced", "-p", "lam=-1"], "it must be >= 0"),
+    (["-s", "balanced", "-p", "lam=nan"], "'lam' of strategy 'balanced' got 'nan'"),
+    (["-s", "balanced", "-p", "lam=-1"], "lam must be a finite number >= 0"),
     (["-s", "balanced", "-p", "gap=-0.5"], "'gap' of strategy 'balanced' got '-0.5'"),
     (["-s", "balanced", "-p", "b0=100000"], "b0 must lie in [0, n_labeled=100]"),
     (["-s", "balanced-kcenter", "-p", "cycle=-2"], "'cycle' of strategy 'balanced-kcenter'"),
@@ -122,7 +122,7 @@ def test_out_of_range_arguments_are_one_error_line(args, fragment):
 def test_strategies_lists_parameter_ranges():
     out = run("strategies").output
     assert "-p tau=1.0 (> 0)" in out
-    assert "-p lam=1.0 (>= 0)" in out
+    assert "-p gap=0.0001 (>= 0)" in out
 
 
 @pytest.mark.parametrize("content,fragment", [
