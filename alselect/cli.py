@@ -125,9 +125,12 @@ def _progress_factory():
               help="Video pools: at most ceil(budget / videos) picks per video before any video gets more.")
 @click.option("--subset", type=click.IntRange(min=1), metavar="M",
               help="Run the strategy on a seeded random subset of M unlabeled samples only.")
+@click.option("--dask", "dask_address", metavar="ADDRESS|local:W",
+              help="Run on a Dask cluster: a scheduler address (tcp://HOST:8786) or local:W for W local workers; "
+                   "each shard is read on a worker (needs the [dask] extra).")
 @output_options
 def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_scores, budget_cost, exclude_neighbors,
-         per_video, subset, output, fmt):
+         per_video, subset, output, fmt, dask_address=None):
     """Select samples to label from POOL ('-' reads the pool from stdin).
 
     Prints the picks one per line as 0-based row numbers (ids with --ids): in selection
@@ -159,12 +162,24 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
         if labeled_file is not None:
             lines = read_lines(labeled_file, "--labeled")
             labeled = opened.rows_for_ids(lines, "--labeled") if use_ids else parse_rows(lines, "--labeled")
+        import contextlib
+
         from .stdout_guard import stdout_to_stderr
 
-        with stdout_to_stderr():  # a native solver's banner (HiGHS for `balanced`) must not reach stdout
+        if dask_address is not None:
+            from .distributed import connect
+            from .distributed.select import check_supported
+
+            check_supported(strategy, parsed)
+            cluster = connect(dask_address)
+        else:
+            cluster = contextlib.nullcontext()
+        # a native solver's banner (HiGHS for `balanced`) or a cluster's log must not reach stdout
+        with stdout_to_stderr(), cluster as client:
             result = select(opened, strategy, budget if budget_cost else _count(budget), labeled=labeled,
                             seed=seed, budget_cost=budget_cost, progress=_progress_factory(),
-                            exclude_neighbors=exclude_neighbors, per_video=per_video, subset=subset, **parsed)
+                            exclude_neighbors=exclude_neighbors, per_video=per_video, subset=subset,
+                            client=client, **parsed)
         keys = opened.ids()[result.indices] if use_ids else result.indices
         if not budget_cost:
             from .guard import budget_warning
@@ -334,6 +349,33 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
         arrays["class_names"] = read_lines(class_names, "--class-names")
     write_pool(output, motion_stride=motion_stride, **arrays)
     click.echo("wrote the pool to stdout" if output == "-" else f"wrote {output}", err=True)
+
+
+# ----------------------------------------------------------------------------------- manifest
+@cli.command()
+@click.argument("shards", nargs=-1, required=True, metavar="SHARD.h5...")
+@click.option("-o", "--output", required=True, metavar="POOL.json",
+              help="Manifest to write (atomically); shard paths are stored relative to its folder.")
+@click.option("--labeled", "labeled_file", metavar="FILE|-",
+              help="Pool-wide labeled rows (global row numbers, one per line) to record in the manifest.")
+def manifest(shards, output, labeled_file):
+    """Build the manifest of a sharded pool from SHARD.h5 files, in row order.
+
+    Checks that every shard agrees with the first on format version, classes and datasets;
+    row numbers of the sharded pool run through the shards in the order given.
+
+    \b
+    Example:
+      alselect manifest -o pool.json shard-000.h5 shard-001.h5 shard-002.h5
+      alselect pick pool.json --strategy kcenter --budget 1000 --dask local:2
+    """
+    from .inputs import parse_rows, read_lines
+    from .pool.manifest import build_manifest
+
+    labeled = None if labeled_file is None else parse_rows(read_lines(labeled_file, "--labeled"), "--labeled")
+    built = build_manifest(output, list(shards), labeled=labeled)
+    if built is not None:
+        click.echo(f"wrote {output}: {len(built.shards)} shards, {built.n_rows} rows", err=True)
 
 
 # ------------------------------------------------------------------------------------ inspect

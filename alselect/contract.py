@@ -166,6 +166,9 @@ class Context:
     #: rows already picked by earlier rounds of this selection (temporal rules, alselect.temporal):
     #: a sequential strategy continues from them as from its own earlier picks
     picked: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    #: global row number of the pool's row 0: nonzero when ``pool`` is one shard of a sharded
+    #: pool read on a worker (alselect.distributed); per-row keys hash global rows
+    row_offset: int = 0
 
     def require(self, name: str) -> None:
         self.pool.require(name, f"strategy '{self.strategy}'")

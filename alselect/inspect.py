@@ -76,7 +76,7 @@ def describe(path: str, progress=None, *, name=None) -> dict:
             cd = {"mean_present": float(present.sum(1).mean()), "counts": pool.has("cd/counts")}
         return {
             "path": pool.path,
-            "size_bytes": os.path.getsize(pool.source),
+            "size_bytes": pool.size_bytes() if hasattr(pool, "size_bytes") else os.path.getsize(pool.source),
             "format_version": pool.version,
             "created_by": str(pool.file.attrs.get("created_by", "")),
             "n_rows": pool.n_rows,
@@ -92,6 +92,8 @@ def describe(path: str, progress=None, *, name=None) -> dict:
             "history": history,
             "video": video,
             "problems": problems,
+            **({"shards": [{"path": p, "start": a, "rows": r} for p, a, r in pool.shard_ranges()]}
+               if hasattr(pool, "shard_ranges") else {}),
         }
 
 
@@ -121,6 +123,9 @@ def render(report: dict) -> str:
         f"rows (N): {report['n_rows']}    classes (C): {report['n_classes']}    probabilities from: {report['probs_source']}",
         "datasets:",
     ]
+    if report.get("shards"):
+        sizes = [s["rows"] for s in report["shards"]]
+        lines.insert(3, f"shards: {len(sizes)} (rows per shard min {min(sizes)} / max {max(sizes)}; see --json for the list)")
     width = max(len(d["name"]) for d in report["datasets"])
     for d in report["datasets"]:
         note = "" if d["known"] else "   (not part of the format; ignored)"

@@ -5,8 +5,9 @@ the strategy, order and cut the result. Strategies only compute scores (ranking)
 pick sequence (sequential); ordering, tie-breaking and the cost budget live here once.
 
 Tie-breaking (ranking strategies): samples with exactly equal scores are ordered by row
-number when no seed is given, and by a permutation drawn from the seed otherwise, so the
-result is deterministic either way and a seed spreads ties uniformly over the pool.
+number when no seed is given, and by a seeded per-row hash otherwise (alselect.rowkeys: a key
+depends only on the seed and the global row, so shards give the same order), so the result is
+deterministic either way and a seed spreads ties uniformly over the pool.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from .contract import Context, Ranking
 from .errors import InternalError, InvalidInputError, PoolValueError, SelectionError
 from .pool import MemoryPool, Pool, open_pool
+from .pool.sharded import ShardedPool
 from .progress import no_progress
 from .strategies import get_strategy
 from .temporal import check_rules
@@ -59,11 +61,11 @@ class Selection:
 
 
 def _tie_keys(n: int, seed: int | None) -> np.ndarray:
-    """Secondary sort key: row number, or a seeded permutation (independent of the strategy's
-    own random stream)."""
-    if seed is None:
-        return np.arange(n, dtype=np.int64)
-    return np.random.default_rng([seed, 0x7A11]).permutation(n).astype(np.int64)
+    """Secondary sort key: row number, or the seeded per-row hash of alselect.rowkeys
+    (independent of the strategy's own random stream; distinct for distinct rows)."""
+    from .rowkeys import tie_keys
+
+    return tie_keys(seed, np.arange(n, dtype=np.int64))
 
 
 def rank_order(key: np.ndarray, rows: np.ndarray, tie: np.ndarray, k: int | None = None) -> np.ndarray:
@@ -145,7 +147,8 @@ def _subset_candidates(candidates: np.ndarray, subset, seed: int) -> np.ndarray:
 
 
 def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost: bool = False,
-           progress=None, exclude_neighbors=None, per_video: bool = False, subset=None, **params) -> Selection:
+           progress=None, exclude_neighbors=None, per_video: bool = False, subset=None, client=None,
+           **params) -> Selection:
     """Select samples to label next.
 
     Parameters
@@ -176,6 +179,9 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     subset : int, optional
         Random-subset pre-selection: the strategy sees only a seeded uniform random subset of
         ``subset`` unlabeled samples as candidates (all of them when fewer are unlabeled).
+    client : dask.distributed.Client, optional
+        Run on this Dask cluster: each shard of a sharded pool is read on a worker and only
+        candidates travel (docs/scaling.md lists the strategies it supports).
     **params
         Strategy parameters (strings are parsed as on the command line).
 
@@ -186,8 +192,9 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     if isinstance(pool, Mapping):
         with MemoryPool(pool) as opened:
             return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
-                          progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video, **params)
-    if not isinstance(pool, Pool):
+                          progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video,
+                          subset=subset, client=client, **params)
+    if not isinstance(pool, (Pool, ShardedPool)):
         if not isinstance(pool, (str, os.PathLike)):
             raise SelectionError(
                 f"pool must be a path, an open Pool or a mapping of dataset names to arrays, got {type(pool).__name__}"
@@ -195,7 +202,7 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
         with open_pool(pool) as opened:
             return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
                           progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video,
-                          subset=subset, **params)
+                          subset=subset, client=client, **params)
     spec = get_strategy(strategy)
     parsed = spec.parse_params(params)
     seed = _seed(seed)
@@ -244,6 +251,15 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
         if count == 0:
             raise SelectionError(f"budget {budget:g} is below the cheapest unlabeled sample's cost; raise --budget")
     rules = check_rules(exclude_neighbors, per_video)
+    if client is not None:
+        from .distributed.select import select_distributed
+
+        if rules.active or cost is not None or subset is not None:
+            raise SelectionError("--dask runs without --budget-cost, --exclude-neighbors, --per-video and --subset; "
+                                 "drop them or run on one machine")
+        indices, out_scores = select_distributed(client, ctx, spec, parsed, count)
+        return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
+                         order=spec.order, cost=None, notes=ctx.notes)
     if rules.active:
         if cost is not None:
             raise SelectionError("--budget-cost cannot be combined with --exclude-neighbors or --per-video; "

@@ -281,9 +281,72 @@ def test_failure_midway_leaves_no_pool_and_keeps_existing(tmp_path):
     assert not out.exists()
     write_pool(out, probs=np.full((3, 2), 0.5, dtype=np.float32))
     before = out.read_bytes()
-    infer_error("--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_fail_midway", "--batch-size", "16", out=out)
+    infer_error("--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_fail_midway", "--batch-size", "16", "--update",
+                out=out)
     assert out.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["pool.h5"]  # no temporary file left behind
+
+
+# ------------------------------------------------------------------------- the loop's state
+def test_infer_keeps_recorded_epochs_labels_and_history(tmp_path):
+    """infer rewrites the model outputs only: what was recorded or labeled survives it."""
+    out = tmp_path / "pool.h5"
+    n = fx.N_DIGITS
+    rng = np.random.default_rng(0)
+    epochs = rng.integers(0, 10, size=(4, n)).astype(np.int16)
+    labels = np.full(n, -1)
+    labels[:7] = 3
+    write_pool(out, probs=np.full((n, 10), 0.1, dtype=np.float32), epoch_preds=epochs, labels=labels, labeled=[9],
+               truth=rng.integers(0, 10, size=n))
+    from alselect.labeling import apply_labels, parse_label_text, read_history
+
+    apply_labels(out, parse_label_text("row,label\n11,4\n"))
+    before = out.read_bytes()
+    line = infer_error("--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_data", out=out)
+    assert "already holds model outputs" in line and "--update" in line
+    assert out.read_bytes() == before
+    infer_ok(out, "--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_data", "--update")
+    probs, _ = digits_reference()
+    with open_pool(out) as pool:
+        np.testing.assert_allclose(pool.read("probs"), probs, atol=1e-6)
+        np.testing.assert_array_equal(pool.read("epoch_preds"), epochs)
+        assert pool.read("labels")[11] == 4 and (pool.read("labels")[:7] == 3).all()
+        assert set(pool.labeled_rows().tolist()) == set(range(7)) | {9, 11}
+        assert pool.has("truth")
+    assert read_history(str(out)).rows.tolist() == [11]
+
+
+def test_infer_extends_an_epochs_only_file_and_takes_labels(tmp_path):
+    out = tmp_path / "pool.h5"
+    n = fx.N_DIGITS
+    epochs = np.arange(3 * n).reshape(3, n).astype(np.int16) % 10
+    with h5py.File(out, "w") as f:  # what a recorder leaves when no pool existed yet
+        f.attrs["format"] = "alselect-pool"
+        f.attrs["format_version"] = 1
+        f.create_dataset("epoch_preds", data=epochs, maxshape=(None, n))
+    labels = np.full(n, -1)
+    labels[[2, 5]] = [1, 7]
+    np.save(tmp_path / "y.npy", labels)
+    (tmp_path / "labeled.txt").write_text("2\n5\n")
+    infer_ok(out, "--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_data", "--labels", str(tmp_path / "y.npy"),
+             "--labeled", str(tmp_path / "labeled.txt"))
+    with open_pool(out) as pool:
+        np.testing.assert_array_equal(pool.read("epoch_preds"), epochs)
+        assert pool.labeled_rows().tolist() == [2, 5] and pool.read("labels")[5] == 7
+    np.save(tmp_path / "short.npy", labels[:5])
+    line = infer_error("--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_data", "--update", "--labels",
+                       str(tmp_path / "short.npy"), out=tmp_path / "other.h5")
+    assert "--labels holds 5 labels" in line
+
+
+def test_infer_refuses_to_overwrite_a_foreign_file(tmp_path):
+    out = tmp_path / "notes.h5"
+    with h5py.File(out, "w") as f:
+        f["x"] = [1, 2, 3]
+    before = out.read_bytes()
+    line = infer_error("--model", f"{FX}:digits_mlp", "--data", f"{FX}:digits_data", "--update", out=out)
+    assert "not an alselect pool" in line
+    assert out.read_bytes() == before
 
 
 # ---------------------------------------------------------------------------------------- errors

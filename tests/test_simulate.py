@@ -51,7 +51,9 @@ def _hand_loop(emb, truth, strategy, seed, budget, cycles, test_fraction):
         pick_seed = int(np.random.SeedSequence([seed, cycle]).generate_state(1)[0] >> 1)
         cand = np.setdiff1d(np.arange(sim.size), labeled)
         if strategy == "random":
-            key = np.random.default_rng(pick_seed).random(sim.size)
+            from alselect.rowkeys import uniform
+
+            key = uniform(pick_seed, np.arange(sim.size))  # `random`'s keys: a hash of (seed, row)
         else:
             q = p.astype(np.float32).astype(np.float64)
             key = -(q * np.log(np.where(q > 0, q, 1))).sum(1)

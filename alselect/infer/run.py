@@ -131,8 +131,14 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
               embedding_layer: str | None = None, mc_samples: int = 0, batch_size: int = 64,
               device: str | None = None, precision: str = "fp32", num_workers: int = 0,
               storage_dtype: str = "float32", seed: int | None = None, progress: bool | None = None,
-              queue_depth: int = QUEUE_DEPTH) -> InferStats:
+              queue_depth: int = QUEUE_DEPTH, shard: tuple[int, int] | None = None, update: bool = False,
+              labels=None, labeled=None) -> InferStats:
     """Run ``model`` over ``data`` and write the pool file ``output`` (atomically).
+
+    An existing ``output`` keeps its loop state (recorded epochs, labels, labeled set, labeling
+    history, ...; see :mod:`alselect.infer.carry`); one that already holds model outputs is
+    refused unless ``update``. ``labels`` ((N,) class indices, -1 = unknown) and ``labeled``
+    (row numbers) are written as given instead of being kept.
 
     Parameters
     ----------
@@ -157,6 +163,8 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
         Seeds torch's generator (reproducible MC-dropout masks).
     progress : bool, optional
         Draw the throughput line on stderr (default: when stderr is a terminal).
+    shard : (I, N), optional
+        Write only shard I of N (0-based) of the data's rows (alselect.infer.shard).
 
     Returns
     -------
@@ -183,6 +191,10 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
     if mc_samples and not dropout_modules(net):
         raise InferError("--mc-samples needs dropout layers (torch.nn.Dropout and friends), but the model has none")
     loader = _as_loader(data, batch_size, num_workers, dev)
+    if shard is not None:
+        from .shard import shard_loader
+
+        loader = shard_loader(loader, *shard)
     n_rows = expected_rows(loader)
     if n_rows == 0:
         raise InferError("the data is empty (len() is 0); a pool needs at least one sample")
@@ -193,6 +205,10 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
     dtypes = {"probs": store, "mc_probs": store, "embeddings": store}
     meter = Throughput(n_rows, enabled=progress)
     # PoolWriter wants N > 0 up front; with unknown N every row dataset is growable instead.
+    from .carry import copy_into, plan
+
+    carry = plan(output, update=update, writes=tuple(name for name, value in (("labels", labels), ("labeled", labeled))
+                                                      if value is not None))
     writer = PoolWriter(output, n_rows or 1)
     sink = None
     all_ids: list[np.ndarray] = []
@@ -283,7 +299,17 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
         if all_video:
             _check_video(all_video)
         names = sorted(sink.sink.columns)
-        writer.commit()  # stamps version 2 itself when cd/ or regions/ datasets were written
+        _write_loop_state(writer, rows, labels, labeled)
+        if carry is None:
+            writer.commit()  # stamps the version itself from the groups written
+        else:
+            from ..pool.locking import pool_lock
+
+            # held until the new file has replaced the old: a recorder's next epoch waits and lands in it
+            with pool_lock(output, exclusive=True, what="alselect infer"):
+                copy_into(carry, writer.file, rows)
+                writer.commit()
+            names += [n for n in carry.names if n not in names]
     except BaseException:
         if sink is not None:
             sink.abort()
@@ -295,6 +321,20 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
         if hook is not None:
             hook.remove()
     return InferStats(str(output), rows, meter.elapsed, names)
+
+
+def _write_loop_state(writer, rows: int, labels, labeled) -> None:
+    """``--labels`` / ``--labeled`` of this cycle, checked against the rows the model ran over."""
+    from .. import validation
+
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (rows,):
+            raise InferError(f"--labels holds {labels.size} labels, but the model ran over {rows} samples; give one "
+                             "label per sample in pool order (-1 = unknown)")
+        writer.write("labels", labels.astype(np.int64))
+    if labeled is not None:
+        writer.write("labeled", validation.check_row_indices("--labeled", np.asarray(labeled, dtype=np.int64), rows))
 
 
 def _forward(net: nn.Module, inputs: torch.Tensor, rows: int):

@@ -54,7 +54,8 @@ def _check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:
 
 def open_pool(path, *, name=None) -> "Pool":
     """Open and structurally validate a pool file (``name``: how messages call it, when
-    ``path`` is a spooled copy, e.g. of stdin).
+    ``path`` is a spooled copy, e.g. of stdin), or the manifest of a sharded pool (a
+    :class:`~alselect.pool.sharded.ShardedPool`, same interface).
 
     Raises
     ------
@@ -62,6 +63,12 @@ def open_pool(path, *, name=None) -> "Pool":
         Missing file, not HDF5, truncated, not an alselect pool, newer format version, or
         datasets of inconsistent shapes.
     """
+    from .manifest import is_manifest
+
+    if is_manifest(path):
+        from .sharded import ShardedPool
+
+        return ShardedPool(path)
     return Pool(path, name=name)
 
 

@@ -49,8 +49,11 @@ def stream_scores(ctx: Context, name: str, kernel, *, dtype=None) -> np.ndarray:
 
 
 def random(ctx: Context, budget: int) -> Ranking:
-    """Uniform keys from the seeded generator: the top-k keys are a uniform random k-subset."""
-    return Ranking(ctx.rng.random(ctx.pool.n_rows))
+    """Uniform keys hashed from (seed, row) (alselect.rowkeys): the top-k keys are a uniform
+    random k-subset, and a sharded pool gives the same keys shard by shard."""
+    from ..rowkeys import uniform
+
+    return Ranking(uniform(ctx.seed, ctx.row_offset + np.arange(ctx.pool.n_rows, dtype=np.int64)))
 
 
 def _per_detection(ctx: Context, kernel, how: str, ascending: bool) -> Ranking:

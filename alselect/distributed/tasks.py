@@ -1,0 +1,142 @@
+"""Functions that run on the workers: each opens its own shard and returns small results.
+
+Module-level functions of plain arguments, so Dask can pickle them and re-run them on another
+worker when one is lost (a shard's k-center state is rebuilt from its file and the centers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..contract import Context, Ranking
+from ..errors import SelectionError
+from ..rowkeys import tie_keys
+
+#: entries of the (rows, centers) float32 dot buffer of one k-center fold block (64 MiB)
+FOLD_ENTRIES = 1 << 24
+
+
+def _context(pool, strategy: str, seed, labeled_local: np.ndarray, start: int) -> Context:
+    candidates = np.ones(pool.n_rows, dtype=bool)
+    candidates[labeled_local] = False
+    return Context(pool=pool, candidates=candidates, labeled=labeled_local, seed=seed,
+                   rng=np.random.default_rng(seed), strategy=strategy, row_offset=start)
+
+
+def shard_top(path: str, start: int, strategy: str, params: dict, seed, labeled_local: np.ndarray, k: int):
+    """One shard's best ``k`` candidates of a ranking strategy.
+
+    Returns (global rows, sort keys (larger first), tie keys, scores), in the global order.
+    """
+    from ..pool.reader import Pool
+    from ..selection import rank_order
+    from ..strategies import get_strategy
+
+    spec = get_strategy(strategy)
+    with Pool(path) as pool:
+        ctx = _context(pool, spec.name, seed, labeled_local, start)
+        rows = np.flatnonzero(ctx.candidates)
+        if rows.size == 0:
+            empty = np.empty(0)
+            return np.empty(0, np.int64), empty, np.empty(0, np.int64), empty
+        result = spec.load()(ctx, min(k, rows.size), **params)
+        if not isinstance(result, Ranking):  # the driver sends ranking strategies only
+            raise SelectionError(f"strategy '{strategy}' is not a ranking strategy")
+        scores = np.asarray(result.scores, dtype=np.float64)
+        key = -scores if result.ascending else scores
+        tie = tie_keys(seed, start + np.arange(pool.n_rows, dtype=np.int64))
+        order = rank_order(key, rows, tie, min(k, rows.size))
+        return start + order, key[order], tie[order], scores[order]
+
+
+class KCenterShard:
+    """One shard's k-center state: its rows, which may still be picked, their exact minima."""
+
+    def __init__(self, path: str, start: int, features: str, labeled_local: np.ndarray):
+        from ..kernels import kcenter as kc
+        from ..pool.reader import Pool
+
+        with Pool(path) as pool:
+            self.X = np.ascontiguousarray(pool.read(features, dtype=np.float32))
+        self.start = start
+        self.s = np.ones(self.X.shape[0])
+        self.n = kc.row_sqnorms(self.X, self.s)
+        self.anorm = kc.row_norms_unscaled(self.X)
+        self.live = np.ones(self.X.shape[0], dtype=bool)
+        self.live[labeled_local] = False
+        self.labeled = np.asarray(labeled_local, dtype=np.int64)
+        self.D = np.full(self.X.shape[0], np.inf)
+        self.exact_pairs = 0
+
+    def first_candidates(self):
+        """(pickable rows, the largest scaled squared norm, its lowest global row) for max-norm."""
+        rows = np.flatnonzero(self.live)
+        if rows.size == 0:
+            return 0, -np.inf, -1
+        i = rows[int(np.argmax(self.n[rows]))]
+        return int(rows.size), float(self.n[i]), int(self.start + i)
+
+    def vectors(self, global_rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X rows, scales, scaled squared norms) of some of this shard's rows, by global row."""
+        local = np.asarray(global_rows, dtype=np.int64) - self.start
+        return self.X[local], self.s[local], self.n[local]
+
+    def labeled_vectors(self):
+        return self.vectors(self.start + self.labeled)
+
+    def nth_pickable(self, index: int) -> int:
+        return int(self.start + np.flatnonzero(self.live)[index])
+
+    def fold(self, parts, picked_global) -> "KCenterShard":
+        """Fold new centers (a list of (X, s, n) triples) and drop picked rows of this shard."""
+        from ..kernels import kcenter as kc
+        from ..kernels.sharded_kcenter import fold_centers
+
+        local = np.asarray(picked_global, dtype=np.int64) - self.start
+        local = local[(local >= 0) & (local < self.X.shape[0])]
+        self.live[local] = False
+        parts = [p for p in parts if len(p[0])]
+        if not parts or not self.live.any():
+            return self
+        C = np.ascontiguousarray(np.concatenate([p[0] for p in parts]).astype(np.float32))
+        cs = np.concatenate([p[1] for p in parts])
+        cn = np.concatenate([p[2] for p in parts])
+        cnorm = kc.row_norms_unscaled(C)
+        K = self.X.shape[1]
+        g_gemm, g64 = kc.gamma(K + 2, 2.0 ** -24), kc.gamma(K + 2, 2.0 ** -53)
+        CT = np.ascontiguousarray(C.T)
+        step = max(64, FOLD_ENTRIES // C.shape[0])
+        for r0 in range(0, self.X.shape[0], step):
+            dots = self.X[r0:r0 + step] @ CT
+            self.exact_pairs += int(fold_centers(self.X, self.s, self.n, self.anorm, self.live, self.D, r0, dots,
+                                                 C, cs, cn, cnorm, g_gemm, g64))
+        return self
+
+    def top(self, m: int):
+        """The m best pickable rows by (D desc, row asc), their vectors, and the (m+1)-th as bound.
+
+        Returns (global rows, D, X rows, scales, scaled squared norms, bound) with bound
+        ``(D, global row)`` or None when every pickable row was sent."""
+        rows = np.flatnonzero(self.live)
+        if rows.size > m + 1:
+            d = self.D[rows]
+            cut = np.partition(d, rows.size - (m + 1))[rows.size - (m + 1)]
+            rows = rows[d >= cut]
+        order = rows[np.lexsort((rows, -self.D[rows]))]
+        bound = None
+        if order.size > m:
+            bound = (float(self.D[order[m]]), int(self.start + order[m]))
+            order = order[:m]
+        return (self.start + order, self.D[order].copy(), self.X[order], self.s[order], self.n[order], bound)
+
+
+def kcenter_build(path, start, features, labeled_local):
+    return KCenterShard(path, start, features, labeled_local)
+
+
+def kcenter_fold(state: KCenterShard, parts, picked_global):
+    return state.fold(parts, picked_global)
+
+
+def kcenter_call(state: KCenterShard, method: str, *args):
+    return getattr(state, method)(*args)

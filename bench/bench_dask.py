@@ -1,0 +1,148 @@
+"""Benchmark: selection on a Dask LocalCluster vs the single-machine engine, same sharded pool.
+
+    python bench/bench_dask.py                      # small: about a minute on 2 cores
+    python bench/bench_dask.py --rows 10000000 --dim 256 --shards 16 --workers 2 \\
+        --topk 10000 --budget 10000 --dir /big/disk    # the full-scale run (about 5 GB on disk)
+
+Writes a synthetic sharded pool (fixed seed; float16 embeddings from a Gaussian mixture,
+Dirichlet probabilities; 1% of rows labeled), then times, on the SAME pool:
+* entropy top-K: ``select(manifest, "entropy", K)`` on one machine (shards read in sequence)
+  against ``select(..., client=...)`` on W single-threaded worker processes;
+* exact kcenter for the FULL budget (the whole greedy sequence, measured, not extrapolated):
+  the single-machine engine (alselect.kernels.kcenter) against the distributed rounds.
+Both runs must give identical picks (checked). Reported: wall and CPU time (client process;
+plus the workers' CPU for the cluster runs), round trips (client <-> cluster gathers), bytes
+sent to the client and broadcast to the workers, and the peak resident memory of each worker.
+Cluster start-up and a tiny warm-up selection (workers loading modules and numba caches)
+are excluded; start-up is reported separately.
+"""
+
+import argparse
+import logging
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import alselect  # noqa: E402
+from alselect.pool import PoolWriter  # noqa: E402
+from alselect.pool.manifest import build_manifest  # noqa: E402
+
+SEED = 0
+CLUSTERS = 64
+CLASSES = 10
+BLOCK = 262144
+
+
+def write_shards(folder, rows, dim, shards):
+    rng = np.random.default_rng(SEED)
+    means = rng.normal(size=(CLUSTERS, dim)).astype(np.float32) * 2.0
+    paths, size = [], -(-rows // shards)
+    for i in range(shards):
+        lo, hi = i * size, min(rows, (i + 1) * size)
+        path = os.path.join(folder, f"shard-{i:03d}.h5")
+        with PoolWriter(path, hi - lo) as w:
+            emb = w.create("embeddings", (hi - lo, dim), np.float16)
+            probs = w.create("probs", (hi - lo, CLASSES), np.float32)
+            for a in range(0, hi - lo, BLOCK):
+                b = min(hi - lo, a + BLOCK)
+                r = np.random.default_rng([SEED, i, a])
+                x = means[r.integers(0, CLUSTERS, b - a)] + r.normal(size=(b - a, dim)).astype(np.float32)
+                emb[a:b] = x.astype(np.float16)
+                probs[a:b] = r.dirichlet(np.full(CLASSES, 0.3), size=b - a).astype(np.float32)
+            w.write("labeled", np.arange(0, hi - lo, 100, dtype=np.int64))
+            w.commit()
+        paths.append(path)
+    manifest = os.path.join(folder, "pool.json")
+    build_manifest(manifest, paths)
+    return manifest
+
+
+def timed(fn):
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w0, time.process_time() - c0
+
+
+def worker_cpu(client):
+    return sum(client.run(time.process_time).values())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--shards", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--topk", type=int, default=10_000)
+    ap.add_argument("--budget", type=int, default=500, help="kcenter budget")
+    ap.add_argument("--dir", help="where to write the pool (default: a temporary folder, removed after)")
+    ap.add_argument("--skip-single-kcenter", action="store_true", help="skip the single-machine kcenter run")
+    args = ap.parse_args()
+    import distributed
+
+    from alselect.distributed import select as dsel
+
+    folder = args.dir or tempfile.mkdtemp(prefix="alselect-bench-dask-")
+    os.makedirs(folder, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        manifest = write_shards(folder, args.rows, args.dim, args.shards)
+        disk = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+        print(f"pool: {args.rows} rows x {args.dim} float16 in {args.shards} shards, {disk / 2**30:.2f} GiB "
+              f"(written in {time.perf_counter() - t0:.1f} s); {args.workers} worker processes x 1 thread")
+
+        one_e, w1e, c1e = timed(lambda: alselect.select(manifest, "entropy", args.topk))
+        one_k = None
+        if not args.skip_single_kcenter:
+            one_k, w1k, c1k = timed(lambda: alselect.select(manifest, "kcenter", args.budget))
+        t0 = time.perf_counter()
+        with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+            print(f"cluster start-up: {time.perf_counter() - t0:.1f} s (not counted below)")
+            # warm-up (not timed): workers load the numba caches and modules once
+            alselect.select(manifest, "entropy", 10, client=client)
+            alselect.select(manifest, "kcenter", 2, client=client)
+            base = worker_cpu(client)
+            many_e, wde, cde = timed(lambda: alselect.select(manifest, "entropy", args.topk, client=client))
+            se = dsel.LAST.as_dict()
+            cpu_e = worker_cpu(client) - base
+            base = worker_cpu(client)
+            many_k, wdk, cdk = timed(lambda: alselect.select(manifest, "kcenter", args.budget, client=client))
+            sk = dsel.LAST.as_dict()
+            cpu_k = worker_cpu(client) - base
+            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        assert np.array_equal(one_e.indices, many_e.indices), "entropy picks differ"
+        if one_k is not None:
+            assert np.array_equal(one_k.indices, many_k.indices), "kcenter picks differ"
+        print(f"entropy top-{args.topk}: one machine {w1e:.2f} s wall / {c1e:.2f} s cpu; cluster {wde:.2f} s wall "
+              f"(client cpu {cde:.2f} s, workers cpu {cpu_e:.2f} s); ratio one/cluster {w1e / wde:.2f}x; "
+              f"{se['rounds']} round trip, {se['bytes_to_client'] / 2**20:.2f} MiB to the client; "
+              f"{args.rows / wde:,.0f} rows/s wall, {args.rows / max(cpu_e, 1e-9):,.0f} rows per worker-cpu-second; "
+              "identical picks: True")
+        size = -(-args.rows // args.shards)
+        labeled = sum(-(-(min(args.rows, (i + 1) * size) - i * size) // 100) for i in range(args.shards))
+        pairs = float(args.rows) * (labeled + args.budget)
+        line = (f"kcenter budget {args.budget} (full sequence, measured): cluster {wdk:.2f} s wall (client cpu "
+                f"{cdk:.2f} s, workers cpu {cpu_k:.2f} s), {sk['rounds']} round trips ({wdk / sk['rounds']:.3f} s "
+                f"per round, {args.budget / sk['rounds']:.1f} picks per round), {sk['bytes_to_client'] / 2**20:.2f} MiB "
+                f"to the client, {sk['bytes_to_workers'] / 2**20:.2f} MiB broadcast to the workers; "
+                f"{pairs / wdk:,.3g} row-center pairs/s wall, {pairs / max(cpu_k, 1e-9):,.3g} per worker-cpu-second "
+                f"({pairs:.3g} pairs: rows x (labeled + budget))")
+        if one_k is not None:
+            line += f"; one machine {w1k:.2f} s wall / {c1k:.2f} s cpu; ratio one/cluster {w1k / wdk:.2f}x; identical picks: True"
+        print(line)
+        print("peak RSS per worker (MiB): " + ", ".join(f"{v:.0f}" for v in peaks.values()))
+    finally:
+        if not args.dir:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
