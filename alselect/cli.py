@@ -254,46 +254,23 @@ def pseudo_label(pool, count, by, labeled_file, use_ids, use_names, with_scores,
 
 
 # --------------------------------------------------------------------------------------- pack
+def _pack_options(func):
+    """One option per dataset of the pool format table (alselect.pool.spec.DATASETS)."""
+    from .pool.spec import DATASETS
+
+    for spec in reversed([s for s in DATASETS.values() if s.flag]):
+        func = click.option(spec.flag, spec.arg, metavar=spec.metavar, help=spec.help,
+                            multiple=spec.source == "named-arrays")(func)
+    return func
+
+
 @cli.command()
 @click.option("-o", "--output", required=True, metavar="POOL.h5",
               help="Pool file to write (atomically; '-' streams it to stdout).")
-@click.option("--probs", metavar="P.npy", help="Class probabilities (N, C).")
-@click.option("--logits", metavar="L.npy", help="Class logits (N, C); probabilities are derived by a stable softmax.")
-@click.option("--embeddings", metavar="E.npy", help="Embeddings (N, D).")
-@click.option("--mc-probs", metavar="M.npy", help="MC-dropout / ensemble probabilities (N, T, C).")
-@click.option("--epoch-preds", metavar="T.npy", help="Per-epoch predicted labels (E, N).")
-@click.option("--epoch-probs", metavar="T.npy", help="Per-epoch probabilities (E, N, C).")
-@click.option("--labels", metavar="Y.npy", help="Labels known so far (N,), -1 = unknown.")
-@click.option("--truth", metavar="Y.npy", help="Ground-truth labels for evaluation only (N,).")
-@click.option("--labeled", metavar="IDX.txt", help="Already-labeled rows, one row number per line.")
-@click.option("--ids", metavar="IDS.txt", help="Sample ids, one per line (integers or strings).")
-@click.option("--score", "scores", multiple=True, metavar="NAME=S.npy", help="Named external score (N,) (repeatable).")
-@click.option("--cost", metavar="C.npy", help="Annotation cost per sample (N,), > 0.")
-@click.option("--class-names", metavar="NAMES.txt", help="Class names, one per line.")
-@click.option("--region-probs", metavar="R.npy", help="Region (pixel/superpixel/box) class probabilities (R, C).")
-@click.option("--region-offsets", metavar="O.npy", help="CSR offsets (N+1,): sample i owns regions offsets[i]:offsets[i+1].")
-@click.option("--region-weights", metavar="W.npy", help="Region weights (R,), e.g. pixel areas.")
-@click.option("--region-features", metavar="F.npy", help="Region features (R, D).")
-@click.option("--region-boxes", metavar="B.npy", help="Region boxes (R, 4) as x1, y1, x2, y2.")
-@click.option("--cd-mixtures", metavar="M.npy", help="Precomputed per-sample class mixtures (N, C, C) (CDAL Eq. 1).")
-@click.option("--class-present", metavar="K.npy", help="Pseudo-class present mask (N, C), with --cd-mixtures.")
-@click.option("--class-counts", metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).")
-@click.option("--region-scores", metavar="S.npy", help="Detection score of every region (R,), in [0, 1].")
-@click.option("--region-classes", metavar="K.npy", help="Predicted class of every region (R,).")
-@click.option("--region-tracks", metavar="T.npy", help="Each region's box tracked into frames -k..-1, +1..+k (R, 2k, 4); NaN = lost.")
-@click.option("--video-ids", metavar="V.npy", help="Video of every sample (N,) integers.")
-@click.option("--frames", metavar="F.npy", help="Frame number of every sample within its video (N,), >= 0.")
-@click.option("--motion-forward", metavar="M.npy", help="Motion (dx, dy) from each frame to the next (N, H, W, 2).")
-@click.option("--motion-backward", metavar="M.npy", help="Motion (dx, dy) from each frame to the previous (N, H, W, 2).")
+@_pack_options
 @click.option("--motion-stride", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Pixels per motion-grid cell.")
-@click.option("--truth-boxes", metavar="B.npy", help="Ground-truth boxes (G, 4) for evaluation (oracle strategies).")
-@click.option("--truth-box-offsets", metavar="O.npy", help="CSR offsets (N+1,) of the ground-truth boxes.")
-@click.option("--truth-box-classes", metavar="K.npy", help="Class of every ground-truth box (G,).")
-def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, labels, truth, labeled, ids,
-         scores, cost, class_names, region_probs, region_offsets, region_weights, region_features, region_boxes,
-         cd_mixtures, class_present, class_counts, region_scores, region_classes, region_tracks, video_ids, frames,
-         motion_forward, motion_backward, motion_stride, truth_boxes, truth_box_offsets, truth_box_classes):
+def pack(output, motion_stride, **options):
     """Build a pool file from NumPy arrays (.npy, or FILE.npz:key).
 
     Every input may be '-' (stdin, for one of them), a pipe or a FIFO.
@@ -302,27 +279,22 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
     Example:
       alselect pack -o pool.h5 --probs probs.npy --embeddings emb.npy --labeled labeled.txt
     """
-    from .inputs import array_path, load_array, parse_ids, parse_rows, read_lines
+    from .inputs import array_path, load_array, parse_ids, parse_rows, read_id_lines, read_lines
     from .pool import write_pool
+    from .pool.spec import BY_ARG
     from .targets import check_output
 
-    if probs is None and logits is None:
+    if options.get("probs") is None and options.get("logits") is None:
         raise InvalidInputError("pack needs --probs P.npy or --logits L.npy")
-    sources = (("probs", probs), ("logits", logits), ("embeddings", embeddings), ("mc_probs", mc_probs),
-               ("epoch_preds", epoch_preds), ("epoch_probs", epoch_probs), ("labels", labels),
-               ("truth", truth), ("cost", cost), ("region_probs", region_probs),
-               ("region_offsets", region_offsets), ("region_weights", region_weights),
-               ("region_features", region_features), ("region_boxes", region_boxes),
-               ("cd_mixtures", cd_mixtures), ("class_present", class_present), ("class_counts", class_counts),
-               ("region_scores", region_scores), ("region_classes", region_classes),
-               ("region_tracks", region_tracks), ("video_ids", video_ids), ("frames", frames),
-               ("motion_forward", motion_forward), ("motion_backward", motion_backward),
-               ("truth_boxes", truth_boxes), ("truth_box_offsets", truth_box_offsets),
-               ("truth_box_classes", truth_box_classes))
-    inputs = [("--" + name.replace("_", "-"), array_path(spec)) for name, spec in sources if spec is not None]
-    inputs += [(option, path) for option, path in (("--labeled", labeled), ("--ids", ids),
-                                                   ("--class-names", class_names)) if path is not None]
-    inputs += [(f"--score {item.partition('=')[0]}", array_path(item.partition("=")[2])) for item in scores]
+    given = [(BY_ARG[arg], value) for arg, value in options.items() if value is not None and value != ()]
+    inputs = []
+    for spec, value in given:
+        if spec.source == "array":
+            inputs.append((spec.flag, array_path(value)))
+        elif spec.source == "named-arrays":
+            inputs += [(f"{spec.flag} {item.partition('=')[0]}", array_path(item.partition("=")[2])) for item in value]
+        else:
+            inputs.append((spec.flag, value))
     stdin_users = [option for option, path in inputs if path == "-"]
     if len(stdin_users) > 1:
         raise InvalidInputError(f"only one input can read stdin ('-'); {', '.join(stdin_users)} all do")
@@ -331,22 +303,22 @@ def pack(output, probs, logits, embeddings, mc_probs, epoch_preds, epoch_probs, 
         raise InvalidInputError("pack -o - writes a binary HDF5 file to stdout, which is a terminal; "
                                 "redirect it (> pool.h5) or pipe it into another command")
     arrays = {}
-    for name, spec in sources:
-        if spec is not None:
-            arrays[name] = load_array(spec, "--" + name.replace("_", "-"))
-    if scores:
-        arrays["scores"] = {}
-        for item in scores:
-            name, sep, spec = item.partition("=")
-            if not sep or not name:
-                raise InvalidInputError(f"--score expects NAME=FILE.npy, got {item!r}")
-            arrays["scores"][name] = load_array(spec, f"--score {name}")
-    if labeled is not None:
-        arrays["labeled"] = parse_rows(read_lines(labeled, "--labeled"), "--labeled")
-    if ids is not None:
-        arrays["ids"] = parse_ids(read_lines(ids, "--ids"))
-    if class_names is not None:
-        arrays["class_names"] = read_lines(class_names, "--class-names")
+    for spec, value in given:
+        if spec.source == "array":
+            arrays[spec.arg] = load_array(value, spec.flag)
+        elif spec.source == "named-arrays":
+            arrays[spec.arg] = {}
+            for item in value:
+                name, sep, path = item.partition("=")
+                if not sep or not name:
+                    raise InvalidInputError(f"{spec.flag} expects {spec.metavar}, got {item!r}")
+                arrays[spec.arg][name] = load_array(path, f"{spec.flag} {name}")
+        elif spec.source == "rows":
+            arrays[spec.arg] = parse_rows(read_lines(value, spec.flag), spec.flag)
+        elif spec.source == "ids":
+            arrays[spec.arg] = parse_ids(read_id_lines(value, spec.flag))
+        else:
+            arrays[spec.arg] = read_lines(value, spec.flag)
     write_pool(output, motion_stride=motion_stride, **arrays)
     click.echo("wrote the pool to stdout" if output == "-" else f"wrote {output}", err=True)
 

@@ -209,9 +209,7 @@ def parse_rows(lines: list[str], what: str) -> np.ndarray:
         try:
             rows[i] = int(token)
         except OverflowError:
-            raise InvalidInputError(
-                f"{what}: entry {i + 1} ({token}) is far beyond any pool's rows; row numbers are 0-based"
-            ) from None
+            raise InvalidInputError(f"{what}: entry {i + 1} ({token[:30]!r}) is far outside any pool's rows") from None
         except ValueError:
             raise InvalidInputError(
                 f"{what}: entry {i + 1} ({token!r}) is not a row number; "
@@ -220,9 +218,22 @@ def parse_rows(lines: list[str], what: str) -> np.ndarray:
     return rows
 
 
+def read_id_lines(source: str, what: str) -> list[str]:
+    """Every line of an id list, one id per line, taken literally (surrounding whitespace
+    removed): no comments or blank lines are skipped, so an id list always has one line per row
+    and ids the format refuses ('', '#...') are reported instead of silently dropped."""
+    with open_input(source, what) as handle:
+        data = handle.read()
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{what}: '{source}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return [line.strip() for line in text.splitlines()]
+
+
 def parse_ids(lines: list[str]) -> np.ndarray:
     """Ids from text lines: int64 when every id is an integer, strings otherwise."""
     try:
         return np.array([int(t) for t in lines], dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # not all integers, or beyond int64: string ids
         return np.array(lines, dtype=str)

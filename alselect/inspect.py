@@ -8,7 +8,6 @@ import numpy as np
 
 from .errors import AlselectError
 from .pool import open_pool
-from .pool.spec import DATASETS, SCORES_GROUP
 from .progress import no_progress
 
 
@@ -35,16 +34,9 @@ def describe(path: str, progress=None, *, name=None) -> dict:
     ``name``: how to call the pool when ``path`` is a spooled copy (of stdin, a pipe)."""
     progress = progress or no_progress
     with open_pool(path, name=name) as pool:
-        datasets = []
-        known = set(DATASETS) | {"probs"}
-        for name in pool.datasets():
-            ds = pool.file[name]
-            is_known = name in known or name.startswith(SCORES_GROUP + "/")
-            datasets.append({"name": name, "shape": list(ds.shape), "dtype": str(ds.dtype),
-                             "known": bool(is_known)})
-        with progress("validating", pool.n_rows) as update:
-            problems = pool.problems()
-            update(pool.n_rows)
+        datasets = pool.listing()
+        with progress("validating", pool.validation_rows()) as update:
+            problems = pool.problems(progress=update)
         labeled = None
         try:
             labeled = int(pool.labeled_rows().size)
@@ -55,7 +47,12 @@ def describe(path: str, progress=None, *, name=None) -> dict:
             hist = predicted_histogram(pool).tolist()
         except AlselectError:
             pass
-        names = pool.class_names() or [str(c) for c in range(pool.n_classes)]
+        names = None
+        try:
+            names = pool.class_names()
+        except AlselectError:
+            pass
+        names = names or [str(c) for c in range(pool.n_classes)]
         regions = None
         if pool.has("regions/offsets"):
             per = np.diff(pool.region_offsets())
@@ -72,16 +69,19 @@ def describe(path: str, progress=None, *, name=None) -> dict:
         video = _video_report(pool)
         cd = None
         if pool.has("cd/present"):
-            present = pool.read("cd/present").astype(bool)
-            cd = {"mean_present": float(present.sum(1).mean()), "counts": pool.has("cd/counts")}
+            try:
+                present = pool.read("cd/present").astype(bool)
+                cd = {"mean_present": float(present.sum(1).mean()), "counts": pool.has("cd/counts")}
+            except AlselectError:
+                pass
         return {
             "path": pool.path,
             "size_bytes": pool.size_bytes() if hasattr(pool, "size_bytes") else os.path.getsize(pool.source),
             "format_version": pool.version,
-            "created_by": str(pool.file.attrs.get("created_by", "")),
+            "created_by": pool.created_by(),
             "n_rows": pool.n_rows,
             "n_classes": pool.n_classes,
-            "probs_source": "probs" if "probs" in pool.file else "logits (softmax)",
+            "probs_source": "probs" if pool.stores("probs") else "logits (softmax)",
             "datasets": datasets,
             "scores": pool.score_names(),
             "labeled": labeled,
@@ -128,7 +128,8 @@ def render(report: dict) -> str:
         lines.insert(3, f"shards: {len(sizes)} (rows per shard min {min(sizes)} / max {max(sizes)}; see --json for the list)")
     width = max(len(d["name"]) for d in report["datasets"])
     for d in report["datasets"]:
-        note = "" if d["known"] else "   (not part of the format; ignored)"
+        note = "" if d["known"] else f"   ({d['link']} link; not followed)" if d.get("link") else \
+            "   (not part of the format; ignored)"
         lines.append(f"  {d['name']:<{width}}  {str(tuple(d['shape'])):<18} {d['dtype']}{note}")
     if report["labeled"] is not None:
         share = 100.0 * report["labeled"] / report["n_rows"]

@@ -22,42 +22,26 @@ file in the same directory, appends there, fsyncs and renames it over the pool, 
 is always either the old or the new complete file, at the cost of copying the whole pool
 (embeddings included) once per epoch.
 
-The PyTorch Lightning callback :class:`EpochRecorderCallback` is built on first access when
-``lightning`` or ``pytorch_lightning`` is importable; importing this module imports neither
-torch nor Lightning.
+The append protocol itself is :mod:`alselect.pool.epochs`; :func:`predict_probs` and the
+PyTorch Lightning callback :class:`EpochRecorderCallback` live in
+:mod:`alselect.integrations.lightning` and are reachable from here on first access; importing
+this module imports neither torch nor Lightning.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 
-import h5py
 import numpy as np
 
-from . import tempfiles
-from .errors import InvalidInputError, MissingExtraError, PoolFormatError, PoolValueError
+from .errors import InvalidInputError, PoolFormatError, PoolValueError
 from . import validation as checks
 from .validation import PROB_SUM_ATOL
+from .pool.epochs import append_epoch, committed_epochs, open_file
 from .pool.reader import softmax
-from .pool.spec import ATTR_COMMITTED_EPOCHS
-from .pool.spec import ATTR_ELEMENT_VERSION, ATTR_FORMAT, ELEMENT_VERSION, FORMAT_NAME
-from .pool.writer import CHUNK_BYTES
+from .pool.spec import ATTR_FORMAT, FORMAT_NAME
 
 MODES = ("inplace", "copy")
-
-
-def _label_dtype(n_classes: int) -> np.dtype:
-    """Smallest signed integer type holding labels 0..C-1 (E x N labels add up)."""
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_classes - 1 <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
-
-
-def _committed(ds: h5py.Dataset) -> int:
-    value = ds.attrs.get(ATTR_COMMITTED_EPOCHS)
-    return int(ds.shape[0]) if value is None else min(int(value), int(ds.shape[0]))
 
 
 def _as_numpy(predictions) -> np.ndarray:
@@ -93,7 +77,7 @@ class EpochRecorder:
         self.mode = mode
         if not os.path.isfile(self.path):
             raise PoolFormatError(f"'{self.path}' does not exist; create the pool first (`alselect infer` or `alselect pack`)")
-        with self._open("r") as f:
+        with open_file(self.path, "r") as f:
             fmt = f.attrs.get(ATTR_FORMAT)
             fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
             if fmt != FORMAT_NAME:
@@ -110,21 +94,11 @@ class EpochRecorder:
                 "with epoch_preds (use store_probs=True)"
             )
 
-    def _open(self, mode: str, path: str | None = None) -> h5py.File:
-        path = path or self.path
-        try:
-            return h5py.File(path, mode)
-        except OSError as exc:
-            what = "for writing" if mode != "r" else ""
-            raise PoolFormatError(
-                f"cannot open '{path}' {what} ({str(exc).splitlines()[0]}); is another process using it?"
-            ) from None
-
     @property
     def epochs(self) -> int:
         """Number of committed epochs in the pool."""
-        with self._open("r") as f:
-            return _committed(f["epoch_preds"]) if "epoch_preds" in f else 0
+        with open_file(self.path, "r") as f:
+            return committed_epochs(f["epoch_preds"]) if "epoch_preds" in f else 0
 
     # -- validation -----------------------------------------------------------------------
     def _prepare(self, predictions) -> tuple[np.ndarray, np.ndarray | None]:
@@ -157,48 +131,6 @@ class EpochRecorder:
             probs = probs.astype(np.float32, copy=False)
         return labels, probs
 
-    # -- appending ------------------------------------------------------------------------
-    def _dataset(self, f: h5py.File, name: str, row_shape: tuple, dtype) -> h5py.Dataset:
-        if name in f:
-            ds = f[name]
-            if ds.maxshape[0] is not None:
-                raise PoolFormatError(
-                    f"'{name}' in '{self.path}' cannot grow (it was created without maxshape=(None, ...)); "
-                    "rebuild the pool with `alselect pack` or a current alselect"
-                )
-            return ds
-        itemsize = np.dtype(dtype).itemsize * int(np.prod(row_shape[1:], dtype=np.int64))
-        chunk = (1, max(1, min(row_shape[0], CHUNK_BYTES // max(1, itemsize)))) + tuple(row_shape[1:])
-        ds = f.create_dataset(name, shape=(0,) + row_shape, maxshape=(None,) + row_shape, dtype=dtype, chunks=chunk)
-        ds.attrs[ATTR_ELEMENT_VERSION] = ELEMENT_VERSION
-        ds.attrs[ATTR_COMMITTED_EPOCHS] = 0
-        return ds
-
-    def _append(self, path: str, labels: np.ndarray, probs: np.ndarray | None) -> int:
-        with self._open("r+", path) as f:
-            preds = self._dataset(f, "epoch_preds", (self.n_rows,), _label_dtype(self.n_classes))
-            epoch = _committed(preds)
-            if np.issubdtype(preds.dtype, np.integer) and self.n_classes - 1 > np.iinfo(preds.dtype).max:
-                raise PoolFormatError(f"'epoch_preds' in '{path}' has dtype {preds.dtype}, too small for {self.n_classes} classes")
-            targets = [(preds, labels)]
-            if probs is not None:
-                prob_ds = self._dataset(f, "epoch_probs", (self.n_rows, self.n_classes), np.float32)
-                if _committed(prob_ds) != epoch:
-                    raise PoolFormatError(
-                        f"'{path}' holds {epoch} epochs of epoch_preds but {_committed(prob_ds)} of epoch_probs; "
-                        "they must stay aligned (record probabilities from the first epoch on, or drop epoch_probs)"
-                    )
-                targets.append((prob_ds, probs))
-            for ds, row in targets:  # 1) write the new row completely ...
-                ds.resize(epoch + 1, axis=0)
-                ds[epoch] = row
-            f.flush()
-            self._before_commit()
-            for ds, _ in targets:  # 2) ... then declare it committed
-                ds.attrs[ATTR_COMMITTED_EPOCHS] = epoch + 1
-            f.flush()
-        return epoch
-
     def _before_commit(self) -> None:
         """Test seam: runs after the row is written and before it is committed."""
 
@@ -218,97 +150,13 @@ class EpochRecorder:
             The 0-based index of the recorded epoch.
         """
         labels, probs = self._prepare(predictions)
-        if self.mode == "inplace":
-            return self._append(self.path, labels, probs)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfiles.create(directory, os.path.basename(self.path))
-        os.close(fd)
-        try:
-            shutil.copy2(self.path, tmp)
-            epoch = self._append(tmp, labels, probs)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            tempfiles.discard(tmp)
-            raise
-        tempfiles.release(tmp)
-        return epoch
-
-
-def predict_probs(model, data, *, device=None, batch_size: int = 256):
-    """Class probabilities (N, C) float32 of ``model`` over ``data`` (Dataset or DataLoader, in
-    pool row order, items inputs or (inputs, ids)), computed in eval mode without gradients;
-    the model's train/eval state is restored afterwards."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    from .infer import summaries
-    from .infer.run import split_batch
-
-    loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size, shuffle=False)
-    if device is None:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    parts = []
-    try:
-        with torch.no_grad():
-            for batch in loader:
-                inputs, _ = split_batch(batch)
-                out = model(inputs.to(device, non_blocking=True))
-                parts.append(summaries.softmax32(summaries.logits_of(out, "classification", inputs.shape[0])).cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(parts).numpy()
-
-
-_CALLBACK = None
-
-
-def _callback_class():
-    global _CALLBACK
-    if _CALLBACK is not None:
-        return _CALLBACK
-    try:
-        from lightning.pytorch.callbacks import Callback
-    except ImportError:
-        try:
-            from pytorch_lightning.callbacks import Callback
-        except ImportError:
-            raise MissingExtraError("lightning", "EpochRecorderCallback (without it, call EpochRecorder.record() "
-                                                 "from your training loop)") from None
-
-    class EpochRecorderCallback(Callback):
-        """Records the pool predictions at the end of every training epoch (rank 0 only).
-
-        Give either ``dataloader`` (the pool in row order; probabilities from
-        :func:`predict_probs`) or ``predict(trainer, pl_module) -> (N,) or (N, C)``.
-        """
-
-        def __init__(self, pool_path, dataloader=None, predict=None, *, store_probs=None, mode="inplace"):
-            super().__init__()
-            if (dataloader is None) == (predict is None):
-                raise InvalidInputError("EpochRecorderCallback needs exactly one of dataloader=... or predict=...")
-            self.recorder = EpochRecorder(pool_path, store_probs=store_probs, mode=mode)
-            self.dataloader = dataloader
-            self.predict = predict
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            if getattr(trainer, "sanity_checking", False) or not getattr(trainer, "is_global_zero", True):
-                return
-            if self.predict is not None:
-                predictions = self.predict(trainer, pl_module)
-            else:
-                predictions = predict_probs(pl_module, self.dataloader, device=pl_module.device)
-            self.recorder.record(predictions)
-
-    _CALLBACK = EpochRecorderCallback
-    return _CALLBACK
+        return append_epoch(self.path, labels, probs, self.n_classes, copy=self.mode == "copy",
+                            before_commit=self._before_commit)
 
 
 def __getattr__(name):
-    if name == "EpochRecorderCallback":
-        return _callback_class()
+    if name in ("EpochRecorderCallback", "predict_probs"):  # torch/Lightning helpers, imported on use
+        from .integrations import lightning
+
+        return getattr(lightning, name)
     raise AttributeError(f"module 'alselect.record' has no attribute {name!r}")

@@ -372,6 +372,72 @@ def describe_range(low=None, high=None, low_open: bool = False, high_open: bool 
     return "finite"
 
 
+def check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:
+    """Booleans, or integers holding only 0 and 1."""
+    if block.dtype == bool:
+        return
+    if not np.issubdtype(block.dtype, np.integer):
+        raise PoolValueError(f"dataset '{name}' has dtype {block.dtype.name}; it must be boolean (or 0/1 integers)")
+    bad = (block != 0) & (block != 1)
+    if bad.any():
+        raise PoolValueError(
+            f"dataset '{name}' holds a value other than 0/1 in row {offset + _first_bad_row(bad)}; it must be "
+            "boolean (or 0/1 integers)"
+        )
+
+
+def _bad_text(value: str) -> str | None:
+    """Why ``value`` cannot be written as one line of a pick list and read back, or None."""
+    if value == "":
+        return "is empty"
+    if value != value.strip():
+        return "has leading or trailing whitespace"
+    if "#" in value:
+        return "contains '#' (starts a comment in id lists)"
+    if len(value.splitlines()) != 1 or any(ch < " " or ch == "\x7f" for ch in value):
+        return "contains a line break, tab or other control character"
+    return None
+
+
+def check_ids(name: str, ids: np.ndarray) -> None:
+    """Sample ids: integers, or strings that survive a round trip through a one-id-per-line list
+    (non-empty, no '#', no control characters or line breaks, no surrounding whitespace); unique."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iuUSO":
+        raise PoolValueError(f"'{name}' must hold integers or strings, got dtype {ids.dtype.name}")
+    if ids.dtype.kind not in "iu":
+        values = []
+        for i, value in enumerate(ids.tolist()):
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise PoolValueError(f"'{name}' entry {i} is not valid UTF-8; ids must be UTF-8 text") from None
+            if not isinstance(value, str):
+                raise PoolValueError(f"'{name}' entry {i} is a {type(value).__name__}; ids must be integers or strings")
+            why = _bad_text(value)
+            if why:
+                raise PoolValueError(
+                    f"'{name}' entry {i} ({value!r}) {why}; picks are written one id per line and read back with "
+                    "--ids, so ids must be non-empty single-line text without '#' (rename the sample)"
+                )
+            values.append(value)
+        ids = np.array(values, dtype=str)
+    check_unique_ids(ids)
+
+
+def check_class_names(name: str, names: np.ndarray) -> None:
+    """Class names: non-empty single-line UTF-8 strings."""
+    for i, value in enumerate(np.asarray(names).tolist()):
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PoolValueError(f"'{name}' entry {i} is not valid UTF-8") from None
+        if not isinstance(value, str) or value.strip() == "" or len(value.splitlines()) != 1:
+            raise PoolValueError(f"'{name}' entry {i} ({value!r}) must be a non-empty single-line string")
+
+
 def check_unit_interval(name: str, block: np.ndarray, offset: int = 0) -> None:
     """Finite values in [0, 1] (detection scores)."""
     check_finite(name, block, offset)

@@ -50,3 +50,13 @@ def full_pool(make_pool, rng):
         class_names=["a", "b", "c", "d"],
         truth=rng.integers(0, c, size=n),
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``fuzz`` run only when selected with ``-m fuzz``."""
+    if "fuzz" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="long fuzz run: select it with `pytest -m fuzz`")
+    for item in items:
+        if "fuzz" in item.keywords:
+            item.add_marker(skip)

@@ -208,7 +208,7 @@ def test_pack_rejects_shape_mismatch_and_duplicates(arrays_dir, rng):
     np.save(d / "c.npy", np.array([1.0] * 9 + [0.0]))
     pack_fails(d, "--probs", d / "p.npy", "--cost", d / "c.npy", fragments=["costs must be > 0"])
     (d / "names.txt").write_text("a\nb\n")
-    pack_fails(d, "--probs", d / "p.npy", "--class-names", d / "names.txt", fragments=["class_names", "(3,)"])
+    pack_fails(d, "--probs", d / "p.npy", "--class-names", d / "names.txt", fragments=["class_names", "C=3"])
 
 
 def test_pack_needs_probabilities_and_readable_arrays(arrays_dir):

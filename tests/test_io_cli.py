@@ -473,9 +473,11 @@ sys.exit(1)
 
 @pytest.fixture(scope="module")
 def balanced_pool(tmp_path_factory):
+    """A first cycle whose quotas must be met exactly at a large lambda: the certified solve of
+    this one runs far longer than the test waits (without a time limit it does not finish)."""
     rng = np.random.default_rng(9)
     d = tmp_path_factory.mktemp("bal")
-    n, c = 60_000, 100
+    n, c = 4_000, 10
     path = d / "bal.h5"
     write_pool(path, probs=rng.dirichlet(np.full(c, 0.3), size=n).astype(np.float32))
     return str(path)
@@ -484,7 +486,8 @@ def balanced_pool(tmp_path_factory):
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_inside_the_balanced_solver(balanced_pool, tmp_path, sig, status):
     out = tmp_path / "picks.txt"
-    proc = subprocess.Popen(ALSELECT + ["pick", balanced_pool, "-s", "balanced", "-b", "2000", "-p", "gap=0", "-o", str(out)],
+    proc = subprocess.Popen(ALSELECT + ["pick", balanced_pool, "-s", "balanced", "-b", "200", "-p", "lam=100",
+                                        "-p", "time_limit=0", "-p", "gap=0", "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
     time.sleep(6.0)  # past start-up and reading, into the solve
     assert proc.poll() is None, proc.communicate()[1].decode()

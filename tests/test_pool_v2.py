@@ -66,13 +66,13 @@ def test_pack_cli_region_options(tmp_path, region_arrays):
 @pytest.mark.parametrize("change,fragment", [
     (lambda a: a.update(region_offsets=a["region_offsets"][::-1].copy()), "must start at 0"),
     (lambda a: a["region_offsets"].__setitem__(3, a["region_offsets"][4] + 1), "not monotone"),
-    (lambda a: a.update(region_offsets=a["region_offsets"][:-1]), "expected (N+1,)"),
+    (lambda a: a.update(region_offsets=a["region_offsets"][:-1]), "expected (N+1=9,)"),
     (lambda a: a["region_offsets"].__setitem__(-1, a["region_offsets"][-1] + 2), "ends at"),
     (lambda a: a.update(region_probs=np.full((a["region_probs"].shape[0], 4), 0.25)), "(R, C=3)"),
     (lambda a: a["region_probs"].__setitem__((0, 0), np.nan), "NaN"),
     (lambda a: a.update(region_boxes=a["region_boxes"][:, :3]), "regions/boxes"),
-    (lambda a: a.update(region_offsets=None), "needs both"),
-    (lambda a: a.update(class_present=None), "need both"),
+    (lambda a: a.update(region_offsets=None), "--region-probs needs --region-offsets"),
+    (lambda a: a.update(class_present=None), "--cd-mixtures needs --class-present"),
     (lambda a: a["cd_mixtures"].__setitem__((1,), a["cd_mixtures"][1] * 2 + 0.1), "must sum to 1"),
 ])
 def test_bad_region_data_is_refused(make_pool, region_arrays, change, fragment):

@@ -41,14 +41,14 @@ def test_version_stamps_and_older_files(tmp_path, video):
 @pytest.mark.parametrize("change,match", [
     (lambda a: a.update(frames=np.zeros_like(a["frames"])), "both frame 0 of video"),
     (lambda a: a.update(frames=a["frames"] - 1), "frames must be >= 0"),
-    (lambda a: a.pop("frames"), "both --video-ids"),
+    (lambda a: a.pop("frames"), "--video-ids needs --frames"),
     (lambda a: a.update(region_scores=a["region_scores"] + 1), r"in \[0, 1\]"),
     (lambda a: a.update(region_classes=a["region_classes"] + 3), "labels must lie"),
     (lambda a: a.update(region_tracks=a["region_tracks"][:, :5]), r"\(R=\d+, 2k, 4\)"),
     (lambda a: a["region_tracks"].__setitem__((0, 0, 1), np.nan) or a["region_tracks"].__setitem__((0, 0, 0), 1.0),
      "some but not all coordinates NaN"),
     (lambda a: a.update(truth_box_offsets=a["truth_box_offsets"][:-1]), "expected"),
-    (lambda a: a.update(motion_forward=np.zeros((len(a["frames"]), 4, 4, 2), np.float32)), "both --motion-forward"),
+    (lambda a: a.update(motion_forward=np.zeros((len(a["frames"]), 4, 4, 2), np.float32)), "--motion-forward needs --motion-backward"),
 ])
 def test_bad_video_data_is_refused(tmp_path, video, change, match):
     sv, _ = video

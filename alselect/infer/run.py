@@ -363,7 +363,7 @@ def _check_ids(parts: list[np.ndarray]) -> None:
     ids = np.concatenate(parts)
     ids = ids.astype(str) if ids.dtype == object else ids
     try:
-        checks.check_unique_ids(ids)
+        checks.check_ids("ids", ids)
     except PoolValueError as exc:
         raise InferError(
             f"{exc}; the second element of each data item is taken as the sample id (if your dataset yields "

@@ -17,15 +17,13 @@ import numpy as np
 
 from ..errors import PoolValueError
 from .. import validation as checks
-from ..pool.spec import ATTR_ELEMENT_VERSION, ELEMENT_VERSION
+from ..pool.spec import dataset_spec, stamp, value_check
 from ..pool.writer import CHUNK_BYTES, PoolWriter
 from .errors import InferError
 
 #: Host buffer per dataset before it is written (a whole number of chunks).
 BUFFER_BYTES = 8 << 20
 STR_DTYPE = h5py.string_dtype("utf-8")
-#: Datasets whose rows must be probability vectors.
-PROB_DATASETS = ("probs", "mc_probs", "regions/probs")
 #: Seconds between liveness checks while the queue is full.
 POLL_S = 0.5
 
@@ -46,7 +44,7 @@ class _Column:
         shape = ((self.offset if self.growable else total),) + row_shape
         self.ds = file.create_dataset(name, shape=shape, dtype=dtype, chunks=(chunk_rows,) + row_shape,
                                       maxshape=(None,) + row_shape if self.growable else None)
-        self.ds.attrs[ATTR_ELEMENT_VERSION] = ELEMENT_VERSION
+        stamp(self.ds, name)
         if head is not None:
             self.ds[0] = head
         cap = chunk_rows * max(1, BUFFER_BYTES // (chunk_rows * row_bytes))
@@ -105,14 +103,20 @@ class PoolSink:
             )
         return col
 
-    def _check(self, name: str, block: np.ndarray, offset: int) -> None:
-        if block.dtype.kind != "f":
+    def _check(self, name: str, block: np.ndarray, offset: int, batch: dict) -> None:
+        """The format table's value check of ``name`` on float blocks (the others are checked
+        whole when the run ends: offsets, ids)."""
+        spec = dataset_spec(name)
+        if block.dtype.kind != "f" or spec.whole:
             return
+        if spec.check == "check_mixtures" and "cd/present" not in batch:
+            check = checks.check_finite
+        else:
+            present = batch.get("cd/present")
+            check = value_check(spec, present=None if present is None else np.asarray(present).astype(bool))
         try:
-            if name in PROB_DATASETS:
-                checks.check_probabilities(name, block, offset)
-            else:
-                checks.check_finite(name, block, offset)
+            if check is not None:
+                check(name, block, offset)
         except PoolValueError as exc:
             raise InferError(
                 f"the model's outputs are invalid: {exc} (non-finite logits? try --precision fp32 or bf16)"
@@ -126,7 +130,7 @@ class PoolSink:
                     f"the data yielded more than the {self.n_rows} samples its len() announced; fix __len__ "
                     "of the dataset (or make it an IterableDataset without __len__)"
                 )
-            self._check(name, block, col.rows)
+            self._check(name, block, col.rows, arrays)
             col.append(block)
 
     def finish(self) -> None:

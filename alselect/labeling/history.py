@@ -196,7 +196,10 @@ def _append(group, values: dict[str, np.ndarray], start: int) -> None:
     for name in FIELDS:
         data = np.asarray(values[name], dtype=_DTYPES[name])
         if name not in group:
-            group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=_DTYPES[name], chunks=(4096,))
+            from ..pool.spec import stamp
+
+            stamp(group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=_DTYPES[name], chunks=(4096,)),
+                  f"{GROUP}/{name}")
         ds = group[name]
         ds.resize((start + data.size,))
         ds[start:] = data
@@ -220,10 +223,10 @@ def _replay(f, history: LabelHistory, n_rows: int) -> None:
 
 def _labels_dataset(f, n_rows: int):
     if "labels" not in f:
-        from ..pool.spec import ATTR_ELEMENT_VERSION, ELEMENT_VERSION
+        from ..pool.spec import stamp
 
         ds = f.create_dataset("labels", data=np.full(n_rows, -1, dtype=np.int64))
-        ds.attrs[ATTR_ELEMENT_VERSION] = ELEMENT_VERSION
+        stamp(ds, "labels")
     return f["labels"]
 
 

@@ -14,21 +14,23 @@ from typing import Callable, Iterator
 import h5py
 import numpy as np
 
-from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
+from ..errors import AlselectError, MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
 from .. import interrupt, validation as checks
 from .spec import (
     ATTR_COMMITTED_EPOCHS,
-    CD_GROUP,
-    REGIONS_GROUP,
+    ATTR_CREATED_BY,
+    ATTR_ELEMENT_VERSION,
+    ATTR_ENCODING_TYPE,
     ATTR_FORMAT,
     ATTR_VERSION,
+    DATASETS,
+    DTYPE_RULES,
     FORMAT_NAME,
     FORMAT_VERSION,
-    MOTION_GROUP,
     SCORES_GROUP,
-    TRUTH_BOXES_GROUP,
-    VIDEO_GROUP,
     dataset_spec,
+    match_dims,
+    value_check,
 )
 
 #: Bytes of one block when streaming a dataset (bounded memory on pools of any size).
@@ -47,9 +49,40 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z
 
 
-def _check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:
-    if block.dtype != bool and not np.isin(block, (0, 1)).all():
-        raise PoolValueError(f"dataset '{name}' must hold only 0/1 (or booleans)")
+#: A compressed dataset may claim at most this many times its stored bytes (zeros compress
+#: about 1000:1 with gzip); beyond it the claimed shape is taken as corrupt, not allocated.
+MAX_COMPRESSION = 1000
+#: Exceptions h5py and numpy raise on corrupt metadata; every one becomes a PoolFormatError.
+H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, OverflowError, UnicodeDecodeError,
+             AttributeError, IndexError, SystemError, MemoryError)
+#: Whole datasets checked when the pool is opened (row lists and offsets); ids and class names
+#: are checked when first used.
+OPEN_CHECKED = tuple(name for name, spec in DATASETS.items() if spec.whole and spec.dtype == "integer")
+#: Dims that must agree across datasets; other free dims (D, T, E, K) are per dataset.
+SHARED_DIMS = ("N", "C", "R", "G", "H", "W", "M")
+
+
+def _int_attr(value, what: str) -> int:
+    """An integer attribute as int, or PoolFormatError (arrays, strings, NaN, inf, fractions)."""
+    arr = np.asarray(value)
+    if arr.size == 1 and arr.dtype.kind in "iu":
+        return int(arr.reshape(()))
+    if arr.size == 1 and arr.dtype.kind == "f" and float(arr.reshape(())).is_integer():
+        return int(arr.reshape(()))  # integral floats (written by some tools) are accepted
+    raise PoolFormatError(f"{what} is {repr(value)[:60]}; it must be one integer")
+
+
+def _text_attr(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "OSU":
+        return _text_attr(value.item())
+    return value
+
+
+def _decoded(value) -> str:
+    """A string element as str (h5py returns UTF-8 strings as bytes; validated before this)."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def open_pool(path, *, name=None) -> "Pool":
@@ -59,9 +92,11 @@ def open_pool(path, *, name=None) -> "Pool":
 
     Raises
     ------
+    PoolNotFoundError
+        No file at ``path``.
     PoolFormatError
-        Missing file, not HDF5, truncated, not an alselect pool, newer format version, or
-        datasets of inconsistent shapes.
+        Not HDF5, truncated or corrupt, not an alselect pool, newer format or element version,
+        links out of the file, or datasets of inconsistent shapes, dtypes or claimed sizes.
     """
     from .manifest import is_manifest
 
@@ -91,288 +126,361 @@ class Pool:
         self.source = os.fspath(path)
         self.path = self.source if name is None else str(name)
         if not os.path.exists(self.source):
-            raise PoolFormatError(f"pool file '{self.path}' not found; build one with `alselect pack` or `alselect infer`")
+            raise PoolNotFoundError(f"pool file '{self.path}' not found; build one with `alselect pack` or `alselect infer`")
         if os.path.isdir(self.source):
             raise PoolFormatError(f"'{self.path}' is a directory, not a pool file")
-        if not h5py.is_hdf5(self.source):
+        try:
+            is_hdf5 = h5py.is_hdf5(self.source)
+        except H5_ERRORS:
+            is_hdf5 = False
+        if not is_hdf5:
             raise PoolFormatError(
                 f"'{self.path}' is not an HDF5 file; a pool is an HDF5 file written by `alselect pack` or `alselect infer`"
             )
         try:
             self.file = h5py.File(self.source, "r")
-        except OSError as exc:
-            raise PoolFormatError(
-                f"'{self.path}' cannot be opened as HDF5 ({str(exc).splitlines()[0]}); it is probably truncated "
-                "or corrupt: rebuild it with `alselect pack` or `alselect infer`"
-            ) from None
-        try:
-            self._check_structure()
-        except Exception:
-            self.file.close()
-            raise
+        except H5_ERRORS as exc:
+            raise self._corrupt("opening the file", exc) from None
         self._labeled_rows: np.ndarray | None = None
         self._ids: np.ndarray | None = None
+        try:
+            self._check_structure()
+        except AlselectError:
+            self.file.close()
+            raise
+        except H5_ERRORS as exc:
+            self.file.close()
+            raise self._corrupt("reading its structure", exc) from None
+
+    def _corrupt(self, doing: str, exc: BaseException) -> PoolFormatError:
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        return PoolFormatError(
+            f"'{self.path}' is truncated or corrupt: {doing} failed ({type(exc).__name__}: {detail}); "
+            "rebuild it with `alselect pack` or `alselect infer`"
+        )
 
     # -- structure ------------------------------------------------------------------------
     def _check_structure(self) -> None:
+        self._present: dict[str, h5py.Dataset] = {}
+        # In-memory images (no file on disk) have no file size to bound claimed sizes by.
+        source = getattr(self, "source", self.path)
+        self.file_size = os.path.getsize(source) if os.path.isfile(source) else None
         attrs = self.file.attrs
-        fmt = attrs.get(ATTR_FORMAT)
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode()
-        if fmt != FORMAT_NAME:
+        fmt = _text_attr(attrs.get(ATTR_FORMAT))
+        if not isinstance(fmt, str) or fmt != FORMAT_NAME:
             raise PoolFormatError(
                 f"'{self.path}' is an HDF5 file but not an alselect pool (root attribute "
-                f"'{ATTR_FORMAT}' is {fmt!r}, expected {FORMAT_NAME!r}); convert your arrays with `alselect pack`"
+                f"'{ATTR_FORMAT}' is {repr(fmt)[:60]}, expected {FORMAT_NAME!r}); convert your arrays with `alselect pack`"
             )
         version = attrs.get(ATTR_VERSION)
-        try:
-            self.version = int(version)
-        except (TypeError, ValueError):
-            raise PoolFormatError(f"'{self.path}' has no valid '{ATTR_VERSION}' attribute ({version!r})") from None
+        if version is None:
+            raise PoolFormatError(f"'{self.path}' has no '{ATTR_VERSION}' attribute; rebuild it with `alselect pack`")
+        self.version = _int_attr(version, f"root attribute '{ATTR_VERSION}' of '{self.path}'")
         if self.version > FORMAT_VERSION:
             raise PoolFormatError(
                 f"'{self.path}' uses pool format version {self.version}, newer than the newest this alselect "
                 f"reads ({FORMAT_VERSION}); upgrade alselect (`pip install -U alselect`)"
             )
         if self.version < 1:
-            raise PoolFormatError(f"'{self.path}' has invalid format version {self.version}")
-        base = "probs" if "probs" in self.file else "logits" if "logits" in self.file else None
+            raise PoolFormatError(f"'{self.path}' has invalid format version {self.version}; versions start at 1")
+        self._find_datasets()
+        base = "probs" if "probs" in self._present else "logits" if "logits" in self._present else None
         if base is None:
             raise PoolFormatError(
                 f"'{self.path}' has neither 'probs' nor 'logits'; every pool needs class probabilities "
                 "(rebuild it with `alselect pack --probs P.npy` or `--logits L.npy`)"
             )
-        shape = self._ds(base).shape
+        shape = self._present[base].shape
         if len(shape) != 2 or shape[0] == 0 or shape[1] == 0:
-            raise PoolFormatError(f"dataset '{base}' has shape {shape}; it must be (N, C) with N, C >= 1")
-        self.n_rows, self.n_classes = int(shape[0]), int(shape[1])
-        n, c = self.n_rows, self.n_classes
-        expected = {
-            "probs": (n, c), "logits": (n, c), "labels": (n,), "truth": (n,), "cost": (n,), "ids": (n,),
-            "class_names": (c,),
-        }
-        for name, exp in expected.items():
-            if name in self.file and self._ds(name).shape != exp:
-                self._shape_error(name, exp)
-        if "embeddings" in self.file:
-            s = self._ds("embeddings").shape
-            if len(s) != 2 or s[0] != n:
-                self._shape_error("embeddings", f"(N={n}, D)")
-        for name in ("mc_probs",):
-            if name in self.file:
-                s = self._ds(name).shape
-                if len(s) != 3 or s[0] != n or s[2] != c:
-                    self._shape_error(name, f"(N={n}, T, C={c})")
-        if "epoch_preds" in self.file:
-            s = self._ds("epoch_preds").shape
-            if len(s) != 2 or s[1] != n:
-                self._shape_error("epoch_preds", f"(E, N={n})")
-        if "epoch_probs" in self.file:
-            s = self._ds("epoch_probs").shape
-            if len(s) != 3 or s[1:] != (n, c):
-                self._shape_error("epoch_probs", f"(E, N={n}, C={c})")
-        for name in ("probs", "logits", "embeddings", "mc_probs", "epoch_probs", "cost"):
-            if name in self.file:
-                checks.check_float_dtype(name, self._ds(name).dtype)
-        for name in ("epoch_preds", "labels", "truth", "labeled"):
-            if name in self.file and not np.issubdtype(self._ds(name).dtype, np.integer):
-                raise PoolFormatError(f"dataset '{name}' has dtype {self._ds(name).dtype}; it must hold integers")
-        for sname in self.score_names():
-            full = f"{SCORES_GROUP}/{sname}"
-            if self._ds(full).shape != (n,):
-                self._shape_error(full, (n,))
-            checks.check_float_dtype(full, self._ds(full).dtype)
-        if REGIONS_GROUP in self.file:
-            self._check_regions()
-        if CD_GROUP in self.file:
-            self._check_cd()
-        if VIDEO_GROUP in self.file or MOTION_GROUP in self.file or TRUTH_BOXES_GROUP in self.file:
-            self._check_v3_groups()
-        if "labeled" in self.file:
-            labeled = self._ds("labeled")
-            if labeled.ndim != 1:
-                self._shape_error("labeled", "(K,)")
-            checks.check_row_indices("dataset 'labeled'", labeled[()], n)
+            raise PoolFormatError(f"dataset '{base}' in '{self.path}' has shape {shape}; it must be (N, C) with N, C >= 1")
+        sizes = {"N": int(shape[0]), "C": int(shape[1])}
+        names = sorted(self._present, key=lambda nm: (nm != base, nm != "regions/probs"))
+        for name in names:
+            self._check_dataset(name, sizes)
+        self.n_rows, self.n_classes = sizes["N"], sizes["C"]
+        self._sizes = sizes
+        for name in names:
+            for need in dataset_spec(name).requires:
+                if need not in self._present:
+                    raise PoolFormatError(
+                        f"'{self.path}' holds '{name}' without '{need}'; the format requires both "
+                        f"(add it with {dataset_spec(need).how_to_add})"
+                    )
+        for name in OPEN_CHECKED:
+            if name in self._present:
+                check = self._checker(name)
+                try:
+                    check(name, self._block(name, 0, self._present[name].shape[0]))
+                except PoolValueError as exc:
+                    raise PoolFormatError(f"{exc} (in '{self.path}')") from None
 
-    def _check_regions(self) -> None:
-        if "regions/offsets" not in self.file or "regions/probs" not in self.file:
+    def _find_datasets(self) -> None:
+        """Map every known dataset name to its h5py dataset, refusing links and foreign storage."""
+        candidates = [n for n in DATASETS if "<" not in n]
+        scores = self._hard_child(self.file, SCORES_GROUP, want_group=True)
+        if scores is not None:
+            candidates += [f"{SCORES_GROUP}/{key}" for key in scores.keys()]
+        for name in candidates:
+            obj = self.file
+            parts = name.split("/")
+            for i, part in enumerate(parts):
+                obj = self._hard_child(obj, part, want_group=i < len(parts) - 1, full="/".join(parts[:i + 1]))
+                if obj is None:
+                    break
+            if obj is not None:
+                self._present[name] = obj
+
+    def _hard_child(self, group, key: str, *, want_group: bool, full: str | None = None):
+        full = full or key
+        if not isinstance(group, h5py.Group):
+            return None
+        link = group.get(key, getlink=True)
+        if link is None:
+            return None
+        if isinstance(link, h5py.ExternalLink):
             raise PoolFormatError(
-                f"'{self.path}' has a 'regions' group without both 'regions/offsets' and 'regions/probs'; "
-                "rebuild it with `alselect pack --region-probs R.npy --region-offsets O.npy`"
+                f"'{full}' in '{self.path}' is an external link to '{link.filename}'; alselect never follows links "
+                "out of the pool file: store the data in the pool itself (`alselect pack`)"
             )
-        probs = self._ds("regions/probs")
-        if probs.ndim != 2 or probs.shape[1] != self.n_classes:
-            self._shape_error("regions/probs", f"(R, C={self.n_classes})")
-        checks.check_float_dtype("regions/probs", probs.dtype)
-        r = probs.shape[0]
-        try:
-            checks.check_offsets("regions/offsets", self._ds("regions/offsets")[()], self.n_rows, r)
-        except PoolValueError as exc:
-            raise PoolFormatError(f"{exc} (in '{self.path}')") from None
-        for name, width in (("regions/weights", None), ("regions/features", -1), ("regions/boxes", 4)):
-            if name in self.file:
-                s = self._ds(name).shape
-                ok = (len(s) == 1) if width is None else (len(s) == 2 and (width == -1 or s[1] == width))
-                if not ok or s[0] != r:
-                    self._shape_error(name, {None: f"(R={r},)", -1: f"(R={r}, D)", 4: f"(R={r}, 4)"}[width])
-                checks.check_float_dtype(name, self._ds(name).dtype)
-        for name in ("regions/scores", "regions/classes"):
-            if name in self.file and self._ds(name).shape != (r,):
-                self._shape_error(name, f"(R={r},)")
-        if "regions/scores" in self.file:
-            checks.check_float_dtype("regions/scores", self._ds("regions/scores").dtype)
-        if "regions/classes" in self.file and not np.issubdtype(self._ds("regions/classes").dtype, np.integer):
-            raise PoolFormatError(f"dataset 'regions/classes' has dtype {self._ds('regions/classes').dtype}; it must hold integers")
-        if "regions/tracks" in self.file:
-            s = self._ds("regions/tracks").shape
-            if len(s) != 3 or s[0] != r or s[1] < 2 or s[1] % 2 or s[2] != 4:
-                self._shape_error("regions/tracks", f"(R={r}, 2k, 4) with k >= 1")
-            checks.check_float_dtype("regions/tracks", self._ds("regions/tracks").dtype)
+        if isinstance(link, h5py.SoftLink):
+            raise PoolFormatError(
+                f"'{full}' in '{self.path}' is a soft link (to '{link.path}'); the format requires the data itself "
+                "at each dataset's name: rebuild the pool with `alselect pack`"
+            )
+        obj = group[key]
+        if want_group:
+            if not isinstance(obj, h5py.Group):
+                raise PoolFormatError(f"'{full}' in '{self.path}' is not a group; the format requires a group there")
+            return obj
+        if not isinstance(obj, h5py.Dataset):
+            raise PoolFormatError(f"'{full}' in '{self.path}' is a group; the format requires a dataset there")
+        return obj
 
-    def _check_v3_groups(self) -> None:
-        n = self.n_rows
-        if (f"{VIDEO_GROUP}/id" in self.file) != (f"{VIDEO_GROUP}/frame" in self.file):
-            raise PoolFormatError(f"'{self.path}' must hold both 'video/id' and 'video/frame', or neither")
-        for name in ("video/id", "video/frame"):
-            if name in self.file:
-                if self._ds(name).shape != (n,):
-                    self._shape_error(name, (n,))
-                if not np.issubdtype(self._ds(name).dtype, np.integer):
-                    raise PoolFormatError(f"dataset '{name}' has dtype {self._ds(name).dtype}; it must hold integers")
-        if MOTION_GROUP in self.file:
-            if "motion/forward" not in self.file or "motion/backward" not in self.file:
-                raise PoolFormatError(f"'{self.path}' has a 'motion' group without both 'motion/forward' and 'motion/backward'")
-            if "video/id" not in self.file:
-                raise PoolFormatError(f"'{self.path}' has motion fields but no 'video/id' and 'video/frame'")
-            shape = self._ds("motion/forward").shape
-            for name in ("motion/forward", "motion/backward"):
-                s = self._ds(name).shape
-                if len(s) != 4 or s[0] != n or s[3] != 2 or s != shape:
-                    self._shape_error(name, f"(N={n}, H, W, 2), the same for forward and backward")
-                checks.check_float_dtype(name, self._ds(name).dtype)
-        if TRUTH_BOXES_GROUP in self.file:
-            if "truth_boxes/offsets" not in self.file or "truth_boxes/boxes" not in self.file:
-                raise PoolFormatError(f"'{self.path}' has a 'truth_boxes' group without both 'truth_boxes/offsets' and 'truth_boxes/boxes'")
-            boxes = self._ds("truth_boxes/boxes")
-            if boxes.ndim != 2 or boxes.shape[1] != 4:
-                self._shape_error("truth_boxes/boxes", "(G, 4)")
-            checks.check_float_dtype("truth_boxes/boxes", boxes.dtype)
-            try:
-                checks.check_offsets("truth_boxes/offsets", self._ds("truth_boxes/offsets")[()], n, boxes.shape[0])
-            except PoolValueError as exc:
-                raise PoolFormatError(f"{exc} (in '{self.path}')") from None
-            if "truth_boxes/classes" in self.file:
-                if self._ds("truth_boxes/classes").shape != (boxes.shape[0],):
-                    self._shape_error("truth_boxes/classes", f"(G={boxes.shape[0]},)")
+    def _check_dataset(self, name: str, sizes: dict) -> None:
+        spec = dataset_spec(name)
+        ds = self._present[name]
+        if ds.is_virtual:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' is a virtual dataset; alselect never reads data from outside "
+                "the pool file: store the data in the pool itself (`alselect pack`)"
+            )
+        if ds.external:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' keeps its data in external files; alselect never reads data "
+                "from outside the pool file: store the data in the pool itself (`alselect pack`)"
+            )
+        self._check_dtype(name, spec, ds.dtype)
+        shape = tuple(int(s) for s in ds.shape)
+        want = match_dims(spec, shape, sizes, SHARED_DIMS)
+        if want is not None:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' has shape {shape}, expected {want}; all datasets must describe "
+                "the same N rows and C classes, and every other size must be >= 1 (rebuild the pool with `alselect pack`)"
+            )
+        if ATTR_ELEMENT_VERSION in ds.attrs:
+            version = _int_attr(ds.attrs[ATTR_ELEMENT_VERSION],
+                                f"attribute '{ATTR_ELEMENT_VERSION}' of dataset '{name}' in '{self.path}'")
+            if version > spec.element_version:
+                raise PoolFormatError(
+                    f"dataset '{name}' in '{self.path}' has element version {version}, newer than the newest this "
+                    f"alselect reads ({spec.element_version}); upgrade alselect (`pip install -U alselect`)"
+                )
+            if version < 1:
+                raise PoolFormatError(f"dataset '{name}' in '{self.path}' has invalid element version {version}")
+        encoding = _text_attr(ds.attrs.get(ATTR_ENCODING_TYPE, spec.encoding))
+        if encoding != spec.encoding:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' has encoding type {encoding!r}, expected {spec.encoding!r}; "
+                "rebuild the pool with `alselect pack`"
+            )
+        if spec.epochs:
+            self._committed_epochs(ds, name)
+        self._check_storage(name, spec, ds)
 
-    def _check_cd(self) -> None:
-        n, c = self.n_rows, self.n_classes
-        if ("cd/mixtures" in self.file) != ("cd/present" in self.file):
-            raise PoolFormatError(f"'{self.path}' must hold both 'cd/mixtures' and 'cd/present', or neither")
-        for name, exp in (("cd/mixtures", (n, c, c)), ("cd/present", (n, c)), ("cd/counts", (n, c))):
-            if name in self.file and self._ds(name).shape != exp:
-                self._shape_error(name, exp)
-        if "cd/mixtures" in self.file:
-            checks.check_float_dtype("cd/mixtures", self._ds("cd/mixtures").dtype)
+    def _check_dtype(self, name: str, spec, dtype: np.dtype) -> None:
+        kind = dtype.kind
+        ok = {"float": dtype.name in checks.FLOAT_DTYPES,
+              "integer": kind in "iu",
+              "flags": kind in "iub",
+              "ids": kind in "iu" or h5py.check_string_dtype(dtype) is not None,
+              "string": h5py.check_string_dtype(dtype) is not None}[spec.dtype]
+        if not ok:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' has dtype {dtype}; it must be {DTYPE_RULES[spec.dtype]} "
+                "(convert it, e.g. `arr.astype('float32')`, and rebuild the pool with `alselect pack`)"
+            )
 
-    def _shape_error(self, name: str, expected) -> None:
-        raise PoolFormatError(
-            f"dataset '{name}' in '{self.path}' has shape {self._ds(name).shape}, expected {expected}; "
-            "all datasets must describe the same N rows and C classes (rebuild the pool with `alselect pack`)"
-        )
+    def _check_storage(self, name: str, spec, ds: h5py.Dataset) -> None:
+        """Refuse claimed sizes the file cannot hold, before anything is allocated or read."""
+        shape = [int(s) for s in ds.shape]
+        if spec.epochs and shape:
+            shape[0] = self._committed_epochs(ds, name)
+        itemsize = 16 if h5py.check_string_dtype(ds.dtype) is not None else ds.dtype.itemsize
+        claimed = itemsize * int(np.prod(shape, dtype=object))
+        if claimed == 0:
+            return
+        stored = int(ds.id.get_storage_size())
+        nfilters = ds.id.get_create_plist().get_nfilters()
+        limit = stored * (MAX_COMPRESSION if nfilters else 1)
+        if claimed > limit or (self.file_size is not None and stored > self.file_size):
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' claims shape {tuple(ds.shape)} ({claimed} bytes) but the file stores "
+                f"{stored} bytes of it (file size {self.file_size}); the file is truncated or corrupt: rebuild it"
+            )
+        offset = ds.id.get_offset()
+        if offset is not None and self.file_size is not None and offset + stored > self.file_size:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' ends at byte {offset + stored}, past the end of the file "
+                f"({self.file_size} bytes); the file is truncated: rebuild it"
+            )
 
     def _ds(self, name: str) -> h5py.Dataset:
-        obj = self.file[name]
-        if not isinstance(obj, h5py.Dataset):
-            raise PoolFormatError(f"'{name}' in '{self.path}' is a group; the format requires a dataset there")
-        return obj
+        try:
+            return self._present[name]
+        except KeyError:
+            self.require(name)
+            raise
 
     # -- what is there --------------------------------------------------------------------
     def has(self, name: str) -> bool:
-        """Whether the pool holds ``name``; ``probs`` is always available (derived from logits)."""
+        """Whether the pool holds ``name``; ``probs`` is always available (derived from logits).
+        A per-epoch dataset without a committed epoch counts as absent."""
         if name == "probs":
             return True
-        return name in self.file and isinstance(self.file[name], h5py.Dataset)
+        if name not in self._present:
+            return False
+        if dataset_spec(name).epochs:
+            return self.shape(name)[0] > 0
+        return True
 
     def require(self, name: str, who: str = "this operation") -> None:
         """Raise :class:`MissingDatasetError` naming the dataset and how to add it."""
         if self.has(name):
             return
         spec = dataset_spec(name)
+        if name in self._present:
+            raise MissingDatasetError(
+                f"{who} needs dataset '{name}' {spec.shape}, but '{self.path}' holds no committed epoch of it; "
+                f"record at least one epoch ({spec.how_to_add})"
+            )
         raise MissingDatasetError(
             f"{who} needs dataset '{name}' {spec.shape} ({spec.description}), which '{self.path}' lacks; "
             f"add it with {spec.how_to_add}"
         )
 
     def shape(self, name: str) -> tuple[int, ...]:
-        if name == "probs" and "probs" not in self.file:
-            return self._ds("logits").shape
+        if name == "probs" and "probs" not in self._present:
+            return tuple(self._ds("logits").shape)
         ds = self._ds(name)
-        if name.startswith("epoch_"):
-            return (self._committed_epochs(ds),) + tuple(ds.shape[1:])
+        if dataset_spec(name).epochs:
+            return (self._committed_epochs(ds, name),) + tuple(ds.shape[1:])
         return tuple(ds.shape)
 
-    @staticmethod
-    def _committed_epochs(ds: h5py.Dataset) -> int:
+    def _committed_epochs(self, ds: h5py.Dataset, name: str = "") -> int:
         """Epoch rows to trust: the ATTR_COMMITTED_EPOCHS attribute when present, else all rows."""
         committed = ds.attrs.get(ATTR_COMMITTED_EPOCHS)
-        return int(ds.shape[0]) if committed is None else min(int(committed), int(ds.shape[0]))
+        if committed is None:
+            return int(ds.shape[0])
+        value = _int_attr(committed, f"attribute '{ATTR_COMMITTED_EPOCHS}' of '{name}' in '{self.path}'")
+        if value < 0:
+            raise PoolFormatError(f"attribute '{ATTR_COMMITTED_EPOCHS}' of '{name}' in '{self.path}' is {value}; it must be >= 0")
+        return min(value, int(ds.shape[0]))
+
+    def stores(self, name: str) -> bool:
+        """Whether the file itself holds dataset ``name`` (``probs`` is not derived here)."""
+        return name in self._present
+
+    def created_by(self) -> str:
+        """The root ``created_by`` attribute ("" when absent or unreadable)."""
+        try:
+            value = _text_attr(self.file.attrs.get(ATTR_CREATED_BY, ""))
+        except H5_ERRORS:
+            return ""
+        return value if isinstance(value, str) else ""
 
     def dtype(self, name: str) -> np.dtype:
-        if name == "probs" and "probs" not in self.file:
+        if name == "probs" and "probs" not in self._present:
             return self._ds("logits").dtype
         return self._ds(name).dtype
 
     def score_names(self) -> list[str]:
-        group = self.file.get(SCORES_GROUP)
-        return sorted(group.keys()) if isinstance(group, h5py.Group) else []
+        prefix = SCORES_GROUP + "/"
+        return sorted(n[len(prefix):] for n in self._present if n.startswith(prefix))
 
     def datasets(self) -> list[str]:
-        """Every dataset path in the file, known or not."""
-        names: list[str] = []
-        self.file.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-        return sorted(names)
+        """Every dataset path in the file, known or not (links are not followed)."""
+        return [entry["name"] for entry in self.listing() if entry["link"] is None]
+
+    def listing(self) -> list[dict]:
+        """Every dataset and link in the file, known or not, without following links:
+        dicts of ``name``, ``shape``, ``dtype``, ``known`` and ``link`` (None, "soft" or "external")."""
+        found: list[dict] = []
+
+        def walk(group, prefix: str, depth: int) -> None:
+            if depth > 32:
+                return
+            for key in group.keys():
+                name = prefix + key
+                link = group.get(key, getlink=True)
+                if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                    kind = "soft" if isinstance(link, h5py.SoftLink) else "external"
+                    found.append({"name": name, "shape": [], "dtype": "", "known": False, "link": kind})
+                    continue
+                obj = group[key]
+                if isinstance(obj, h5py.Group):
+                    walk(obj, name + "/", depth + 1)
+                elif isinstance(obj, h5py.Dataset):
+                    found.append({"name": name, "shape": [int(s) for s in obj.shape], "dtype": str(obj.dtype),
+                                  "known": name in self._present, "link": None})
+
+        try:
+            walk(self.file, "", 0)
+        except H5_ERRORS as exc:
+            raise self._corrupt("listing its datasets", exc) from None
+        return sorted(found, key=lambda d: d["name"])
 
     def class_names(self) -> list[str] | None:
-        if "class_names" not in self.file:
+        if "class_names" not in self._present:
             return None
-        return [v.decode() if isinstance(v, bytes) else str(v) for v in self._ds("class_names")[()]]
+        raw = self._block("class_names", 0, self.n_classes)
+        self._checker("class_names")("class_names", raw)
+        return [_decoded(v) for v in raw.tolist()]
 
     # -- reading --------------------------------------------------------------------------
     def _checker(self, name: str):
-        if name in ("epoch_preds",):
-            return lambda nm, block, off: checks.check_labels(nm, block, self.n_classes, off, allow_unknown=False)
-        if name in ("labels", "truth"):
-            return lambda nm, block, off: checks.check_labels(nm, block, self.n_classes, off)
-        if name == "cost":
-            return checks.check_positive
-        if name == "cd/present":
-            return _check_flags
-        if name in ("regions/classes", "truth_boxes/classes"):
-            return lambda nm, block, off: checks.check_labels(nm, block, self.n_classes, off, allow_unknown=False)
-        if name == "regions/scores":
-            return checks.check_unit_interval
-        if name == "regions/tracks":
-            return checks.check_tracks
-        if name == "video/frame":
-            return checks.check_frame_numbers
-        if name == "video/id":
-            return lambda nm, block, off: None  # any integers; uniqueness of (video, frame) is checked on use
-        kind = dataset_spec(name).kind
-        if kind == "count":
-            return checks.check_counts
-        if name == "regions/weights":
-            return checks.check_nonnegative
-        return checks.check_probabilities if kind == "prob" else checks.check_finite
+        """The value check of ``name`` from the format table, bound to this pool's sizes."""
+        present = None
+        if name == "cd/mixtures":
+            def present(start, stop):
+                return self._block("cd/present", start, stop).astype(bool)
+        return value_check(dataset_spec(name), n_classes=self.n_classes, n_rows=self.n_rows, sizes=self._sizes,
+                           present=present)
+
+    def _block(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` along the dataset's block axis, read with h5py errors turned into
+        PoolFormatError (a corrupt chunk, a truncated file)."""
+        ds = self._ds(name)
+        spec = dataset_spec(name)
+        try:
+            if spec.axis == 0:
+                block = ds[start:stop]
+            else:
+                block = ds[:self._committed_epochs(ds, name), start:stop]
+        except AlselectError:
+            raise
+        except H5_ERRORS as exc:
+            raise self._corrupt(f"reading '{name}' rows {start}:{stop}", exc) from None
+        return block
 
     def iter_rows(self, name: str, *, dtype=None, progress: Progress | None = None,
                   block_bytes: int = READ_BLOCK_BYTES, raw: bool = False) -> Iterator[tuple[int, np.ndarray]]:
-        """Stream a per-sample dataset in validated blocks of rows.
+        """Stream a dataset in validated blocks of rows.
 
-        Yields ``(start, block)`` where ``block`` covers rows ``start:start+len``. The sample
-        axis is axis 0, except for the per-epoch datasets ``epoch_preds`` (E, N) and
-        ``epoch_probs`` (E, N, C), whose blocks are ``[:, start:stop]``. ``probs`` is derived
-        from ``logits`` by a stable softmax when the pool stores only logits.
+        Yields ``(start, block)`` where ``block`` covers rows ``start:start+len`` of the
+        dataset's block axis (the format table's ``axis``): axis 0, except for the per-epoch
+        datasets ``epoch_preds`` (E, N) and ``epoch_probs`` (E, N, C), whose blocks are
+        ``[:, start:stop]``. ``probs`` is derived from ``logits`` by a stable softmax when the
+        pool stores only logits.
 
         Parameters
         ----------
@@ -386,25 +494,19 @@ class Pool:
             caller that validates in its own pass calls :meth:`check_block` on any block it
             flags, which raises the very error this method would have raised.
         """
-        derive = name == "probs" and "probs" not in self.file
+        derive = name == "probs" and "probs" not in self._present
         source = "logits" if derive else name
         self.require(name)
-        ds = self._ds(source)
-        axis = 1 if source.startswith("epoch_") else 0
-        n = ds.shape[axis]
-        row_bytes = max(1, ds.dtype.itemsize * int(np.prod(ds.shape)) // max(1, n))
+        spec = dataset_spec(source)
+        shape = self.shape(source)
+        n = shape[spec.axis]
+        row_bytes = max(1, self.dtype(source).itemsize * int(np.prod(shape, dtype=object)) // max(1, n))
         step = max(1, block_bytes // row_bytes)
         check = self._checker(source)
         for start in range(0, n, step):
             stop = min(n, start + step)
             interrupt.check()  # h5py defers signals (see alselect.interrupt)
-            try:
-                block = ds[start:stop] if axis == 0 else ds[:self._committed_epochs(ds), start:stop]
-            except OSError as exc:
-                raise PoolFormatError(
-                    f"reading '{source}' rows {start}:{stop} of '{self.path}' failed ({exc}); the file is "
-                    "probably truncated or corrupt: rebuild it"
-                ) from None
+            block = self._block(source, start, stop)
             if raw and not derive:
                 yield start, block
                 if progress is not None:
@@ -420,14 +522,15 @@ class Pool:
                 progress(stop - start)
 
     def _check_block(self, source: str, block: np.ndarray, start: int, check) -> np.ndarray:
-        """Validate one stored block; float16 comes back widened to float32."""
-        if block.dtype == np.float16:  # numpy's float16 arithmetic is emulated and slow
+        """Validate one stored block with the table's check; float16 comes back widened to float32
+        (numpy's float16 arithmetic is emulated and slow), checked with the float16 tolerance."""
+        spec = dataset_spec(source)
+        if block.dtype == np.float16 and spec.check != "check_mixtures":
             block = block.astype(np.float32)
-            if check is checks.check_probabilities:
+            if spec.check == "check_probabilities":
                 checks.check_probabilities(source, block, start, stored="float16")
-            else:
-                check(source, block, start)
-        else:
+                return block
+        if check is not None:
             check(source, block, start)
         return block
 
@@ -439,12 +542,12 @@ class Pool:
         """Read a whole dataset into memory (validated block by block)."""
         self.require(name)
         shape = self.shape(name)
-        if name == "probs" and "probs" not in self.file:
+        if name == "probs" and "probs" not in self._present:
             out_dtype = np.dtype(dtype or (np.float64 if self.dtype("logits") == np.float64 else np.float32))
         else:
             out_dtype = np.dtype(dtype or self.dtype(name))
         out = np.empty(shape, dtype=out_dtype)
-        axis = 1 if name.startswith("epoch_") else 0
+        axis = dataset_spec("logits" if name == "probs" and "probs" not in self._present else name).axis
         for start, block in self.iter_rows(name, dtype=out_dtype, progress=progress):
             if axis == 0:
                 out[start:start + block.shape[0]] = block
@@ -463,31 +566,23 @@ class Pool:
         """
         self.require("cd/mixtures")
         present = self.read("cd/present").astype(bool)
-        mixtures = np.empty(self.shape("cd/mixtures"), dtype=dtype)
-        ds = self._ds("cd/mixtures")
-        step = max(1, READ_BLOCK_BYTES // max(1, ds.dtype.itemsize * self.n_classes ** 2))
-        for start in range(0, self.n_rows, step):
-            block = ds[start:start + step]
-            checks.check_mixtures("cd/mixtures", block, present[start:start + step], start)
-            mixtures[start:start + block.shape[0]] = block
-            if progress is not None:
-                progress(block.shape[0])
-        counts = self.read("cd/counts").astype(np.int64) if "cd/counts" in self.file else None
+        mixtures = self.read("cd/mixtures", dtype=dtype, progress=progress)
+        counts = self.read("cd/counts").astype(np.int64) if "cd/counts" in self._present else None
         return mixtures, present, counts
 
     def region_offsets(self) -> np.ndarray:
         """The (N+1,) CSR offsets of the region data (validated on open)."""
         self.require("regions/offsets")
-        return self._ds("regions/offsets")[()].astype(np.int64)
+        return self._block("regions/offsets", 0, self.n_rows + 1).astype(np.int64)
 
     def labeled_rows(self) -> np.ndarray:
         """Sorted row numbers of the labeled samples: rows listed in ``labeled`` plus rows whose
         ``labels`` entry is >= 0 (the union, see docs/file-format.md)."""
         if self._labeled_rows is None:
             parts = []
-            if "labeled" in self.file:
-                parts.append(self._ds("labeled")[()].astype(np.int64))
-            if "labels" in self.file:
+            if "labeled" in self._present:
+                parts.append(self._block("labeled", 0, self._present["labeled"].shape[0]).astype(np.int64))
+            if "labels" in self._present:
                 labels = self.read("labels")
                 parts.append(np.flatnonzero(labels >= 0))
             self._labeled_rows = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
@@ -496,19 +591,16 @@ class Pool:
     def ids(self) -> np.ndarray:
         """The sample ids (int64 or str array); row numbers when the pool has no ``ids``."""
         if self._ids is None:
-            if "ids" not in self.file:
+            if "ids" not in self._present:
                 self._ids = np.arange(self.n_rows, dtype=np.int64)
             else:
-                raw = self._ds("ids")[()]
-                if raw.dtype.kind in "OS":
-                    raw = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in raw], dtype=str)
-                else:
-                    raw = raw.astype(np.int64)
+                raw = self._block("ids", 0, self.n_rows)
                 try:
-                    checks.check_unique_ids(raw)
+                    self._checker("ids")("ids", raw)
                 except PoolValueError as exc:
-                    raise PoolValueError(f"{exc} (in '{self.path}'; rebuild the pool with unique ids)") from None
-                self._ids = raw
+                    raise PoolValueError(f"{exc} (in '{self.path}'; rebuild the pool with valid, unique ids)") from None
+                self._ids = raw.astype(np.int64) if raw.dtype.kind in "iu" else \
+                    np.array([_decoded(v) for v in raw.tolist()], dtype=str)
         return self._ids
 
     def rows_for_ids(self, tokens, what: str = "ids") -> np.ndarray:
@@ -516,13 +608,19 @@ class Pool:
         ids = self.ids()
         tokens = [str(t).strip() for t in tokens]
         if ids.dtype.kind in "iu":
-            try:
-                wanted = np.array([int(t) for t in tokens], dtype=np.int64)
-            except ValueError:
-                bad = next(t for t in tokens if not t.lstrip("-").isdigit())
-                raise PoolValueError(f"{what}: id {bad!r} is not an integer, but this pool's ids are integers") from None
+            wanted = np.empty(len(tokens), dtype=np.int64)
+            for i, token in enumerate(tokens):
+                try:
+                    value = int(token)
+                except ValueError:
+                    raise PoolValueError(f"{what}: id {token!r} is not an integer, but this pool's ids are integers") from None
+                if not -(1 << 63) <= value < (1 << 63):
+                    raise PoolValueError(f"{what}: id {token!r} is not in the pool '{self.path}' (check the id list)")
+                wanted[i] = value
         else:
             wanted = np.array(tokens, dtype=str)
+        if wanted.size == 0:
+            return np.empty(0, dtype=np.int64)
         order = np.argsort(ids, kind="stable")
         pos = np.searchsorted(ids[order], wanted)
         pos = np.minimum(pos, len(ids) - 1)
@@ -535,38 +633,36 @@ class Pool:
             )
         return order[pos].astype(np.int64)
 
+    def _validated_names(self) -> list[str]:
+        return [n for n in self._present if not dataset_spec(n).whole and self.has(n)]
+
+    def validation_rows(self) -> int:
+        """Rows :meth:`problems` reads, for a progress bar."""
+        return sum(self.shape(n)[dataset_spec(n).axis] for n in self._validated_names())
+
     def problems(self, progress: Progress | None = None) -> list[str]:
         """Validate every value of every known dataset; return the problems found (empty = valid)."""
         found: list[str] = []
-        names = [n for n in ("probs", "logits", "embeddings", "mc_probs", "epoch_preds", "epoch_probs",
-                             "labels", "truth", "cost") if n in self.file]
-        names += [f"{SCORES_GROUP}/{s}" for s in self.score_names()]
-        names += [n for n in ("regions/probs", "regions/weights", "regions/features", "regions/boxes",
-                              "cd/present", "cd/counts") if n in self.file]
-        names += [n for n in ("regions/scores", "regions/classes", "regions/tracks", "video/frame",
-                              "motion/forward", "motion/backward", "truth_boxes/boxes", "truth_boxes/classes")
-                  if n in self.file]
-        if "cd/mixtures" in self.file:
-            try:
-                self.read_cd()
-            except (PoolValueError, PoolFormatError) as exc:
-                found.append(str(exc))
-        for name in names:
+        for name in self._validated_names():
             try:
                 for _ in self.iter_rows(name, progress=progress):
                     pass
             except (PoolValueError, PoolFormatError) as exc:
                 found.append(str(exc))
-        if "ids" in self.file:
-            try:
-                self.ids()
-            except PoolValueError as exc:
-                found.append(str(exc))
+        for name, read in (("ids", self.ids), ("class_names", self.class_names)):
+            if name in self._present:
+                try:
+                    read()
+                except (PoolValueError, PoolFormatError) as exc:
+                    found.append(str(exc))
         return found
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()
+        except H5_ERRORS:
+            pass  # read-only: nothing to lose
 
     def __enter__(self) -> "Pool":
         return self

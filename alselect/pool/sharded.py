@@ -230,6 +230,24 @@ class ShardedPool:
         raise PoolFormatError(f"reading '{name}' of a sharded pool ('{self.path}') is supported on one pool file "
                               "only; write the pool as one file for this strategy")
 
+    def listing(self) -> list[dict]:
+        """The first shard's datasets and links (see :meth:`Pool.listing`), with pool-wide shapes."""
+        entries = []
+        for entry in self._ref.listing():
+            if entry["known"] and entry["link"] is None and not entry["name"].startswith("history/"):
+                entry = dict(entry, shape=[int(s) for s in self.shape(entry["name"])])
+            entries.append(entry)
+        return entries
+
+    def validation_rows(self) -> int:
+        return sum(shard.validation_rows() for _, shard in self.live())
+
+    def stores(self, name: str) -> bool:
+        return self._ref.stores(name)
+
+    def created_by(self) -> str:
+        return self._ref.created_by()
+
     def problems(self, progress: Progress | None = None) -> list[str]:
         """Every shard's problems (prefixed by the shard), plus pool-wide id uniqueness."""
         found = []

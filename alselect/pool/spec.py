@@ -1,24 +1,33 @@
 """The pool file format: names, versions and the table of datasets.
 
 The prose specification is ``docs/file-format.md``; this module is its machine-readable half.
-Everything that names a dataset (validation, error messages, ``inspect``, ``pack``) reads
-this table, so the spec, the checks and the messages cannot drift apart.
+:data:`DATASETS` is the one table the reader, the writer, the ``pack`` options, ``inspect``,
+the ``infer`` sink and the epoch recorder follow: adding a dataset is one row here plus its
+paragraph in the docs (a test checks the docs' table against this one).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
+from typing import Callable
 
 #: Value of the root attribute ``format``: marks an HDF5 file as an alselect pool.
 FORMAT_NAME = "alselect-pool"
 #: Highest format version this release reads. Files are stamped with the lowest version that
-#: covers their content: 1, or 2 when they hold region data (``regions/``) or CD summaries (``cd/``),
-#: or 3 when they hold video or detection data (:data:`V3_GROUPS`, :data:`V3_DATASETS`).
+#: covers their content (the highest ``version`` of the datasets they hold).
 FORMAT_VERSION = 3
-#: Groups introduced by version 2.
+#: Groups introduced by version 2 (the table's ``version`` column is what the code uses).
 REGIONS_GROUP = "regions"
 CD_GROUP = "cd"
 V2_GROUPS = (REGIONS_GROUP, CD_GROUP)
+#: Groups introduced by version 3: video structure, motion fields, ground-truth boxes.
+VIDEO_GROUP = "video"
+MOTION_GROUP = "motion"
+TRUTH_BOXES_GROUP = "truth_boxes"
+V3_GROUPS = (VIDEO_GROUP, MOTION_GROUP, TRUTH_BOXES_GROUP)
+#: On ``motion/forward`` and ``motion/backward``: pixels per motion-grid cell (default 1).
+ATTR_MOTION_STRIDE = "stride"
 #: Groups introduced by version 3: video structure, motion fields, ground-truth boxes.
 VIDEO_GROUP = "video"
 MOTION_GROUP = "motion"
@@ -32,10 +41,11 @@ ATTR_MOTION_STRIDE = "stride"
 ATTR_FORMAT = "format"
 ATTR_VERSION = "format_version"
 ATTR_CREATED_BY = "created_by"
-#: Every dataset carries its own element version (anndata-style), so elements can evolve
-#: independently of the container.
+#: Per-dataset attributes (anndata-style element encoding): the element's encoding type and its
+#: version, so elements can evolve independently of the container. Missing attributes read as
+#: the dataset's encoding and version 1 (files written before they existed).
+ATTR_ENCODING_TYPE = "encoding_type"
 ATTR_ELEMENT_VERSION = "element_version"
-ELEMENT_VERSION = 1
 #: On the per-epoch datasets: how many leading epoch rows are complete. Written by the epoch
 #: recorder after each epoch's row is flushed, so a crash mid-write never exposes a partial row.
 ATTR_COMMITTED_EPOCHS = "committed_epochs"
@@ -47,103 +57,351 @@ ATTR_LOW_BUDGET_GUARD = "low_budget_guard"
 #: Group holding named external per-sample scores.
 SCORES_GROUP = "scores"
 
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One dataset of the pool format."""
-
-    name: str
-    shape: str  # symbolic, e.g. "(N, C)"
-    kind: str  # "prob", "float", "int", "label", "index", "ids", "str"
-    description: str
-    how_to_add: str
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in [
-        DatasetSpec("ids", "(N,)", "ids", "unique sample ids (int64 or UTF-8 strings); row numbers when absent",
-                    "`alselect pack ... --ids IDS.txt`"),
-        DatasetSpec("probs", "(N, C)", "prob", "class probabilities of the current model",
-                    "`alselect pack ... --probs P.npy` (or `--logits L.npy`), or `alselect infer`"),
-        DatasetSpec("logits", "(N, C)", "float", "class logits; readers derive probs by a stable softmax when probs is absent",
-                    "`alselect pack ... --logits L.npy`"),
-        DatasetSpec("class_names", "(C,)", "str", "class names, UTF-8", "`alselect pack ... --class-names NAMES.txt`"),
-        DatasetSpec("embeddings", "(N, D)", "float", "penultimate-layer embeddings",
-                    "`alselect pack ... --embeddings E.npy`, or `alselect infer --embedding-layer NAME`"),
-        DatasetSpec("mc_probs", "(N, T, C)", "prob", "Monte-Carlo-dropout samples or ensemble-member probabilities",
-                    "`alselect pack ... --mc-probs M.npy`, or `alselect infer --mc-samples T`"),
-        DatasetSpec("epoch_preds", "(E, N)", "label", "predicted labels of every row after each training epoch",
-                    "`alselect pack ... --epoch-preds T.npy`, or record them during training with `alselect.record.EpochRecorder`"),
-        DatasetSpec("epoch_probs", "(E, N, C)", "prob", "per-epoch class probabilities (optional companion of epoch_preds)",
-                    "`alselect pack ... --epoch-probs T.npy`"),
-        DatasetSpec("labels", "(N,)", "label", "labels known so far, -1 = unknown", "`alselect pack ... --labels Y.npy`"),
-        DatasetSpec("labeled", "(K,)", "index", "row numbers of already-labeled samples, sorted, unique",
-                    "`alselect pack ... --labeled IDX.txt`"),
-        DatasetSpec("truth", "(N,)", "label", "ground-truth labels kept aside for evaluation; never read by strategies",
-                    "`alselect pack ... --truth Y.npy`"),
-        DatasetSpec("cost", "(N,)", "float", "annotation cost of each sample (> 0), e.g. clicks for a mask",
-                    "`alselect pack ... --cost C.npy`"),
-        DatasetSpec("regions/offsets", "(N+1,)", "offsets",
-                    "CSR offsets: the regions of sample i are rows offsets[i]:offsets[i+1] (format v2)",
-                    "`alselect pack ... --region-offsets O.npy --region-probs R.npy`"),
-        DatasetSpec("regions/probs", "(R, C)", "prob", "class probabilities of every region (pixel, superpixel, box)",
-                    "`alselect pack ... --region-probs R.npy --region-offsets O.npy`, or `alselect infer --task detection`"),
-        DatasetSpec("regions/weights", "(R,)", "float", "optional non-negative weight of every region (e.g. its pixel area)",
-                    "`alselect pack ... --region-weights W.npy`"),
-        DatasetSpec("regions/features", "(R, D)", "float", "features of every region",
-                    "`alselect pack ... --region-features F.npy`"),
-        DatasetSpec("regions/boxes", "(R, 4)", "float", "boxes (x1, y1, x2, y2) of every region (detection)",
-                    "`alselect pack ... --region-boxes B.npy`"),
-        DatasetSpec("cd/mixtures", "(N, C, C)", "mixture",
-                    "per-sample class mixtures P_I^c (CDAL Eq. 1); row c is the mixture of pseudo-class c",
-                    "`alselect pack ... --cd-mixtures M.npy --class-present K.npy`, or `alselect infer --task segmentation`"),
-        DatasetSpec("cd/present", "(N, C)", "bool", "whether pseudo-class c occurs in the sample",
-                    "`alselect pack ... --class-present K.npy`"),
-        DatasetSpec("cd/counts", "(N, C)", "count", "regions (or pixels) per pseudo-class in each sample",
-                    "`alselect pack ... --class-counts N.npy`, or `alselect infer --task segmentation`"),
-        DatasetSpec("regions/scores", "(R,)", "unit", "detection score of every region, in [0, 1] (format v3)",
-                    "`alselect pack ... --region-scores S.npy`"),
-        DatasetSpec("regions/classes", "(R,)", "label", "predicted class of every region; argmax of regions/probs when absent (format v3)",
-                    "`alselect pack ... --region-classes K.npy`"),
-        DatasetSpec("regions/tracks", "(R, 2k, 4)", "tracks",
-                    "each region's box tracked into frames -k..-1, +1..+k of its video; NaN rows = lost (format v3)",
-                    "`alselect pack ... --region-tracks T.npy`"),
-        DatasetSpec("video/id", "(N,)", "index", "video of every sample (int64, any values) (format v3)",
-                    "`alselect pack ... --video-ids V.npy --frames F.npy`, or `alselect infer` with a dataset that yields video ids"),
-        DatasetSpec("video/frame", "(N,)", "index", "frame number of every sample within its video, >= 0, unique per video (format v3)",
-                    "`alselect pack ... --frames F.npy --video-ids V.npy`, or `alselect infer` with a dataset that yields frame numbers"),
-        DatasetSpec("motion/forward", "(N, H, W, 2)", "float",
-                    "motion (dx, dy) in pixels from each frame to the next frame of its video, on a grid of "
-                    "`stride`-pixel cells (format v3)",
-                    "`alselect pack ... --motion-forward M.npy --motion-backward B.npy`"),
-        DatasetSpec("motion/backward", "(N, H, W, 2)", "float",
-                    "motion (dx, dy) in pixels from each frame to the previous frame of its video (format v3)",
-                    "`alselect pack ... --motion-backward B.npy --motion-forward M.npy`"),
-        DatasetSpec("truth_boxes/offsets", "(N+1,)", "offsets",
-                    "CSR offsets of the ground-truth boxes: sample i owns boxes offsets[i]:offsets[i+1]; evaluation only (format v3)",
-                    "`alselect pack ... --truth-box-offsets O.npy --truth-boxes B.npy`"),
-        DatasetSpec("truth_boxes/boxes", "(G, 4)", "float", "ground-truth boxes (x1, y1, x2, y2); never read by learning strategies (format v3)",
-                    "`alselect pack ... --truth-boxes B.npy --truth-box-offsets O.npy`"),
-        DatasetSpec("truth_boxes/classes", "(G,)", "label", "class of every ground-truth box (format v3)",
-                    "`alselect pack ... --truth-box-classes K.npy`"),
-        DatasetSpec("history/rows", "(M,)", "index", "labeling history: the row of each label change "
-                    "(valid entries: the group attribute 'committed')", "`alselect label POOL --from FILE`"),
-        DatasetSpec("history/labels", "(M,)", "label", "labeling history: the new label", "`alselect label`"),
-        DatasetSpec("history/previous", "(M,)", "label", "labeling history: the label before (-1 = none)",
-                    "`alselect label`"),
-        DatasetSpec("history/cycle", "(M,)", "int", "labeling history: the active-learning cycle (>= 1)",
-                    "`alselect label`"),
-        DatasetSpec("history/time", "(M,)", "float", "labeling history: when, in seconds since the epoch (UTC)",
-                    "`alselect label`"),
-        DatasetSpec(SCORES_GROUP + "/<name>", "(N,)", "float", "named external per-sample scores (VAAL, predicted loss, ...)",
-                    "`alselect pack ... --score NAME=S.npy`"),
-    ]
+#: Dtype rules (``DatasetSpec.dtype``): which storage dtypes a dataset may have.
+DTYPE_RULES = {
+    "float": "float16, float32 or float64",
+    "integer": "any integer type",
+    "flags": "bool, or integers holding only 0/1",
+    "ids": "integers, or UTF-8 strings",
+    "string": "UTF-8 strings",
 }
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset of the pool format (one row of :data:`DATASETS`).
+
+    Attributes
+    ----------
+    name : str
+        Path in the file; ``scores/<name>`` stands for every dataset of the ``scores`` group.
+    dims : tuple of str
+        Symbolic shape. ``N`` samples, ``C`` classes (both fixed by ``probs``/``logits``),
+        ``N+1``, or a free size (``D``, ``T``, ``E``, ``R``, ``K``) bound by the first dataset
+        that uses it, or a literal such as ``"4"``.
+    dtype : str
+        Key of :data:`DTYPE_RULES`.
+    check : str or None
+        Name of the value check in :mod:`alselect.validation`, applied block by block; its
+        ``n_classes``/``n_rows``/``n_regions``/``present`` arguments are filled in by the caller.
+    check_kwargs : tuple of (key, value)
+        Fixed extra arguments of the check (e.g. ``allow_unknown=False``).
+    dim_args : tuple of (argument, dim)
+        Check arguments filled with a size of the pool (e.g. ``n_regions`` from ``R``).
+    whole : bool
+        The check needs the whole dataset at once (offsets, row lists, ids), not blocks of rows.
+    axis : int
+        Axis that is read in blocks (the sample axis N, or R for region data).
+    growable : bool
+        Created resizable along axis 0, so rows can be appended (epochs, regions).
+    flag, metavar, help : str or None
+        The ``alselect pack`` option that fills the dataset (``None``: not packed).
+    source : str
+        How ``pack`` reads the option: ``array`` (.npy/.npz), ``rows`` (row numbers, one per
+        line), ``ids``, ``lines`` (one string per line) or ``named-arrays`` (NAME=FILE, repeatable).
+    arg : str
+        Keyword of :func:`alselect.write_pool` (and the ``pack`` parameter).
+    store : str or None
+        Storage dtype the writer converts to (``None``: keep the input's).
+    requires : tuple of str
+        Datasets that must be present with this one.
+    version : int
+        Format version that introduced the dataset.
+    encoding : str
+        Element encoding type, written as the ``encoding_type`` attribute.
+    element_version : int
+        Highest element version this release reads and the one it writes.
+    description, how_to_add : str
+        For docs, ``inspect`` and "missing dataset" errors.
+    """
+
+    name: str
+    dims: tuple[str, ...]
+    dtype: str
+    check: str | None
+    description: str
+    how_to_add: str
+    flag: str | None = None
+    metavar: str = "X.npy"
+    help: str = ""
+    source: str = "array"
+    arg: str = ""
+    store: str | None = None
+    check_kwargs: tuple = ()
+    dim_args: tuple = ()
+    whole: bool = False
+    axis: int = 0
+    growable: bool = False
+    requires: tuple[str, ...] = ()
+    version: int = 1
+    encoding: str = "array"
+    element_version: int = 1
+
+    @property
+    def shape(self) -> str:
+        """The symbolic shape as text, e.g. ``(N, C)``."""
+        return "(" + ", ".join(self.dims) + ("," if len(self.dims) == 1 else "") + ")"
+
+    @property
+    def row_dims(self) -> str:
+        return self.dims[self.axis]
+
+    @property
+    def epochs(self) -> bool:
+        """Per-epoch dataset: axis 0 is E, trusted up to ``committed_epochs``."""
+        return self.dims[0] == "E"
+
+
+def _row(name, dims, dtype, check, description, how_to_add, **kw) -> DatasetSpec:
+    kw.setdefault("arg", name.replace("/", "_"))
+    return DatasetSpec(name, tuple(dims), dtype, check, description, how_to_add, **kw)
+
+
+_PACK = "`alselect pack ... "
+
+#: The datasets of the format, in ``pack``-option order.
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in [
+        _row("probs", ("N", "C"), "float", "check_probabilities", "class probabilities of the current model",
+             _PACK + "--probs P.npy` (or `--logits L.npy`), or `alselect infer`",
+             flag="--probs", metavar="P.npy", help="Class probabilities (N, C)."),
+        _row("logits", ("N", "C"), "float", "check_finite",
+             "class logits; readers derive probs by a stable softmax when probs is absent",
+             _PACK + "--logits L.npy`", flag="--logits", metavar="L.npy",
+             help="Class logits (N, C); probabilities are derived by a stable softmax."),
+        _row("embeddings", ("N", "D"), "float", "check_finite", "penultimate-layer embeddings",
+             _PACK + "--embeddings E.npy`, or `alselect infer --embedding-layer NAME`",
+             flag="--embeddings", metavar="E.npy", help="Embeddings (N, D)."),
+        _row("mc_probs", ("N", "T", "C"), "float", "check_probabilities",
+             "Monte-Carlo-dropout samples or ensemble-member probabilities",
+             _PACK + "--mc-probs M.npy`, or `alselect infer --mc-samples T`",
+             flag="--mc-probs", metavar="M.npy", help="MC-dropout / ensemble probabilities (N, T, C)."),
+        _row("epoch_preds", ("E", "N"), "integer", "check_labels", "predicted labels of every row after each training epoch",
+             _PACK + "--epoch-preds T.npy`, or record them during training with `alselect.record.EpochRecorder`",
+             flag="--epoch-preds", metavar="T.npy", help="Per-epoch predicted labels (E, N).",
+             check_kwargs=(("allow_unknown", False),), axis=1, growable=True),
+        _row("epoch_probs", ("E", "N", "C"), "float", "check_probabilities",
+             "per-epoch class probabilities (optional companion of epoch_preds)", _PACK + "--epoch-probs T.npy`",
+             flag="--epoch-probs", metavar="T.npy", help="Per-epoch probabilities (E, N, C).",
+             axis=1, growable=True, requires=("epoch_preds",)),
+        _row("labels", ("N",), "integer", "check_labels", "labels known so far, -1 = unknown",
+             _PACK + "--labels Y.npy`", flag="--labels", metavar="Y.npy",
+             help="Labels known so far (N,), -1 = unknown.", store="int64"),
+        _row("truth", ("N",), "integer", "check_labels",
+             "ground-truth labels kept aside for evaluation; never read by strategies", _PACK + "--truth Y.npy`",
+             flag="--truth", metavar="Y.npy", help="Ground-truth labels for evaluation only (N,).", store="int64"),
+        _row("labeled", ("K",), "integer", "check_row_indices", "row numbers of already-labeled samples, sorted, unique",
+             _PACK + "--labeled IDX.txt`", flag="--labeled", metavar="IDX.txt",
+             help="Already-labeled rows, one row number per line.", source="rows", store="int64", whole=True),
+        _row("ids", ("N",), "ids", "check_ids",
+             "unique sample ids: int64, or UTF-8 strings without '#', tabs, line breaks or surrounding spaces; "
+             "row numbers when absent",
+             _PACK + "--ids IDS.txt`", flag="--ids", metavar="IDS.txt",
+             help="Sample ids, one per line (integers or strings).", source="ids", whole=True,
+             encoding="string-array"),
+        _row("history/rows", ("M",), "integer", None,
+             "labeling history: the row of each label change (valid entries: the group attribute 'committed')",
+             "`alselect label POOL --from FILE`", growable=True, version=3),
+        _row("history/labels", ("M",), "integer", "check_labels", "labeling history: the new label",
+             "`alselect label`", check_kwargs=(("allow_unknown", False),), growable=True, version=3),
+        _row("history/previous", ("M",), "integer", "check_labels", "labeling history: the label before (-1 = none)",
+             "`alselect label`", growable=True, version=3),
+        _row("history/cycle", ("M",), "integer", "check_counts", "labeling history: the active-learning cycle (>= 1)",
+             "`alselect label`", growable=True, version=3),
+        _row("history/time", ("M",), "float", "check_finite",
+             "labeling history: when, in seconds since the epoch (UTC)", "`alselect label`", growable=True, version=3),
+        _row(SCORES_GROUP + "/<name>", ("N",), "float", "check_finite",
+             "named external per-sample scores (VAAL, predicted loss, ...)", _PACK + "--score NAME=S.npy`",
+             flag="--score", metavar="NAME=S.npy", help="Named external score (N,) (repeatable).",
+             source="named-arrays", arg="scores"),
+        _row("cost", ("N",), "float", "check_positive", "annotation cost of each sample (> 0), e.g. clicks for a mask",
+             _PACK + "--cost C.npy`", flag="--cost", metavar="C.npy", help="Annotation cost per sample (N,), > 0."),
+        _row("class_names", ("C",), "string", "check_class_names", "class names, UTF-8",
+             _PACK + "--class-names NAMES.txt`", flag="--class-names", metavar="NAMES.txt",
+             help="Class names, one per line.", source="lines", whole=True, encoding="string-array"),
+        _row("regions/probs", ("R", "C"), "float", "check_probabilities",
+             "class probabilities of every region (pixel, superpixel, box)",
+             _PACK + "--region-probs R.npy --region-offsets O.npy`, or `alselect infer --task detection`",
+             flag="--region-probs", metavar="R.npy", help="Region (pixel/superpixel/box) class probabilities (R, C).",
+             arg="region_probs", growable=True, requires=("regions/offsets",), version=2),
+        _row("regions/offsets", ("N+1",), "integer", "check_offsets",
+             "CSR offsets: the regions of sample i are rows offsets[i]:offsets[i+1]",
+             _PACK + "--region-offsets O.npy --region-probs R.npy`", flag="--region-offsets", metavar="O.npy",
+             help="CSR offsets (N+1,): sample i owns regions offsets[i]:offsets[i+1].", arg="region_offsets",
+             store="int64", whole=True, dim_args=(("n_regions", "R"),), requires=("regions/probs",), version=2,
+             encoding="csr-offsets"),
+        _row("regions/weights", ("R",), "float", "check_nonnegative",
+             "optional non-negative weight of every region (e.g. its pixel area)", _PACK + "--region-weights W.npy`",
+             flag="--region-weights", metavar="W.npy", help="Region weights (R,), e.g. pixel areas.",
+             arg="region_weights", growable=True, requires=("regions/probs",), version=2),
+        _row("regions/features", ("R", "D"), "float", "check_finite", "features of every region",
+             _PACK + "--region-features F.npy`", flag="--region-features", metavar="F.npy",
+             help="Region features (R, D).", arg="region_features", growable=True, requires=("regions/probs",),
+             version=2),
+        _row("regions/boxes", ("R", "4"), "float", "check_finite", "boxes (x1, y1, x2, y2) of every region (detection)",
+             _PACK + "--region-boxes B.npy`", flag="--region-boxes", metavar="B.npy",
+             help="Region boxes (R, 4) as x1, y1, x2, y2.", arg="region_boxes", growable=True,
+             requires=("regions/probs",), version=2),
+        _row("cd/mixtures", ("N", "C", "C"), "float", "check_mixtures",
+             "per-sample class mixtures P_I^c (CDAL Eq. 1); row c is the mixture of pseudo-class c",
+             _PACK + "--cd-mixtures M.npy --class-present K.npy`, or `alselect infer --task segmentation`",
+             flag="--cd-mixtures", metavar="M.npy", help="Precomputed per-sample class mixtures (N, C, C) (CDAL Eq. 1).",
+             arg="cd_mixtures", requires=("cd/present",), version=2),
+        _row("cd/present", ("N", "C"), "flags", "check_flags", "whether pseudo-class c occurs in the sample",
+             _PACK + "--class-present K.npy`", flag="--class-present", metavar="K.npy",
+             help="Pseudo-class present mask (N, C), with --cd-mixtures.", arg="class_present", store="uint8",
+             requires=("cd/mixtures",), version=2),
+        _row("cd/counts", ("N", "C"), "integer", "check_counts", "regions (or pixels) per pseudo-class in each sample",
+             _PACK + "--class-counts N.npy`, or `alselect infer --task segmentation`", flag="--class-counts",
+             metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).", arg="class_counts", store="int64",
+             version=2),
+        _row("regions/scores", ("R",), "float", "check_unit_interval",
+             "detection score of every region, in [0, 1]", _PACK + "--region-scores S.npy`",
+             flag="--region-scores", metavar="S.npy", help="Detection score of every region (R,), in [0, 1].",
+             arg="region_scores", growable=True, requires=("regions/probs",), version=3),
+        _row("regions/classes", ("R",), "integer", "check_labels",
+             "predicted class of every region; argmax of regions/probs when absent", _PACK + "--region-classes K.npy`",
+             flag="--region-classes", metavar="K.npy", help="Predicted class of every region (R,).",
+             arg="region_classes", store="int64", check_kwargs=(("allow_unknown", False),), growable=True,
+             requires=("regions/probs",), version=3),
+        _row("regions/tracks", ("R", "2k", "4"), "float", "check_tracks",
+             "each region's box tracked into frames -k..-1, +1..+k of its video; NaN rows = lost",
+             _PACK + "--region-tracks T.npy`", flag="--region-tracks", metavar="T.npy",
+             help="Each region's box tracked into frames -k..-1, +1..+k (R, 2k, 4); NaN = lost.",
+             arg="region_tracks", growable=True, requires=("regions/probs",), version=3),
+        _row("video/id", ("N",), "integer", None, "video of every sample (int64, any values)",
+             _PACK + "--video-ids V.npy --frames F.npy`, or `alselect infer` with a dataset that yields video ids",
+             flag="--video-ids", metavar="V.npy", help="Video of every sample (N,) integers.", arg="video_ids",
+             store="int64", requires=("video/frame",), version=3),
+        _row("video/frame", ("N",), "integer", "check_frame_numbers",
+             "frame number of every sample within its video, >= 0, unique per video",
+             _PACK + "--frames F.npy --video-ids V.npy`, or `alselect infer` with a dataset that yields frame numbers",
+             flag="--frames", metavar="F.npy", help="Frame number of every sample within its video (N,), >= 0.",
+             arg="frames", store="int64", requires=("video/id",), version=3),
+        _row("motion/forward", ("N", "H", "W", "2"), "float", "check_finite",
+             "motion (dx, dy) in pixels from each frame to the next frame of its video, on a grid of "
+             "`stride`-pixel cells", _PACK + "--motion-forward M.npy --motion-backward B.npy`",
+             flag="--motion-forward", metavar="M.npy", help="Motion (dx, dy) from each frame to the next (N, H, W, 2).",
+             arg="motion_forward", requires=("motion/backward", "video/id"), version=3),
+        _row("motion/backward", ("N", "H", "W", "2"), "float", "check_finite",
+             "motion (dx, dy) in pixels from each frame to the previous frame of its video",
+             _PACK + "--motion-backward B.npy --motion-forward M.npy`", flag="--motion-backward", metavar="M.npy",
+             help="Motion (dx, dy) from each frame to the previous (N, H, W, 2).", arg="motion_backward",
+             requires=("motion/forward", "video/id"), version=3),
+        _row("truth_boxes/boxes", ("G", "4"), "float", "check_finite",
+             "ground-truth boxes (x1, y1, x2, y2); never read by learning strategies",
+             _PACK + "--truth-boxes B.npy --truth-box-offsets O.npy`", flag="--truth-boxes", metavar="B.npy",
+             help="Ground-truth boxes (G, 4) for evaluation (oracle strategies).", arg="truth_boxes",
+             requires=("truth_boxes/offsets",), version=3),
+        _row("truth_boxes/offsets", ("N+1",), "integer", "check_offsets",
+             "CSR offsets of the ground-truth boxes: sample i owns boxes offsets[i]:offsets[i+1]; evaluation only",
+             _PACK + "--truth-box-offsets O.npy --truth-boxes B.npy`", flag="--truth-box-offsets", metavar="O.npy",
+             help="CSR offsets (N+1,) of the ground-truth boxes.", arg="truth_box_offsets", store="int64", whole=True,
+             dim_args=(("n_regions", "G"),), requires=("truth_boxes/boxes",), version=3, encoding="csr-offsets"),
+        _row("truth_boxes/classes", ("G",), "integer", "check_labels", "class of every ground-truth box",
+             _PACK + "--truth-box-classes K.npy`", flag="--truth-box-classes", metavar="K.npy",
+             help="Class of every ground-truth box (G,).", arg="truth_box_classes", store="int64",
+             check_kwargs=(("allow_unknown", False),), requires=("truth_boxes/boxes",), version=3),
+    ]
+}
+
+#: Dataset specs by ``write_pool`` keyword.
+BY_ARG: dict[str, DatasetSpec] = {spec.arg: spec for spec in DATASETS.values()}
+
+
 def dataset_spec(name: str) -> DatasetSpec:
-    """Spec of a dataset name, mapping ``scores/<x>`` to the scores entry."""
+    """Spec of a dataset name, mapping ``scores/<x>`` to the scores entry (KeyError when unknown)."""
     if name.startswith(SCORES_GROUP + "/"):
         return DATASETS[SCORES_GROUP + "/<name>"]
     return DATASETS[name]
+
+
+def is_known(name: str) -> bool:
+    try:
+        dataset_spec(name)
+    except KeyError:
+        return False
+    return name != SCORES_GROUP + "/<name>"
+
+
+def value_check(spec: DatasetSpec, **context) -> Callable | None:
+    """The spec's check from :mod:`alselect.validation` as ``f(name, block, offset=0)``.
+
+    ``context`` supplies the arguments the check declares (``n_classes``, ``n_rows``,
+    ``present``) and ``sizes``, the pool's sizes by dim symbol, for the spec's ``dim_args``;
+    ``present`` may be a callable ``(start, stop) -> block``."""
+    if spec.check is None:
+        return None
+    from .. import validation
+
+    fn = getattr(validation, spec.check)
+    params = inspect.signature(fn).parameters
+    fixed = dict(spec.check_kwargs)
+    fixed.update({k: v for k, v in context.items() if k in params and k not in ("present", "sizes")})
+    fixed.update({arg: (context.get("sizes") or {}).get(dim) for arg, dim in spec.dim_args})
+    lazy_present = "present" in params and context.get("present") is not None
+
+    def check(name, block, offset=0):
+        extra = dict(fixed)
+        if lazy_present:
+            present = context["present"]
+            extra["present"] = present(offset, offset + len(block)) if callable(present) else present
+        if "offset" in params:
+            return fn(name, block, offset=offset, **extra)
+        return fn(name, block, **extra)
+
+    return check
+
+
+def encoding_of(spec: DatasetSpec) -> dict:
+    """Attributes that stamp a dataset with its element encoding (written once, by :func:`stamp`)."""
+    return {ATTR_ENCODING_TYPE: spec.encoding, ATTR_ELEMENT_VERSION: spec.element_version}
+
+
+def stamp(ds, name: str) -> None:
+    """Write the element encoding attributes of dataset ``name`` on the h5py dataset ``ds``."""
+    try:
+        spec = dataset_spec(name)
+    except KeyError:
+        return  # not part of the format: stored as given
+    for key, value in encoding_of(spec).items():
+        ds.attrs[key] = value
+
+
+def version_for(names) -> int:
+    """The lowest format version that covers the given dataset names."""
+    version = 1
+    for name in names:
+        if is_known(name):
+            version = max(version, dataset_spec(name).version)
+    return version
+
+
+def match_dims(spec: DatasetSpec, shape: tuple, sizes: dict, shared: tuple,
+               may_be_empty: tuple = ("R", "E", "K", "M")) -> str | None:
+    """Check ``shape`` against the spec's symbolic dims; bind new ``shared`` dims in ``sizes``.
+
+    Returns None when it matches, else the expected shape as text (e.g. ``(R, C=3)``).
+    Free dims must be >= 1, except those in ``may_be_empty``: by default R (a pool may have no
+    regions), E (no epoch recorded yet), K (no labeled row listed) and M (no history entry)."""
+    want = "(" + ", ".join(f"{d}={sizes[d]}" if d in sizes else f"{d}={sizes['N'] + 1}" if d == "N+1" else d
+                           for d in spec.dims) + ("," if len(spec.dims) == 1 else "") + ")"
+    if len(shape) != len(spec.dims):
+        return want
+    local: dict[str, int] = {}
+    for dim, size in zip(spec.dims, shape):
+        if dim == "N+1":
+            ok = size == sizes["N"] + 1
+        elif dim.isdigit():
+            ok = size == int(dim)
+        elif dim[0].isdigit():  # e.g. "2k": a positive multiple of 2
+            step = int(dim.rstrip("abcdefghijklmnopqrstuvwxyz"))
+            ok = size >= step and size % step == 0
+        else:
+            bound = sizes if dim in shared else local
+            bound.setdefault(dim, int(size))
+            ok = bound[dim] == size and (size >= 1 or dim in may_be_empty)
+        if not ok:
+            return want
+    return None

@@ -1,0 +1,1 @@
+"""Helpers for training frameworks (imported only on use): :mod:`alselect.integrations.lightning`."""
