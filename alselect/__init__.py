@@ -12,6 +12,7 @@ _LAZY = {
     "select": ("alselect.selection", "select"),
     "Selection": ("alselect.selection", "Selection"),
     "open_pool": ("alselect.pool", "open_pool"),
+    "MemoryPool": ("alselect.pool", "MemoryPool"),
     "write_pool": ("alselect.pool", "write_pool"),
     "PoolWriter": ("alselect.pool", "PoolWriter"),
 }

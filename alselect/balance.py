@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from alselect.errors import InvalidInputError
+from alselect.validation import check_budget, probability_matrix, row_mask
 
 from alselect.milp_balanced import DEFAULT_GAP_TOL, DEFAULT_TIME_LIMIT, BalancedResult, program_objective, program_terms
 
@@ -38,14 +39,10 @@ __all__ = [
     "solve_balanced",
 ]
 
-#: Rows summing to 1 within this count as probability rows.
-ROW_SUM_TOL = 1e-3
 #: A target distribution must sum to 1 within this (it is then renormalised).
 TARGET_SUM_TOL = 1e-6
 #: Rows converted at once from float16 (keeps temporaries to a few MB).
 ROW_BLOCK = 8192
-#: ``0 * log 0`` is taken as 0: probabilities are clipped below at this.
-LOG_FLOOR = 1e-300
 #: Labeled rows from which the initial distances are screened with BLAS (below: direct loops).
 SCREEN_MIN_CENTERS = 64
 #: Rows per GEMM block of the screened initial pass.
@@ -83,14 +80,7 @@ def _check_n_classes(n_classes):
 
 
 def _check_budget(budget, n_avail, what="candidate rows"):
-    if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool):
-        raise InvalidInputError(f"budget must be an integer, got {budget!r}.")
-    if budget <= 0:
-        raise InvalidInputError(f"budget must be >= 1, got {budget}; ask for at least one pick.")
-    if budget > n_avail:
-        raise InvalidInputError(f"budget={budget} exceeds the {n_avail} available {what}; lower the budget "
-                         "or widen the candidates.")
-    return int(budget)
+    return check_budget(budget, n_avail, what, minimum=1)
 
 
 def _check_lam(lam):
@@ -127,24 +117,14 @@ def _check_finite_blocks(A, name):
 
 
 def _check_probs(P, name="P", n_rows=None):
-    P = _kernel_float(P, name)
-    if P.ndim != 2:
-        raise InvalidInputError(f"{name} must be 2-D (N, C), got shape {P.shape}.")
+    """Probability rows by the pool format's rule (alselect.validation); integer one-hot rows allowed."""
+    P = np.asarray(P)
+    if P.dtype.kind in "iub":
+        P = P.astype(np.float32)
+    P = probability_matrix(name, P)
     if n_rows is not None and P.shape[0] != n_rows:
         raise InvalidInputError(f"{name} has {P.shape[0]} rows but {n_rows} were expected; pass one "
-                         "probability row per sample.")
-    _check_finite_blocks(P, name)
-    for s in range(0, P.shape[0], ROW_BLOCK):
-        blk = P[s:s + ROW_BLOCK]
-        if blk.size and blk.min() < 0:
-            raise InvalidInputError(f"{name} must be non-negative (class probabilities), got a value "
-                             f"{float(blk.min())} near row {s}; pass softmax outputs.")
-        sums = blk.sum(axis=1, dtype=np.float64)
-        off = np.abs(sums - 1.0) > ROW_SUM_TOL
-        if np.any(off):
-            i = int(np.flatnonzero(off)[0])
-            raise InvalidInputError(f"{name} rows must sum to 1 (within {ROW_SUM_TOL}); row {s + i} sums "
-                             f"to {sums[i]:.6g}; pass softmax probabilities, not logits.")
+                                "probability row per sample.")
     return P
 
 
@@ -159,24 +139,9 @@ def _check_omega(om, C):
 
 
 def _candidate_rows(candidates, N, exclude=None):
-    """Sorted int64 candidate rows from None / bool mask / index array."""
-    if candidates is None:
-        rows = np.arange(N, dtype=np.int64)
-    else:
-        c = np.asarray(candidates)
-        if c.dtype == np.bool_:
-            if c.shape != (N,):
-                raise InvalidInputError(f"a boolean candidates mask must have shape ({N},), got {c.shape}.")
-            rows = np.flatnonzero(c).astype(np.int64)
-        else:
-            if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
-                raise InvalidInputError("candidates must be a boolean mask or a 1-D array of row numbers, "
-                                 f"got dtype {c.dtype} and shape {c.shape}.")
-            rows = np.unique(c.astype(np.int64))
-            if rows.size != c.size:
-                raise InvalidInputError("candidates contains repeated row numbers; pass each row once.")
-            if rows.size and (rows[0] < 0 or rows[-1] >= N):
-                raise InvalidInputError(f"candidate rows must lie in [0, {N}), got [{rows[0]}, {rows[-1]}].")
+    """Sorted int64 candidate rows from None (all rows) / bool mask / index array."""
+    rows = np.arange(N, dtype=np.int64) if candidates is None else \
+        np.flatnonzero(row_mask("candidates", candidates, N)).astype(np.int64)
     if exclude is not None and exclude.size:
         rows = rows[~np.isin(rows, exclude)]
     return rows
@@ -377,7 +342,7 @@ def solve_balanced(u, P, omega, budget, lam, *, time_limit=DEFAULT_TIME_LIMIT, c
     if not np.all(np.isfinite(u)):
         raise InvalidInputError(f"u has a NaN or inf at row {int(np.flatnonzero(~np.isfinite(u))[0])}; "
                          "fix the scores.")
-    P = _check_probs(P, "P", n_rows=u.size)
+    P = _check_probs(P, "P", n_rows=u.size).astype(np.float64, copy=False)  # the program in float64
     om = _check_omega(omega, P.shape[1])
     lam = _check_lam(lam)
     cand = _candidate_rows(candidates, u.size)
@@ -452,17 +417,7 @@ def balanced_kcenter(X, P, omega, budget, lam, *, labeled=None, candidates=None,
         raise InvalidInputError(f"scale must be one of {KCENTER_SCALES}, got {scale!r}.")
     if scale == "code":
         lam = lam / P.shape[1]
-    if labeled is None:
-        lab = np.zeros(0, dtype=np.int64)
-    else:
-        lab = np.asarray(labeled)
-        if lab.dtype == np.bool_:
-            if lab.shape != (N,):
-                raise InvalidInputError(f"a boolean labeled mask must have shape ({N},), got {lab.shape}.")
-            lab = np.flatnonzero(lab)
-        lab = np.unique(np.asarray(lab, dtype=np.int64))
-        if lab.size and (lab[0] < 0 or lab[-1] >= N):
-            raise InvalidInputError(f"labeled rows must lie in [0, {N}), got [{lab[0]}, {lab[-1]}].")
+    lab = np.flatnonzero(row_mask("labeled", labeled, N)).astype(np.int64)
     cand = _candidate_rows(candidates, N, exclude=lab)
     b = _check_budget(budget, cand.size, "candidate rows (labeled rows excluded)")
     from alselect.kernels.balanced_kcenter import (

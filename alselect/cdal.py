@@ -27,16 +27,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from alselect.errors import InvalidInputError
+
 EPS = 1e-6
 """Default epsilon added to the region entropy (bits) in the mixing weights."""
 
 PROB_FLOOR = 1e-10
 """``log x`` is computed as ``log(max(x, PROB_FLOOR))`` inside CD, so exact
 zeros in a mixture give a large but finite divergence."""
-
-ROW_SUM_ATOL = 1e-3
-"""Base tolerance on ``|sum(p) - 1|`` for probability rows (plus a few ulps of
-the input dtype per class, so float16 softmax outputs pass)."""
 
 COUNT_FLOOR = 0.5
 """R_sr uses ``log(max(count, COUNT_FLOOR) / lam)`` by default: a class with no
@@ -55,10 +53,6 @@ METHODS = ("auto", "engine", "lazy", "reference")
 # --------------------------------------------------------------------------- #
 # validation helpers
 # --------------------------------------------------------------------------- #
-def _row_sum_tol(dtype, width):
-    return ROW_SUM_ATOL + 4.0 * width * float(np.finfo(dtype).eps)
-
-
 def _kernel_float(x):
     """float32/float64 C-contiguous view or copy of a (small) block."""
     if x.dtype == np.float16:
@@ -69,33 +63,19 @@ def _kernel_float(x):
 def _check_float_array(x, name, ndim):
     x = np.asarray(x)
     if x.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D array, got shape {x.shape}; "
-                         f"pass a {ndim}-D float array.")
+        raise InvalidInputError(f"{name} must be a {ndim}-D array, got shape {x.shape}; "
+                                f"pass a {ndim}-D float array.")
     if x.dtype not in (np.float16, np.float32, np.float64):
-        raise ValueError(f"{name} must be float16, float32 or float64, got {x.dtype}; "
-                         f"convert it with .astype(np.float32).")
+        raise InvalidInputError(f"{name} must be float16, float32 or float64, got {x.dtype}; "
+                                f"convert it with .astype(np.float32).")
     return x
 
 
-def _check_probability_rows(block, name, first_row, tol, what="row"):
-    """Finite, non-negative rows summing to 1 (within ``tol``)."""
-    bad = ~np.isfinite(block).all(axis=1)
-    if bad.any():
-        r = first_row + int(np.argmax(bad))
-        raise ValueError(f"{name} {what} {r} contains NaN or inf; every {what} must be a finite "
-                         f"probability vector. Fix or drop it before packing.")
-    neg = (block < 0).any(axis=1)
-    if neg.any():
-        r = first_row + int(np.argmax(neg))
-        raise ValueError(f"{name} {what} {r} has a negative entry ({block[r - first_row].min()}); "
-                         f"probabilities must be >= 0. Pass softmax outputs, not logits.")
-    s = block.sum(axis=1, dtype=np.float64)
-    off = np.abs(s - 1.0) > tol
-    if off.any():
-        r = first_row + int(np.argmax(off))
-        raise ValueError(f"{name} {what} {r} sums to {s[r - first_row]:.6g}, not 1 (tolerance "
-                         f"{tol:.2g}); pass normalised softmax probabilities (apply softmax to "
-                         f"logits).")
+def _check_probability_rows(block, name, first_row, stored):
+    """The pool format's probability-row rule (alselect.validation), tolerance of the storage dtype."""
+    from .validation import probability_block
+
+    probability_block(name, _kernel_float(block), first_row, stored)
 
 
 def _check_offsets(offsets, n_regions):
@@ -104,8 +84,8 @@ def _check_offsets(offsets, n_regions):
 
     off = np.asarray(offsets)
     if off.ndim != 1 or off.shape[0] < 1:
-        raise ValueError(f"region offsets must be a 1-D array of length N+1, got shape "
-                         f"{off.shape}; offsets[i]:offsets[i+1] are the regions of image i.")
+        raise InvalidInputError(f"region offsets must be a 1-D array of length N+1, got shape "
+                                f"{off.shape}; offsets[i]:offsets[i+1] are the regions of image i.")
     check_offsets("region offsets", off, off.shape[0] - 1, n_regions)
     return np.ascontiguousarray(off, dtype=np.int64)
 
@@ -118,23 +98,21 @@ def _check_rows(rows, n, name, allow_empty=True):
         a = np.asarray(rows)
         if a.dtype == bool:
             if a.shape != (n,):
-                raise ValueError(f"{name} as a boolean mask must have shape ({n},), got {a.shape}.")
+                raise InvalidInputError(f"{name} as a boolean mask must have shape ({n},), got {a.shape}.")
             r = np.flatnonzero(a).astype(np.int64)
         elif a.size == 0:
             r = np.zeros(0, dtype=np.int64)
         elif np.issubdtype(a.dtype, np.integer):
             r = a.ravel().astype(np.int64)
         else:
-            raise ValueError(f"{name} must be integer row numbers or a boolean mask, got dtype "
-                             f"{a.dtype}.")
-    if r.size and (r.min() < 0 or r.max() >= n):
-        bad = r[(r < 0) | (r >= n)][0]
-        raise ValueError(f"{name} contains row {bad}, out of range [0, {n}); pass row numbers of "
-                         f"the pool.")
-    if r.size != np.unique(r).size:
-        raise ValueError(f"{name} contains duplicate rows; pass each row once.")
+            raise InvalidInputError(f"{name} must be integer row numbers or a boolean mask, got dtype "
+                                    f"{a.dtype}.")
+    if r.size:
+        from .validation import row_mask
+
+        row_mask(name, r, n)  # range and duplicates: the one row-set rule
     if not allow_empty and r.size == 0:
-        raise ValueError(f"{name} is empty; pass at least one row.")
+        raise InvalidInputError(f"{name} is empty; pass at least one row.")
     return r
 
 
@@ -144,33 +122,19 @@ def _check_mixtures(mixtures, present, name="mixtures"):
     N, K, C = mixtures.shape
     present = np.asarray(present)
     if present.shape != (N, K):
-        raise ValueError(f"present must have shape (N, K) = {(N, K)} to match {name} "
-                         f"{mixtures.shape}, got {present.shape}.")
+        raise InvalidInputError(f"present must have shape (N, K) = {(N, K)} to match {name} "
+                                f"{mixtures.shape}, got {present.shape}.")
     if present.dtype != bool:
         if not np.issubdtype(present.dtype, np.integer) or not np.isin(present, (0, 1)).all():
-            raise ValueError(f"present must be boolean (or 0/1), got dtype {present.dtype}; pass "
-                             f"the class-present mask.")
+            raise InvalidInputError(f"present must be boolean (or 0/1), got dtype {present.dtype}; pass "
+                                    f"the class-present mask.")
         present = present.astype(bool)
-    tol = _row_sum_tol(mixtures.dtype, C)
+    from .validation import mixture_block
+
     step = max(1, BLOCK_ELEMS // max(1, K * C))
     for i0 in range(0, N, step):
-        blk = mixtures[i0:i0 + step]
-        pr = present[i0:i0 + step]
-        if not np.isfinite(blk).all():
-            i = i0 + int(np.argmax(~np.isfinite(blk).reshape(blk.shape[0], -1).all(axis=1)))
-            raise ValueError(f"{name} of image {i} contains NaN or inf; mixtures must be finite "
-                             f"(absent classes as zero rows).")
-        if (blk < 0).any():
-            i = i0 + int(np.argmax((blk < 0).reshape(blk.shape[0], -1).any(axis=1)))
-            raise ValueError(f"{name} of image {i} has a negative entry; mixtures are "
-                             f"probability vectors (>= 0).")
-        s = blk.sum(axis=2, dtype=np.float64)
-        off = pr & (np.abs(s - 1.0) > tol)
-        if off.any():
-            i, c = np.argwhere(off)[0]
-            raise ValueError(f"{name}[{i0 + i}, {c}] is marked present but sums to "
-                             f"{s[i, c]:.6g}, not 1 (tolerance {tol:.2g}); present mixtures must "
-                             f"be normalised (or mark the class absent).")
+        mixture_block(name, _kernel_float(mixtures[i0:i0 + step]), present[i0:i0 + step], i0,
+                      mixtures.dtype.name)
     return mixtures, present
 
 
@@ -179,29 +143,29 @@ def _check_classes(classes, K):
         return None
     cl = np.asarray(classes).ravel()
     if cl.size == 0:
-        raise ValueError("classes is empty; pass at least one class index (or None for all).")
+        raise InvalidInputError("classes is empty; pass at least one class index (or None for all).")
     if not np.issubdtype(cl.dtype, np.integer):
-        raise ValueError(f"classes must be integer class indices, got dtype {cl.dtype}; map "
-                         f"class names to indices first.")
+        raise InvalidInputError(f"classes must be integer class indices, got dtype {cl.dtype}; map "
+                                f"class names to indices first.")
     if cl.min() < 0 or cl.max() >= K:
-        raise ValueError(f"classes must lie in [0, {K}), got {cl.tolist()}; K = {K} groups in "
+        raise InvalidInputError(f"classes must lie in [0, {K}), got {cl.tolist()}; K = {K} groups in "
                          f"these mixtures.")
     if np.unique(cl).size != cl.size:
-        raise ValueError(f"classes contains duplicates: {cl.tolist()}; list each class once.")
+        raise InvalidInputError(f"classes contains duplicates: {cl.tolist()}; list each class once.")
     return np.sort(cl).astype(np.int64)
 
 
 def _check_reduce(reduce):
     if reduce not in REDUCTIONS:
-        raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}; 'sum' is the "
-                         f"paper's Eq. 2, 'mean' the authors' released core-set code.")
+        raise InvalidInputError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}; 'sum' is the "
+                                f"paper's Eq. 2, 'mean' the authors' released core-set code.")
     return reduce == "mean"
 
 
 def _check_floor(floor):
     floor = float(floor)
     if not (0.0 < floor < 1.0):
-        raise ValueError(f"floor must be in (0, 1), got {floor}; it replaces log(0).")
+        raise InvalidInputError(f"floor must be in (0, 1), got {floor}; it replaces log(0).")
     return floor
 
 
@@ -259,30 +223,30 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     probs = _check_float_array(region_probs, "region_probs", 2)
     R, C = probs.shape
     if C < 1:
-        raise ValueError("region_probs has 0 classes; pass (R, C) softmax vectors with C >= 1.")
+        raise InvalidInputError("region_probs has 0 classes; pass (R, C) softmax vectors with C >= 1.")
     if n_classes is not None and C != int(n_classes):
-        raise ValueError(f"region_probs has {C} classes per region but the pool has "
-                         f"{int(n_classes)}; regions must have the pool's class count.")
+        raise InvalidInputError(f"region_probs has {C} classes per region but the pool has "
+                                f"{int(n_classes)}; regions must have the pool's class count.")
     off = _check_offsets(offsets, R)
     N = off.shape[0] - 1
     if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite positive number, got {eps}; the paper adds a small "
-                         f"eps > 0 to the entropy.")
+        raise InvalidInputError(f"eps must be a finite positive number, got {eps}; the paper adds a small "
+                                f"eps > 0 to the entropy.")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}.")
+        raise InvalidInputError(f"dtype must be float32 or float64, got {dtype}.")
     use_w = region_weights is not None
     if use_w:
         wts = np.asarray(region_weights)
         if wts.ndim != 1 or wts.shape[0] != R:
-            raise ValueError(f"region_weights must have shape (R,) = ({R},), got {wts.shape}; "
-                             f"one weight per region.")
+            raise InvalidInputError(f"region_weights must have shape (R,) = ({R},), got {wts.shape}; "
+                                    f"one weight per region.")
         if not np.issubdtype(wts.dtype, np.number) or np.iscomplexobj(wts):
-            raise ValueError(f"region_weights must be real numbers, got dtype {wts.dtype}.")
+            raise InvalidInputError(f"region_weights must be real numbers, got dtype {wts.dtype}.")
     mix = np.zeros((N, C, C), dtype=dtype)
     present = np.zeros((N, C), dtype=bool)
     counts = np.zeros((N, C), dtype=np.int64)
-    tol = _row_sum_tol(probs.dtype, C)
+    stored = probs.dtype.name
     block_regions = max(1, BLOCK_ELEMS // C)
     empty_w = np.zeros(0, dtype=np.float64)
     i0 = 0
@@ -291,13 +255,13 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
         i1 = min(max(i1, i0 + 1), N)
         r0, r1 = int(off[i0]), int(off[i1])
         blk = probs[r0:r1]
-        _check_probability_rows(blk, "region_probs", r0, tol, what="region")
+        _check_probability_rows(blk, "region_probs", r0, stored)
         if use_w:
             w = np.asarray(wts[r0:r1], dtype=np.float64)
             if not np.isfinite(w).all() or (w < 0).any():
                 r = r0 + int(np.argmax(~np.isfinite(w) | (w < 0)))
-                raise ValueError(f"region_weights[{r}] = {wts[r]} is not a finite non-negative "
-                                 f"number; weights scale the entropy weights (0 drops a region).")
+                raise InvalidInputError(f"region_weights[{r}] = {wts[r]} is not a finite non-negative "
+                                        f"number; weights scale the entropy weights (0 drops a region).")
         else:
             w = empty_w
         mixtures_kernel(_kernel_float(blk), np.ascontiguousarray(off[i0:i1 + 1] - r0), w, use_w,
@@ -306,7 +270,7 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     return mix, present, counts
 
 
-def classification_features(probs, *, dtype=np.float32):
+def classification_features(probs, *, dtype=None):
     """Image classification layout: the whole image is one region, no gating.
 
     CD between two images is then the symmetric KL between their full softmax
@@ -319,7 +283,9 @@ def classification_features(probs, *, dtype=np.float32):
     ----------
     probs : (N, C) float16/32/64
         Softmax outputs.
-    dtype : float32 or float64
+    dtype : float16, float32 or float64, optional
+        Dtype of the mixtures; default: that of ``probs``, so the values are the stored ones
+        and later checks apply the storage dtype's probability tolerance.
 
     Returns
     -------
@@ -328,14 +294,15 @@ def classification_features(probs, *, dtype=np.float32):
     """
     p = _check_float_array(probs, "probs", 2)
     N, C = p.shape
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}.")
-    tol = _row_sum_tol(p.dtype, C)
+    dtype = p.dtype if dtype is None else np.dtype(dtype)
+    if dtype not in (np.float16, np.float32, np.float64):
+        raise InvalidInputError(f"dtype must be float16, float32 or float64, got {dtype}.")
+    stored = p.dtype.name
     step = max(1, BLOCK_ELEMS // max(1, C))
     mix = np.empty((N, 1, C), dtype=dtype)
     for i0 in range(0, N, step):
         blk = p[i0:i0 + step]
-        _check_probability_rows(blk, "probs", i0, tol)
+        _check_probability_rows(blk, "probs", i0, stored)
         mix[i0:i0 + step, 0] = blk
     return mix, np.ones((N, 1), dtype=bool)
 
@@ -417,8 +384,8 @@ def cd_pairwise(mix_a, present_a, mix_b, present_b, *, reduce="sum", classes=Non
     a = np.asarray(mix_a)
     b = np.asarray(mix_b)
     if a.ndim != 2 or a.shape != b.shape:
-        raise ValueError(f"mix_a and mix_b must be (K, C) arrays of the same shape, got "
-                         f"{a.shape} and {b.shape}.")
+        raise InvalidInputError(f"mix_a and mix_b must be (K, C) arrays of the same shape, got "
+                                f"{a.shape} and {b.shape}.")
     dt = np.result_type(a.dtype, b.dtype)
     mix = np.stack([a, b]).astype(dt if dt in (np.float16, np.float32, np.float64) else a.dtype)
     pres = np.stack([np.asarray(present_a), np.asarray(present_b)])
@@ -458,7 +425,7 @@ def cd_to_set(mixtures, present, centers, *, rows=None, reduce="sum", classes=No
     ctr = _check_rows(centers, N, "centers")
     rws = np.arange(N, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64).ravel()
     if rws.size and (rws.min() < 0 or rws.max() >= N):
-        raise ValueError(f"rows must lie in [0, {N}); pass row numbers of the pool.")
+        raise InvalidInputError(f"rows must lie in [0, {N}); pass row numbers of the pool.")
     out = np.empty(rws.shape[0])
     cd_min_to_set_kernel(*cmp_, rws, ctr, mean, out)
     return out
@@ -506,7 +473,7 @@ def cd_inner_product_form(mixtures, present, *, classes=None, dtype=np.float32,
     floor = _check_floor(floor)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}.")
+        raise InvalidInputError(f"dtype must be float32 or float64, got {dtype}.")
     N, K, C = mixtures.shape
     groups = np.arange(K) if cl is None else cl
     G = groups.size
@@ -545,11 +512,9 @@ def cd_inner_product_form(mixtures, present, *, classes=None, dtype=np.float32,
 # CDAL-CS: K-Center-Greedy with CD
 # --------------------------------------------------------------------------- #
 def _engine():
-    """The generic batched k-center engine, or None when it is not installed."""
-    try:
-        from alselect.diversity import kcenter_greedy_ip
-    except ImportError:
-        return None
+    """The generic batched k-center engine (imported when first needed)."""
+    from alselect.diversity import kcenter_greedy_ip
+
     return kcenter_greedy_ip
 
 
@@ -631,7 +596,7 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
     from alselect.kernels.progress_hook import every_for, reporting
 
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+        raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}.")
     mean = _check_reduce(reduce)
     mixtures, present = _check_mixtures(mixtures, present)
     N, K, _ = mixtures.shape
@@ -645,21 +610,18 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
         is_cand[_check_rows(candidates, N, "candidates")] = True
     is_cand[lab] = False
     cand = np.flatnonzero(is_cand).astype(np.int64)
-    if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)):
-        raise ValueError(f"budget must be an integer, got {budget!r}.")
-    budget = int(budget)
-    if budget < 1 or budget > cand.size:
-        raise ValueError(f"budget must be between 1 and the number of unlabeled candidates "
-                         f"({cand.size}), got {budget}; lower the budget.")
+    from .validation import check_budget
+
+    budget = check_budget(budget, cand.size, "unlabeled candidates", minimum=1)
     if first is not None:
         first = int(first)
         if not (0 <= first < N) or not is_cand[first]:
-            raise ValueError(f"first = {first} is not an unlabeled candidate row; pass a candidate "
-                             f"row or None.")
+            raise InvalidInputError(f"first = {first} is not an unlabeled candidate row; pass a candidate "
+                                    f"row or None.")
     use_engine = method == "engine"
     if use_engine and mean:
-        raise ValueError("method='engine' needs reduce='sum' (the mean over shared classes is not "
-                         "an inner-product form); use method='lazy'.")
+        raise InvalidInputError("method='engine' needs reduce='sum' (the mean over shared classes is not "
+                                "an inner-product form); use method='lazy'.")
     cmp_ = _compact(mixtures, _gate(present, cl), floor)
     if first is None and lab.size == 0:
         h = _entropy_from_compact(cmp_)
@@ -668,9 +630,6 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
     if use_engine:
         del cmp_  # the engine works on the dense inner-product form instead
         eng = _engine()
-        if eng is None:
-            raise ValueError("method='engine' needs alselect.diversity.kcenter_greedy_ip, which "
-                             "is not installed; use method='lazy'.")
         A, B, n = cd_inner_product_form(mixtures, present, classes=cl, floor=floor)
         head, head_d = np.zeros(0, dtype=np.int64), np.zeros(0)
         if first is not None and lab.size:
@@ -735,8 +694,8 @@ def reward_cd(mixtures, present, picks, *, reduce="sum", classes=None, aggregate
     from alselect.kernels.cdal import cd_set_sum_kernel
 
     if aggregate not in ("sum", "mean"):
-        raise ValueError(f"aggregate must be 'sum' (Eq. 3) or 'mean' (released code), got "
-                         f"{aggregate!r}.")
+        raise InvalidInputError(f"aggregate must be 'sum' (Eq. 3) or 'mean' (released code), got "
+                                f"{aggregate!r}.")
     mean = _check_reduce(reduce)
     mixtures, present, cmp_ = _prepare(mixtures, present, classes, floor)
     p = _check_picks(picks, mixtures.shape[0])
@@ -771,11 +730,11 @@ def reward_vr(embeddings, picks, *, squared=False, scale=1.0, rows=None):
     N, D = x.shape
     p = _check_picks(picks, N)
     if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite positive number, got {scale}.")
+        raise InvalidInputError(f"scale must be a finite positive number, got {scale}.")
     y = x[p].astype(np.float64)
     if not np.isfinite(y).all():
-        raise ValueError("embeddings of the picked rows contain NaN or inf; embeddings must be "
-                         "finite.")
+        raise InvalidInputError("embeddings of the picked rows contain NaN or inf; embeddings must be "
+                                "finite.")
     if rows is None:
         n_rows, block = N, (lambda i0, i1: x[i0:i1])
     else:
@@ -789,7 +748,7 @@ def reward_vr(embeddings, picks, *, squared=False, scale=1.0, rows=None):
         if not np.isfinite(xb).all():
             bad = int(np.argmax(~np.isfinite(xb).all(axis=1)))
             row = i0 + bad if rows is None else int(r[i0 + bad])
-            raise ValueError(f"embeddings row {row} contains NaN or inf; embeddings must be finite.")
+            raise InvalidInputError(f"embeddings row {row} contains NaN or inf; embeddings must be finite.")
         d2 = np.einsum("id,id->i", xb, xb)[:, None] + yy[None, :] - 2.0 * (xb @ y.T)
         m = np.maximum(d2.min(axis=1), 0.0)
         tot += float(np.sum(m if squared else np.sqrt(m)))
@@ -820,17 +779,17 @@ def reward_sr(class_counts, picks, lam, *, count_floor=COUNT_FLOOR):
     cc = np.asarray(class_counts)
     numeric = np.issubdtype(cc.dtype, np.integer) or np.issubdtype(cc.dtype, np.floating)
     if cc.ndim != 2 or not numeric:
-        raise ValueError(f"class_counts must be a 2-D (N, C) numeric array, got shape {cc.shape} "
-                         f"dtype {cc.dtype}.")
+        raise InvalidInputError(f"class_counts must be a 2-D (N, C) numeric array, got shape {cc.shape} "
+                                f"dtype {cc.dtype}.")
     if np.issubdtype(cc.dtype, np.floating) and not np.isfinite(cc).all():
-        raise ValueError("class_counts contains NaN or inf; counts must be finite.")
+        raise InvalidInputError("class_counts contains NaN or inf; counts must be finite.")
     if (cc < 0).any():
-        raise ValueError("class_counts has negative entries; counts must be >= 0.")
+        raise InvalidInputError("class_counts has negative entries; counts must be >= 0.")
     if not (np.isfinite(lam) and lam > 0):
-        raise ValueError(f"lam must be a finite positive number, got {lam}; it is the paper's "
-                         f"lambda in log(|R^c| / lambda).")
+        raise InvalidInputError(f"lam must be a finite positive number, got {lam}; it is the paper's "
+                                f"lambda in log(|R^c| / lambda).")
     if not (np.isfinite(count_floor) and count_floor >= 0):
-        raise ValueError(f"count_floor must be finite and >= 0, got {count_floor}.")
+        raise InvalidInputError(f"count_floor must be finite and >= 0, got {count_floor}.")
     p = _check_picks(picks, cc.shape[0])
     n_c = cc[p].sum(axis=0, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -851,13 +810,13 @@ def reward_total(mixtures, present, picks, *, embeddings=None, class_counts=None
     CdalRewards
     """
     if not (0.0 <= alpha <= 1.0):
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}; the paper uses 0.75.")
+        raise InvalidInputError(f"alpha must be in [0, 1], got {alpha}; the paper uses 0.75.")
     r_cd = reward_cd(mixtures, present, picks, reduce=reduce, classes=classes,
                      aggregate=aggregate, floor=floor)
     r_vr = None if embeddings is None else reward_vr(embeddings, picks, squared=vr_squared,
                                                      scale=vr_scale)
     if class_counts is not None and lam is None:
-        raise ValueError("class_counts given without lam; R_sr needs the paper's lambda.")
+        raise InvalidInputError("class_counts given without lam; R_sr needs the paper's lambda.")
     r_sr = None if class_counts is None else reward_sr(class_counts, picks, lam,
                                                        count_floor=count_floor)
     total = alpha * r_cd + (1.0 - alpha) * ((r_vr or 0.0) + (r_sr or 0.0))

@@ -8,21 +8,42 @@ it, so ``alselect strategies`` never loads numba and ``alselect pick`` never loa
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
 import click
 
 from . import __version__
-from .errors import AlselectError, InvalidInputError
+from .errors import AlselectError, InternalError, InvalidInputError
 
 
 def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+#: Where an unexpected exception (a bug in alselect) should be reported.
+BUG_REPORT = ("this is a bug in alselect; please report it on the alselect issue tracker with the command line, "
+              "`alselect --version` and the traceback printed by `alselect --debug ...`")
+
+
+def _debug_requested(ctx) -> bool:
+    return bool(ctx.meta.get("alselect.debug")) or os.environ.get("ALSELECT_DEBUG", "") not in ("", "0")
+
+
+def interrupted(exc: BaseException) -> click.ClickException:
+    """What KeyboardInterrupt becomes at the CLI boundary (one place to change signal handling)."""
+    return click.ClickException("interrupted")
+
+
 class AlselectGroup(click.Group):
-    """Turns library errors into ``click.ClickException`` (one line, exit 1, no traceback)."""
+    """The CLI boundary: every library error becomes one ``Error:`` line with exit status 1.
+
+    - :class:`~alselect.errors.AlselectError` (and ``OSError`` from the file system): the message.
+    - click's own usage errors and ``SystemExit``: unchanged.
+    - anything else is a bug in alselect: one line saying so and where to report it; the
+      traceback only with ``alselect --debug`` or ``ALSELECT_DEBUG=1``.
+    """
 
     def invoke(self, ctx):
         from .jit_cache import notify_compiles
@@ -30,16 +51,39 @@ class AlselectGroup(click.Group):
         notify_compiles()  # one stderr line when a kernel compiles instead of loading from the cache
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except InternalError as exc:
+            if _debug_requested(ctx):
+                raise
+            raise click.ClickException(_one_line(f"{exc}; {BUG_REPORT}")) from None
         except AlselectError as exc:
+            if _debug_requested(ctx):
+                raise
             raise click.ClickException(_one_line(exc)) from None
         except OSError as exc:
+            if _debug_requested(ctx):
+                raise
             raise click.ClickException(_one_line(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else exc)) from None
-        except KeyboardInterrupt:
-            raise click.ClickException("interrupted") from None
+        except KeyboardInterrupt as exc:
+            raise interrupted(exc) from None
+        except Exception as exc:
+            if _debug_requested(ctx):
+                raise
+            raise click.ClickException(
+                _one_line(f"unexpected {type(exc).__name__}: {exc}; {BUG_REPORT}")) from None
+
+
+def _set_debug(ctx, param, value):
+    if value:
+        ctx.meta["alselect.debug"] = True
+    return value
 
 
 @click.group(cls=AlselectGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="alselect")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+              help="Show the full traceback of an unexpected error (also ALSELECT_DEBUG=1).")
 def cli():
     """Decide which samples to label next.
 
@@ -73,7 +117,7 @@ def _progress_factory():
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for randomised strategies and tie-breaking.")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Strategy parameter (repeatable).")
 @click.option("--ids", "use_ids", is_flag=True, help="Print sample ids instead of row numbers, and read --labeled as ids.")
-@click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column.")
+@click.option("--with-scores", is_flag=True, help="Add each pick's score as a second column (full precision: the shortest repr that reads back exactly).")
 @click.option("--budget-cost", is_flag=True, help="Spend --budget in the pool's annotation-cost units instead of samples.")
 @click.option("--exclude-neighbors", type=click.IntRange(min=0), metavar="K",
               help="Video pools: never pick a frame within K frames of a labeled frame or an earlier pick (same video).")
@@ -155,6 +199,8 @@ def pick(pool, strategy, budget, labeled_file, seed, params, use_ids, with_score
 def _count(budget: float):
     from .errors import SelectionError
 
+    if not math.isfinite(budget) or budget <= 0:
+        raise SelectionError(f"--budget must be > 0 and finite, got {budget:g}; pass a positive number of samples")
     if budget != int(budget):
         raise SelectionError(f"--budget counts samples and must be an integer, got {budget:g} (add --budget-cost for cost units)")
     return int(budget)
@@ -373,19 +419,19 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
     Use it to compare any two selections of the same pool, e.g. `cdal-cs` against `entropy`.
     R_vr needs embeddings in the pool; R_sr needs --lam (and uses per-class region counts).
     """
-    import numpy as np
-
     from . import cdal
     from .inputs import pool_source
     from .pool import open_pool
+    from .stdout_guard import stdout_to_stderr
     from .strategies.contextual import load_cd_inputs, parse_classes
 
     if picks_file == "-" and pool == "-":
         raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
-    with pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
+    # fd 1 points at stderr until the values are printed
+    with stdout_to_stderr(), pool_source(pool) as (source, name), open_pool(source, name=name) as opened:
         picks = _read_picks(opened, picks_file, use_ids)
         inputs = load_cd_inputs(opened, layout)
-        embeddings = opened.read("embeddings", dtype=np.float32) if opened.has("embeddings") else None
+        embeddings = opened.read("embeddings") if opened.has("embeddings") else None
         rewards = cdal.reward_total(inputs.mixtures, inputs.present, picks, embeddings=embeddings,
                                     class_counts=inputs.counts if lam is not None else None, lam=lam,
                                     alpha=alpha, reduce=reduce, classes=parse_classes(classes, opened, inputs.layout))
@@ -396,7 +442,7 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
         return
     for key in ("R_cd", "R_vr", "R_sr", "R"):
         value = values[key]
-        click.echo(f"{key}\t{'n/a' if value is None else format(value, '.10g')}")
+        click.echo(f"{key}\t{'n/a' if value is None else repr(float(value))}")
     if rewards.r_vr is None:
         click.echo("R_vr: the pool has no embeddings (counted as 0)", err=True)
     if rewards.r_sr is None:
@@ -418,7 +464,8 @@ def strategies(as_json):
             "randomized": spec.is_randomized({p.name: p.default for p in spec.params}) if not callable(spec.randomized)
             else "with some parameters", "reference": spec.reference,
             "params": [{"name": p.name, "default": p.default, "help": p.help,
-                        **({"choices": list(p.choices)} if p.choices else {})} for p in spec.params],
+                        **({"choices": list(p.choices)} if p.choices else {}),
+                        **({"range": str(p.range)} if p.range else {})} for p in spec.params],
         })
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -430,6 +477,7 @@ def strategies(as_json):
         click.echo(f"    needs: {', '.join(item['needs']) or 'nothing'}; {flags}; {item['reference']}")
         for p in item["params"]:
             choices = f" [{'|'.join(map(str, p['choices']))}]" if "choices" in p else ""
+            choices += f" ({p['range']})" if "range" in p else ""
             click.echo(f"    -p {p['name']}={p['default']!s}{choices}: {p['help']}")
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .errors import SelectionError
+from .errors import InvalidInputError, SelectionError
 from .progress import no_progress
 
 if TYPE_CHECKING:
@@ -32,23 +32,48 @@ def parse_bool(value) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+    raise InvalidInputError(f"{value!r} is not a boolean (use true or false)")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric parameter: finite, and within ``low``/``high`` when given
+    (``low_open``/``high_open`` exclude the bound itself)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __str__(self) -> str:
+        from .validation import describe_range
+
+        return describe_range(self.low, self.high, self.low_open, self.high_open)
+
+    def check(self, name: str, value) -> None:
+        from .validation import check_number
+
+        check_number(name, value, low=self.low, high=self.high, low_open=self.low_open, high_open=self.high_open)
 
 
 @dataclass(frozen=True)
 class Param:
-    """One strategy parameter, given as ``-p name=value`` or as a keyword of :func:`alselect.select`."""
+    """One strategy parameter, given as ``-p name=value`` or as a keyword of :func:`alselect.select`.
+
+    ``choices`` lists the allowed values of a categorical parameter; ``range`` (a :class:`Range`)
+    bounds a numeric one. Both are listed by ``alselect strategies`` and enforced by :meth:`parse`."""
 
     name: str
     default: Any
     help: str
     type: Callable[[Any], Any] = str
     choices: tuple | None = None
+    range: Range | None = None
 
     def parse(self, strategy: str, value):
         try:
             parsed = self.type(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SelectionError(
                 f"parameter '{self.name}' of strategy '{strategy}' got {value!r}: {exc}; {self.help}"
             ) from None
@@ -57,6 +82,14 @@ class Param:
                 f"parameter '{self.name}' of strategy '{strategy}' got {value!r}; "
                 f"it must be one of: {', '.join(map(str, self.choices))}"
             )
+        if self.range is not None:
+            try:
+                self.range.check(self.name, parsed)
+            except InvalidInputError:
+                raise SelectionError(
+                    f"parameter '{self.name}' of strategy '{strategy}' got {value!r}; it must be {self.range} "
+                    f"({self.help})"
+                ) from None
         return parsed
 
 
@@ -67,10 +100,15 @@ class StrategySpec:
     needs: tuple[str, ...]
     impl: str
     order: str = RANKING
-    randomized: bool | Callable[[dict], bool] = False  # a callable decides from the parsed parameters
+    # randomized: the picks depend on the seed, because the strategy draws from ctx.rng / ctx.seed or
+    # (ranking strategies) because its scores tie by design and the seeded permutation breaks the ties;
+    # a callable decides from the parsed parameters
+    randomized: bool | Callable[[dict], bool] = False
     params: tuple[Param, ...] = ()
     reference: str = ""
     extra_needs: str = field(default="", compare=False)  # prose for needs that depend on parameters
+    # parameters the registry-wide tests run it with (e.g. fewer training epochs); never a default
+    test_params: dict = field(default_factory=dict, compare=False)
 
     def parse_params(self, raw: dict) -> dict:
         known = {p.name: p for p in self.params}

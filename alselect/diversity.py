@@ -2,18 +2,19 @@
 
 Thin validated layer over the kernels in ``alselect.kernels.kcenter``,
 ``alselect.kernels.d2sampling`` and ``alselect.kernels.uncertainty``: inputs are
-checked once here (shapes, dtypes, finiteness, ranges), float16 is converted to
-float32 block by block, and random streams are drawn here so that NumPy
+checked once here through ``alselect.validation`` (shapes, dtypes, finiteness,
+probability rows, ranges), float16 is widened to float32 block by block (float32 and
+float64 are kept as given), and random streams are drawn here so that NumPy
 references can consume the very same uniforms.  See docs/diversity.md for the
 algorithms, the exactness rule and the tie-breaking (lowest row everywhere).
 
 Row sets
 --------
-``labeled`` (bool mask or index array): rows that are already labeled; never
-picked.  For ``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial
-centers (issue 3; UWE paper Algorithm 1).  ``badge`` follows the BADGE paper and
-code: labeled rows are excluded but are not centers unless
-``labeled_as_centers=True``.
+``labeled`` (bool mask or index array; a row listed twice is an error, order
+does not matter): rows that are already labeled; never picked.  For
+``kcenter_greedy``, ``kmeanspp`` and ``uwe`` they are the initial centers (UWE
+paper Algorithm 1).  ``badge`` follows the BADGE paper and code: labeled rows
+are excluded but are not centers unless ``labeled_as_centers=True``.
 ``candidates`` (bool mask or index array, kcenter only): rows that may be
 picked; other rows that are not labeled are ignored entirely (they are neither
 picked nor centers, and their distances do not matter).
@@ -30,6 +31,9 @@ bit-identical with and without it.
 
 import numpy as np
 
+from alselect.errors import InvalidInputError
+from alselect.validation import as_float_matrix, check_budget, check_seed, probability_matrix, row_mask
+
 __all__ = [
     "kcenter_greedy",
     "kcenter_greedy_ip",
@@ -43,10 +47,6 @@ UNCERTAINTIES = ("entropy", "bvsb", "least-confidence", "margin")
 NORMALIZATIONS = ("none", "minmax")
 SAMPLERS = ("kcenter", "kmeanspp")
 INITS = ("max-norm", "random")
-#: rows converted per block when float16 input is widened to float32
-F16_BLOCK = 65536
-#: tolerance on row sums when checking probabilities
-PROB_SUM_TOL = 1e-3
 #: largest center-center table for triangle pruning, relative to the embeddings
 TRI_MEM_FRACTION = 0.25
 #: ... or in bytes, whichever is larger
@@ -58,96 +58,32 @@ _U64 = 2.0 ** -53
 # ------------------------------------------------------------ validation
 
 def _as_matrix(X, name):
-    """C-contiguous float32/float64 2-D array; float16 widened in blocks."""
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (N, D); got shape {X.shape}. "
-                         f"Reshape it to one row per sample.")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one row and one column; got shape "
-                         f"{X.shape}.")
-    if X.dtype == np.float16:
-        out = np.empty(X.shape, dtype=np.float32)
-        for r in range(0, X.shape[0], F16_BLOCK):
-            out[r:r + F16_BLOCK] = X[r:r + F16_BLOCK]
-        X = out
-    elif X.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{name} must be float16, float32 or float64; got {X.dtype}. "
-                         f"Convert it with .astype(np.float32).")
-    X = np.ascontiguousarray(X)
-    for r in range(0, X.shape[0], F16_BLOCK):
-        if not np.isfinite(X[r:r + F16_BLOCK]).all():
-            bad = r + int(np.nonzero(~np.isfinite(X[r:r + F16_BLOCK]).all(axis=1))[0][0])
-            raise ValueError(f"{name} must be finite; row {bad} contains NaN or inf. "
-                             f"Remove or repair that sample.")
-    return X
+    """C-contiguous float32/float64 2-D array (float16 widened exactly), finite."""
+    return as_float_matrix(name, X)
 
 
 def _row_set(rows, N, name):
     """Bool mask of length N from None, a bool mask or an index array."""
-    mask = np.zeros(N, dtype=bool)
-    if rows is None:
-        return mask
-    rows = np.asarray(rows)
-    if rows.dtype == bool:
-        if rows.shape != (N,):
-            raise ValueError(f"{name} as a boolean mask must have shape ({N},); got "
-                             f"{rows.shape}.")
-        return rows.copy()
-    if rows.size == 0:
-        return mask
-    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise ValueError(f"{name} must be a boolean mask or a 1-D array of row indices; "
-                         f"got dtype {rows.dtype} and shape {rows.shape}.")
-    if rows.min() < 0 or rows.max() >= N:
-        raise ValueError(f"{name} holds row index {int(rows.min() if rows.min() < 0 else rows.max())}"
-                         f" outside [0, {N}); indices must address rows of the array.")
-    mask[rows] = True
-    return mask
+    return row_mask(name, rows, N)
 
 
 def _check_budget(budget, available, what):
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-        raise ValueError(f"budget must be an integer; got {budget!r}.")
-    budget = int(budget)
-    if budget < 0:
-        raise ValueError(f"budget must be >= 0; got {budget}.")
-    if budget > available:
-        raise ValueError(f"budget {budget} exceeds the {available} {what}; lower the "
-                         f"budget to at most {available}.")
-    return budget
+    return check_budget(budget, available, what)
 
 
 def _check_probs(P, name="probs"):
-    P = _as_matrix(P, name)
-    for r in range(0, P.shape[0], F16_BLOCK):
-        blk = P[r:r + F16_BLOCK]
-        if (blk < 0).any() or (blk > 1).any():
-            raise ValueError(f"{name} must lie in [0, 1]; found values outside near row "
-                             f"{r}. Pass softmax probabilities, not logits.")
-        sums = blk.sum(axis=1, dtype=np.float64)
-        bad = np.abs(sums - 1.0) > PROB_SUM_TOL
-        if bad.any():
-            i = r + int(np.nonzero(bad)[0][0])
-            raise ValueError(f"{name} rows must sum to 1 (within {PROB_SUM_TOL}); row {i} "
-                             f"sums to {sums[i - r]:.6g}. Pass softmax probabilities.")
-    return P
+    return probability_matrix(name, P)
 
 
 def _choice(value, allowed, name):
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not supported; choose one of "
-                         f"{', '.join(allowed)}.")
+        raise InvalidInputError(f"{name}={value!r} is not supported; choose one of "
+                                f"{', '.join(allowed)}.")
     return value
 
 
 def _seeded_uniforms(seed, count):
-    if seed is None:
-        raise ValueError("seed is required for randomised selection; pass an int, e.g. "
-                         "seed=0.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer; got {seed!r}.")
-    return np.random.default_rng(int(seed)).random(count)
+    return np.random.default_rng(check_seed(seed, required=True)).random(count)
 
 
 # ------------------------------------------------------------ k-center greedy
@@ -258,10 +194,10 @@ def _check_weights(weights, N):
         return np.ones(N)
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (N,):
-        raise ValueError(f"weights must have shape ({N},); got {w.shape}.")
+        raise InvalidInputError(f"weights must have shape ({N},); got {w.shape}.")
     if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError("weights must be finite and >= 0; got a negative or non-finite "
-                         "value. Check the uncertainty scores.")
+        raise InvalidInputError("weights must be finite and >= 0; got a negative or non-finite "
+                                "value. Check the uncertainty scores.")
     return np.ascontiguousarray(w)
 
 
@@ -294,14 +230,14 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
     A = _as_matrix(A, "A")
     B = _as_matrix(B, "B")
     if A.shape != B.shape:
-        raise ValueError(f"A and B must have the same shape; got {A.shape} and {B.shape}.")
+        raise InvalidInputError(f"A and B must have the same shape; got {A.shape} and {B.shape}.")
     if A.dtype != B.dtype:
         B = B.astype(A.dtype) if A.dtype == np.float64 else B.astype(np.float32)
         A = A.astype(B.dtype, copy=False)
     N = A.shape[0]
     n = np.ascontiguousarray(np.asarray(n, dtype=np.float64))
     if n.shape != (N,) or not np.isfinite(n).all():
-        raise ValueError(f"n must be a finite array of shape ({N},); got shape {n.shape}.")
+        raise InvalidInputError(f"n must be a finite array of shape ({N},); got shape {n.shape}.")
     lab = _row_set(labeled, N, "labeled")
     pickable = ~lab
     if candidates is not None:
@@ -318,7 +254,7 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
         else:
             f = int(first)
             if not (0 <= f < N) or not pickable[f]:
-                raise ValueError(f"first={first} must be a pickable row index in [0, {N}).")
+                raise InvalidInputError(f"first={first} must be a pickable row index in [0, {N}).")
     s = np.ones(N)
     return _kcenter_run(kc.MODE_IP, A, B, n, s, pickable, lab, f, budget, progress)
 
@@ -429,8 +365,8 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
     P = _check_probs(probs)
     F = _as_matrix(features, "features")
     if P.shape[0] != F.shape[0]:
-        raise ValueError(f"probs and features must have the same number of rows; got "
-                         f"{P.shape[0]} and {F.shape[0]}.")
+        raise InvalidInputError(f"probs and features must have the same number of rows; got "
+                                f"{P.shape[0]} and {F.shape[0]}.")
     N = F.shape[0]
     lab = _row_set(labeled, N, "labeled")
     extra = _row_set(centers, N, "centers")
@@ -472,7 +408,7 @@ def uwe_weights(probs, *, uncertainty="entropy", tau=1.0, normalize="none"):
     _choice(normalize, NORMALIZATIONS, "normalize")
     tau = float(tau)
     if not np.isfinite(tau) or tau <= 0:
-        raise ValueError(f"tau must be a finite number > 0; got {tau}.")
+        raise InvalidInputError(f"tau must be a finite number > 0; got {tau}.")
     P = _check_probs(probs)
     if uncertainty == "margin":  # larger = more uncertain
         u = 1.0 - K.margin(P)
@@ -506,8 +442,8 @@ def uwe(probs, features, budget, *, uncertainty="entropy", tau=1.0, normalize="n
     else:
         w = _check_weights(weights, F.shape[0])
     if w.shape[0] != F.shape[0]:
-        raise ValueError(f"probs and features must have the same number of rows; got "
-                         f"{w.shape[0]} and {F.shape[0]}.")
+        raise InvalidInputError(f"probs and features must have the same number of rows; got "
+                                f"{w.shape[0]} and {F.shape[0]}.")
     if sampler == "kmeanspp":
         return kmeanspp(F, budget, labeled=labeled, seed=seed, weights=w, progress=progress)
     return kcenter_greedy(F, budget, labeled=labeled, weights=w, progress=progress)[0]

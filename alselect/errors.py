@@ -59,6 +59,10 @@ class SolverError(AlselectError, RuntimeError):
     """A numerical solve could not produce a result (infeasible, numerical failure)."""
 
 
+class InternalError(AlselectError, RuntimeError):
+    """An internal consistency check failed: a bug in alselect (or in a plug-in strategy), not bad input."""
+
+
 def require_extra(module: str, extra: str, what: str):
     """Import ``module`` or raise :class:`MissingExtraError` naming ``extra``."""
     import importlib

@@ -15,6 +15,7 @@ import tempfile
 
 import numpy as np
 
+from .errors import InvalidInputError
 from .pool.spec import ATTR_LOW_BUDGET_GUARD
 from .pool.writer import default_file_mode
 
@@ -29,7 +30,7 @@ def beats(diffs: np.ndarray, confidence: float = 0.95) -> np.ndarray:
     Student-t confidence interval of the mean difference is > 0; with one seed: the difference is > 0."""
     diffs = np.asarray(diffs, dtype=np.float64)
     if diffs.ndim != 2 or diffs.shape[0] == 0:
-        raise ValueError(f"diffs must be (seeds, budgets) with at least one seed, got shape {diffs.shape}")
+        raise InvalidInputError(f"diffs must be (seeds, budgets) with at least one seed, got shape {diffs.shape}")
     mean = diffs.mean(axis=0)
     if diffs.shape[0] == 1:
         return mean > 0
@@ -60,7 +61,7 @@ def strategy_guard(labeled: np.ndarray, diffs: np.ndarray, n_classes: int, confi
     labeled = np.asarray(labeled, dtype=np.float64)
     win = beats(diffs, confidence)
     if labeled.shape != win.shape:
-        raise ValueError(f"labeled has shape {labeled.shape}, diffs covers {win.shape[0]} budgets")
+        raise InvalidInputError(f"labeled has shape {labeled.shape}, diffs covers {win.shape[0]} budgets")
     if not win[-1]:
         return {"labels_per_class": float(labeled[-1] / n_classes), "beaten": False}
     start = win.size - 1

@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import InvalidInputError
+
 FORMATS = ("txt", "csv", "jsonl")
 
 
@@ -40,13 +42,14 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence], fmt: str) -> s
         return buf.getvalue()
     if fmt == "jsonl":
         return "".join(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}) + "\n" for row in rows)
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise InvalidInputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
 def _cell(value) -> str:
+    """Floats as their shortest round-trip repr (``float(cell) == value`` exactly)."""
     value = _plain(value)
     if isinstance(value, float):
-        return f"{value:.10g}"
+        return repr(value)
     return str(value)
 
 

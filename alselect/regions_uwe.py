@@ -25,8 +25,8 @@ MAX_DETECTION_BYTES = 4 << 30
 def _region_uncertainty(ctx, uncertainty: str) -> np.ndarray:
     from .diversity import uwe_weights
 
-    return uwe_weights(ctx.read("regions/probs", dtype=np.float32), uncertainty=uncertainty, tau=1.0,
-                       normalize="none")
+    # storage dtype: the probability check applies that dtype's tolerance (as pack and inspect do)
+    return uwe_weights(ctx.read("regions/probs"), uncertainty=uncertainty, tau=1.0, normalize="none")
 
 
 def _finish(u: np.ndarray, tau: float, normalize: str) -> np.ndarray:
@@ -88,6 +88,6 @@ def detection_uwe(ctx, *, uncertainty: str, tau: float, normalize: str):
     if pool.has("regions/classes"):
         classes = ctx.read("regions/classes").astype(np.int64)
     else:
-        classes = np.argmax(ctx.read("regions/probs", dtype=np.float32), axis=1).astype(np.int64)
+        classes = np.argmax(ctx.read("regions/probs"), axis=1).astype(np.int64)
     F = ra.classwise_max_embedding(off, u, classes, ctx.read("regions/features", dtype=np.float32), c)
     return F, np.ones(n)

@@ -13,18 +13,19 @@ deterministic either way and a seed spreads ties uniformly over the pool.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .contract import Context, Ranking
-from .errors import SelectionError
-from .pool import Pool, open_pool
+from .errors import InternalError, InvalidInputError, PoolValueError, SelectionError
+from .pool import MemoryPool, Pool, open_pool
 from .pool.sharded import ShardedPool
 from .progress import no_progress
 from .strategies import get_strategy
 from .temporal import check_rules
-from .validation import check_row_indices
+from .validation import check_row_indices, check_seed
 
 
 @dataclass
@@ -107,7 +108,7 @@ def _cost_walk(order: np.ndarray, cost: np.ndarray, budget: float, prefix: bool)
 def _check_budget(budget, n_unlabeled: int, total_cost: float | None):
     if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)):
         raise SelectionError(f"budget must be a number, got {budget!r}")
-    if not np.isfinite(budget) or budget <= 0:
+    if not np.isfinite(float(budget)) or budget <= 0:
         raise SelectionError(f"budget must be > 0, got {budget}; pass a positive --budget")
     if total_cost is None:
         if float(budget) != int(budget):
@@ -125,11 +126,10 @@ def _check_budget(budget, n_unlabeled: int, total_cost: float | None):
 
 
 def _seed(seed) -> int | None:
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SelectionError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    try:
+        return check_seed(seed)
+    except InvalidInputError as exc:
+        raise SelectionError(str(exc)) from None
 
 
 def _subset_candidates(candidates: np.ndarray, subset, seed: int) -> np.ndarray:
@@ -153,8 +153,11 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
 
     Parameters
     ----------
-    pool : str, os.PathLike or Pool
-        A pool file path or an open :class:`~alselect.pool.Pool`.
+    pool : str, os.PathLike, Pool or mapping
+        A pool file path, an open :class:`~alselect.pool.Pool` (or
+        :class:`~alselect.pool.MemoryPool`), or a mapping of dataset names to NumPy arrays
+        (``{"probs": P, "embeddings": X, "labeled": rows}``, the keywords of
+        :func:`alselect.pool.write_pool`), validated as ``alselect pack`` validates them.
     strategy : str
         A strategy name (``alselect strategies`` lists them).
     budget : int or float
@@ -186,9 +189,16 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
     -------
     Selection
     """
+    if isinstance(pool, Mapping):
+        with MemoryPool(pool) as opened:
+            return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
+                          progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video,
+                          subset=subset, client=client, **params)
     if not isinstance(pool, (Pool, ShardedPool)):
         if not isinstance(pool, (str, os.PathLike)):
-            raise SelectionError(f"pool must be a path or an open Pool, got {type(pool).__name__}")
+            raise SelectionError(
+                f"pool must be a path, an open Pool or a mapping of dataset names to arrays, got {type(pool).__name__}"
+            )
         with open_pool(pool) as opened:
             return select(opened, strategy, budget, labeled=labeled, seed=seed, budget_cost=budget_cost,
                           progress=progress, exclude_neighbors=exclude_neighbors, per_video=per_video,
@@ -208,7 +218,10 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
         extra = np.asarray(labeled)
         if extra.size == 0:
             extra = extra.astype(np.int64)
-        extra = check_row_indices("labeled", extra, n)
+        try:
+            extra = check_row_indices("labeled", extra, n)
+        except PoolValueError as exc:  # an argument, not a dataset of the pool
+            raise SelectionError(str(exc)) from None
         labeled_rows = np.union1d(labeled_rows, extra)
     candidates = np.ones(n, dtype=bool)
     candidates[labeled_rows] = False
@@ -269,7 +282,7 @@ def select(pool, strategy: str, budget, *, labeled=None, seed=None, budget_cost:
             indices = _cost_walk(indices, cost, float(budget), prefix=True)
             out_scores = out_scores[: indices.size]
     if indices.size and (not candidates[indices].all() or np.unique(indices).size != indices.size):
-        raise AssertionError(f"strategy '{spec.name}' returned a labeled or repeated row")  # internal bug guard
+        raise InternalError(f"strategy '{spec.name}' returned a labeled or repeated row")
     return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
                      order=spec.order, cost=None if cost is None else float(cost[indices].sum()),
                      notes=ctx.notes)
@@ -310,6 +323,6 @@ def _select_temporal(ctx: Context, spec, parsed: dict, rules, count: int, n: int
 
         indices, out_scores = constrained_rounds(state, run_round, count, spec.name)
     if indices.size and (not candidates[indices].all() or np.unique(indices).size != indices.size):
-        raise AssertionError(f"strategy '{spec.name}' returned a labeled or repeated row")  # internal bug guard
+        raise InternalError(f"strategy '{spec.name}' returned a labeled or repeated row")
     return Selection(indices=indices, scores=out_scores, strategy=spec.name, params=parsed, seed=seed,
                      order=spec.order, cost=None, notes=list(dict.fromkeys(ctx.notes)))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SelectionError
+from .errors import InternalError, SelectionError
 
 
 @dataclass
@@ -153,5 +153,5 @@ def constrained_rounds(state: TemporalState, run_round, count: int, strategy: st
             if len(picks) == count:
                 break
         if accepted == 0:
-            raise AssertionError(f"strategy '{strategy}' picked a row outside its candidates")  # internal bug guard
+            raise InternalError(f"strategy '{strategy}' picked a row outside its candidates")
     return np.asarray(picks, dtype=np.int64), np.asarray(scores, dtype=np.float64)

@@ -1,20 +1,42 @@
-"""Value checks shared by the writer (``pack``), the reader and ``inspect``.
+"""The one set of value checks: pool writer (``pack``), reader, ``inspect``, the infer sink,
+the epoch recorder, the array API (``alselect.diversity``, ``alselect.cdal``,
+``alselect.balance``) and the strategy parameters.
 
-Each check takes one block of rows and raises :class:`PoolValueError` naming the dataset,
-the first offending row, the rule and the fix. Blocks keep memory bounded on large pools.
+The dataset checks take one block of rows and raise :class:`PoolValueError` naming the
+dataset, the first offending row, the rule and the fix (blocks keep memory bounded on large
+pools). The argument checks (``as_float_matrix``, ``probability_matrix``, ``row_mask``,
+``check_budget``, ``check_seed``, ``check_number``) raise :class:`InvalidInputError`.
+
+Rules stated once:
+
+- probability rows (along the last axis): finite, >= 0 and the row sum within
+  ``PROB_SUM_ATOL[storage dtype]`` of 1 (so every value lies in [0, 1] up to that tolerance);
+  the message names the first bad row and its sum;
+- row sets: integer row numbers in [0, N) or an (N,) boolean mask; a row listed twice is an
+  error; the order of a set never matters;
+- budgets: integers >= 0 (the pipeline asks >= 1) and at most the rows available;
+- seeds: non-negative integers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import PoolValueError
+from .errors import InvalidInputError, PoolValueError
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 #: Tolerance on |sum(p) - 1| per probability row, by storage dtype. float16 keeps 11
 #: significant bits, so a correctly rounded softmax row can be off by ~C * 2**-12.
 PROB_SUM_ATOL = {"float16": 1e-2, "float32": 1e-4, "float64": 1e-4}
+
+
+def prob_sum_atol(dtype) -> float:
+    """The tolerance on a probability row's sum for data stored as ``dtype``."""
+    name = np.dtype(dtype).name
+    if name not in PROB_SUM_ATOL:
+        raise InvalidInputError(f"probabilities must be float16, float32 or float64, got dtype {name}")
+    return PROB_SUM_ATOL[name]
 
 
 def _first_bad_row(mask: np.ndarray) -> int:
@@ -44,27 +66,42 @@ def check_finite(name: str, block: np.ndarray, offset: int = 0) -> None:
 def check_probabilities(name: str, block: np.ndarray, offset: int = 0, stored: str | None = None) -> None:
     """Probability rows along the last axis: finite, >= 0, summing to 1 within PROB_SUM_ATOL.
 
-    ``stored`` names the storage dtype when ``block`` was already converted (float16 data is
-    checked after conversion to float32, which is much faster, with the float16 tolerance)."""
-    check_finite(name, block, offset)
-    neg = block < 0
-    if neg.any():
-        row = offset + _first_bad_row(neg)
-        raise PoolValueError(
-            f"dataset '{name}' has a negative probability in row {row}; probabilities must be >= 0 "
-            "(pass raw model outputs as --logits so alselect applies the softmax)"
-        )
+    Together the last two make every value lie in [0, 1] (up to the same tolerance). The
+    message names the first row breaking any of the rules, and its sum. ``stored`` names the
+    storage dtype when ``block`` was already converted (float16 data is checked after an exact
+    conversion to float32, which is much faster, with the float16 tolerance)."""
     stored = stored or block.dtype.name
-    atol = PROB_SUM_ATOL[stored]
+    atol = prob_sum_atol(stored)
+    if block.ndim < 2:  # one probability vector
+        block = block.reshape(1, -1)
+    rows = block.shape[0]
+    if rows == 0:
+        return
+    nonfinite = (~np.isfinite(block)).reshape(rows, -1).any(axis=1)
+    negative = (block < 0).reshape(rows, -1).any(axis=1)
     sums = block.sum(axis=-1, dtype=np.float64)
-    off = np.abs(sums - 1.0) > atol
-    if off.any():
-        row = offset + _first_bad_row(off)
-        where = np.unravel_index(int(np.flatnonzero(off.ravel())[0]), off.shape)
+    off = (np.abs(sums - 1.0) > atol).reshape(rows, -1).any(axis=1)
+    bad = nonfinite | negative | off
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    row = offset + i
+    row_sums = sums[i].ravel()
+    worst = float(row_sums[int(np.argmax(np.abs(row_sums - 1.0)))]) if np.isfinite(row_sums).all() else float("nan")
+    if nonfinite[i]:
         raise PoolValueError(
-            f"dataset '{name}' row {row} sums to {float(sums[where]):.6g}; probability rows must sum to 1 "
-            f"within {atol:g} for {stored} (normalise them, or pass logits with --logits)"
+            f"dataset '{name}' has a NaN or infinite value in row {row}; every value must be finite "
+            "(check the model's outputs for overflow or NaN inputs)"
         )
+    if negative[i]:
+        raise PoolValueError(
+            f"dataset '{name}' has a negative probability in row {row} (row sum {worst:.6g}); probabilities "
+            "must lie in [0, 1] (pass raw model outputs as --logits so alselect applies the softmax)"
+        )
+    raise PoolValueError(
+        f"dataset '{name}' row {row} sums to {worst:.6g}; probability rows must sum to 1 "
+        f"within {atol:g} for {stored} (normalise them, or pass logits with --logits)"
+    )
 
 
 def check_labels(name: str, block: np.ndarray, n_classes: int | None, offset: int = 0,
@@ -118,7 +155,7 @@ def check_row_indices(name: str, rows: np.ndarray, n_rows: int) -> np.ndarray:
     dup = ordered[1:] == ordered[:-1]
     if dup.any():
         raise PoolValueError(
-            f"'{name}' lists row {int(ordered[1:][dup][0])} more than once; each row may appear once"
+            f"'{name}' lists row {int(ordered[1:][dup][0])} more than once; list each row once"
         )
     return ordered
 
@@ -173,13 +210,14 @@ def check_counts(name: str, block: np.ndarray, offset: int = 0) -> None:
         raise PoolValueError(f"dataset '{name}' has a negative count in row {offset + _first_bad_row(bad)}")
 
 
-def check_mixtures(name: str, mixtures: np.ndarray, present: np.ndarray, offset: int = 0) -> None:
+def check_mixtures(name: str, mixtures: np.ndarray, present: np.ndarray, offset: int = 0,
+                   stored: str | None = None) -> None:
     """Mixtures (n, C, C): finite, >= 0, and each present class's row a probability vector."""
     check_finite(name, mixtures, offset)
     neg = mixtures < 0
     if neg.any():
         raise PoolValueError(f"dataset '{name}' has a negative value in sample {offset + _first_bad_row(neg)}")
-    atol = PROB_SUM_ATOL[mixtures.dtype.name]
+    atol = prob_sum_atol(stored or mixtures.dtype.name)
     sums = mixtures.sum(axis=-1, dtype=np.float64)
     off = (np.abs(sums - 1.0) > atol) & present.astype(bool)
     if off.any():
@@ -188,6 +226,150 @@ def check_mixtures(name: str, mixtures: np.ndarray, present: np.ndarray, offset:
             f"dataset '{name}' sample {offset + i}, class {c} is marked present but its mixture sums to "
             f"{float(sums[i, c]):.6g}; a present class's mixture must sum to 1 within {atol:g}"
         )
+
+
+# ------------------------------------------------------------------ arguments of the Python API
+#: Rows converted or checked per block, so float16 widening and checks stay a few MB at a time.
+BLOCK_ROWS = 65536
+
+
+def as_float_matrix(name: str, x, ndim: int = 2, *, allow_empty: bool = False) -> np.ndarray:
+    """A C-contiguous float32/float64 array of ``ndim`` dimensions with finite values.
+
+    float16 is widened to float32 (exactly, block by block); float32 and float64 are kept, so
+    the exact sequences computed from it are the float64 ones of the stored values."""
+    x = np.asarray(x)
+    if x.ndim != ndim:
+        raise InvalidInputError(f"'{name}' must be a {ndim}-D array, got shape {x.shape}; pass one row per sample")
+    if not allow_empty and 0 in x.shape:
+        raise InvalidInputError(f"'{name}' must have at least one row and one column, got shape {x.shape}")
+    if x.dtype.name not in FLOAT_DTYPES:
+        raise InvalidInputError(
+            f"'{name}' must be float16, float32 or float64, got dtype {x.dtype.name}; convert it with .astype(np.float32)"
+        )
+    if x.dtype == np.float16:
+        out = np.empty(x.shape, dtype=np.float32)
+        for r in range(0, x.shape[0], BLOCK_ROWS):
+            out[r:r + BLOCK_ROWS] = x[r:r + BLOCK_ROWS]
+        x = out
+    x = np.ascontiguousarray(x)
+    for r in range(0, x.shape[0], BLOCK_ROWS):
+        blk = x[r:r + BLOCK_ROWS]
+        bad = ~np.isfinite(blk)
+        if bad.any():
+            raise InvalidInputError(
+                f"'{name}' has a NaN or infinite value in row {r + _first_bad_row(bad)}; every value must be "
+                "finite (remove or repair that sample)"
+            )
+    return x
+
+
+def probability_matrix(name: str, p, ndim: int = 2) -> np.ndarray:
+    """:func:`as_float_matrix` plus the probability-row rule, with the tolerance of ``p``'s own dtype
+    (a float16 array keeps the float16 tolerance after widening)."""
+    stored = np.asarray(p).dtype.name
+    p = as_float_matrix(name, p, ndim)
+    for r in range(0, p.shape[0], BLOCK_ROWS):
+        probability_block(name, p[r:r + BLOCK_ROWS], r, stored)
+    return p
+
+
+def _as_argument_error(name: str, check, *args) -> None:
+    """Run a dataset check on an argument of the Python API: the same rule, raised as InvalidInputError."""
+    try:
+        check(name, *args)
+    except PoolValueError as exc:
+        raise InvalidInputError(str(exc).replace(f"dataset '{name}'", f"'{name}'", 1)) from None
+
+
+def probability_block(name: str, block: np.ndarray, offset: int = 0, stored: str | None = None) -> None:
+    """The probability-row rule on one block of an argument (rows ``offset:offset+len``)."""
+    _as_argument_error(name, lambda nm, b: check_probabilities(nm, b, offset, stored=stored), block)
+
+
+def mixture_block(name: str, mixtures: np.ndarray, present: np.ndarray, offset: int = 0,
+                  stored: str | None = None) -> None:
+    """The mixture rule (see :func:`check_mixtures`) on one block of an argument."""
+    _as_argument_error(name, lambda nm, m: check_mixtures(nm, m, present, offset, stored), mixtures)
+
+
+def row_mask(name: str, rows, n: int) -> np.ndarray:
+    """A row set as an (n,) bool mask: ``None`` (empty), an (n,) bool mask, or row numbers."""
+    mask = np.zeros(n, dtype=bool)
+    if rows is None:
+        return mask
+    a = np.asarray(rows)
+    if a.dtype == bool:
+        if a.shape != (n,):
+            raise InvalidInputError(f"'{name}' as a boolean mask must have shape ({n},), got {a.shape}")
+        return a.copy()
+    if a.size == 0:
+        return mask
+    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+        raise InvalidInputError(
+            f"'{name}' must be a boolean mask or a 1-D array of row numbers, got dtype {a.dtype.name} and shape {a.shape}"
+        )
+    bad = (a < 0) | (a >= n)
+    if bad.any():
+        raise InvalidInputError(
+            f"'{name}' holds row {int(a[bad][0])}, outside the rows 0..{n - 1}; row numbers are 0-based"
+        )
+    mask[a] = True
+    if int(mask.sum()) != a.size:
+        ordered = np.sort(a)
+        dup = int(ordered[1:][ordered[1:] == ordered[:-1]][0])
+        raise InvalidInputError(f"'{name}' lists row {dup} more than once; list each row once")
+    return mask
+
+
+def check_budget(budget, available: int, what: str = "pickable rows", *, minimum: int = 0) -> int:
+    """An integer number of picks in [minimum, available]."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
+        raise InvalidInputError(f"budget must be an integer, got {budget!r}")
+    budget = int(budget)
+    if budget < minimum:
+        raise InvalidInputError(f"budget must be >= {minimum}, got {budget}")
+    if budget > available:
+        raise InvalidInputError(
+            f"budget {budget} exceeds the {available} {what}; lower the budget to at most {available}"
+        )
+    return budget
+
+
+def check_seed(seed, *, required: bool = False) -> int | None:
+    """A non-negative integer seed (``None`` allowed unless ``required``)."""
+    if seed is None:
+        if required:
+            raise InvalidInputError("seed is required for randomised selection; pass an int, e.g. seed=0")
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def check_number(name: str, value, *, low=None, high=None, low_open: bool = False, high_open: bool = False):
+    """A finite number within the given bounds (``low_open``: strictly above ``low``)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from None
+    ok = np.isfinite(x)
+    ok = ok and (low is None or (x > low if low_open else x >= low))
+    ok = ok and (high is None or (x < high if high_open else x <= high))
+    if not ok:
+        raise InvalidInputError(f"{name} must be {describe_range(low, high, low_open, high_open)}, got {value!r}")
+    return value
+
+
+def describe_range(low=None, high=None, low_open: bool = False, high_open: bool = False) -> str:
+    """Human form of a range: ``> 0``, ``>= 0``, ``in [0, 1]``, ..."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return "finite"
 
 
 def check_flags(name: str, block: np.ndarray, offset: int = 0) -> None:

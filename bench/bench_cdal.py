@@ -39,8 +39,8 @@ from benchkit import Report, add_common_options  # noqa: E402
 REPORT = None
 TAG = "`bench_cdal.py`"
 
-from alselect.cdal import (PROB_FLOOR, _engine, cd_inner_product_form,  # noqa: E402
-                           cdal_coreset, mixture_entropy, mixtures_from_regions)
+from alselect.cdal import (PROB_FLOOR, cdal_coreset, mixture_entropy,  # noqa: E402
+                           mixtures_from_regions)
 
 SEED = 0
 C = 19
@@ -174,19 +174,13 @@ def part1(N, budget):
           f"{per_pair * 1e6:.0f} us/pair x {pairs:.1e} pairs)  ratio "
           f"{per_pair * pairs / t_lazy:6.0f}x")
 
-    eng = _engine()
-    if eng is not None:
-        pre = max(10, budget // 10)
-        cdal_coreset(mix[:300], present[:300], 5, method="engine")
-        (ep, _), t_eng, _ = timed(cdal_coreset, mix, present, pre, method="engine")
-        _, t_lp, _ = timed(cdal_coreset, mix, present, pre)
-        REPORT.say(f"generic k-center engine (A,B,n): {t_eng:8.2f} s for the first {pre} picks vs "
-              f"lazy {t_lp:.2f} s (ratio {t_eng / t_lp:.1f}x)  same picks: "
-              f"{np.array_equal(ep, picks[:pre])}")
-    else:
-        A, B, n = cd_inner_product_form(mix[:10], present[:10])
-        REPORT.say(f"generic k-center engine        : not installed on this branch "
-              f"(inner-product form width {A.shape[1]} for C={C})")
+    pre = max(10, budget // 10)
+    cdal_coreset(mix[:300], present[:300], 5, method="engine")
+    (ep, _), t_eng, _ = timed(cdal_coreset, mix, present, pre, method="engine")
+    _, t_lp, _ = timed(cdal_coreset, mix, present, pre)
+    REPORT.say(f"generic k-center engine (A,B,n): {t_eng:8.2f} s for the first {pre} picks vs "
+               f"lazy {t_lp:.2f} s (ratio {t_eng / t_lp:.1f}x)  same picks: "
+               f"{np.array_equal(ep, picks[:pre])}")
     REPORT.say()
 
 

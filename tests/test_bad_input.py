@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import alselect
-from alselect.errors import AlselectError, MissingDatasetError, PoolFormatError, PoolValueError, SelectionError
+from alselect.errors import AlselectError, MissingDatasetError, PoolFormatError, SelectionError
 from clihelp import assert_clean_error, run
 from conftest import random_probs
 
@@ -232,7 +232,7 @@ def test_api_raises_typed_errors(good_pool, tmp_path):
         alselect.select(good_pool, "bald", 1)
     with pytest.raises(SelectionError, match="exceeds the 19 unlabeled"):
         alselect.select(good_pool, "entropy", 20)
-    with pytest.raises(PoolValueError, match="outside the pool's rows"):
+    with pytest.raises(SelectionError, match="outside the pool's rows"):
         alselect.select(good_pool, "entropy", 1, labeled=[-1])
     with pytest.raises(SelectionError, match="seed must be a non-negative integer"):
         alselect.select(good_pool, "random", 1, seed=-2)

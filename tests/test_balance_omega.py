@@ -86,7 +86,7 @@ def test_informativeness_reference_values():
         informativeness("variance", probs=P)
     with pytest.raises(ValueError, match="rows must sum to 1"):
         informativeness("entropy", probs=[[2.0, 3.0]])
-    with pytest.raises(ValueError, match="NaN or inf in row 1"):
+    with pytest.raises(ValueError, match="NaN or infinite value in row 1"):
         informativeness("entropy", probs=[[0.5, 0.5], [np.nan, 0.5]])
 
 

@@ -126,13 +126,13 @@ def test_one_hot_probabilities_and_balance_effect():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(budget=9), r"budget=9 exceeds the 8 available"),
+    (dict(budget=9), r"budget 9 exceeds the 8 candidate rows"),
     (dict(budget=-1), "budget must be >= 1"),
     (dict(lam=np.nan), "lam must be finite"),
     (dict(scale="gurobi"), "scale must be one of"),
     (dict(X=np.full((10, 2), np.nan)), "X has a NaN or inf in row 0"),
     (dict(X=np.zeros(10)), r"X must be 2-D"),
-    (dict(labeled=[12]), r"labeled rows must lie in \[0, 10\)"),
+    (dict(labeled=[12]), "'labeled' holds row 12, outside the rows 0..9"),
     (dict(P=np.ones((10, 3))), "rows must sum to 1"),
 ])
 def test_errors(kwargs, match):

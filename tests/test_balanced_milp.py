@@ -129,7 +129,7 @@ def test_time_limit_returns_a_feasible_selection():
 
 
 @pytest.mark.parametrize("args, kwargs, match", [
-    (dict(budget=20), {}, r"budget=20 exceeds the 10 available"),
+    (dict(budget=20), {}, r"budget 20 exceeds the 10 candidate rows"),
     (dict(budget=0), {}, "budget must be >= 1"),
     (dict(lam=-1.0), {}, "lam must be finite and >= 0"),
     (dict(u=np.r_[np.nan, np.zeros(9)]), {}, "u has a NaN or inf at row 0"),
@@ -139,8 +139,8 @@ def test_time_limit_returns_a_feasible_selection():
     (dict(om=-np.ones(3)), {}, "omega must be finite and >= 0"),
     (dict(), dict(gap_tol=-1), "gap_tol must be >= 0"),
     (dict(), dict(time_limit=0), "time_limit must be > 0"),
-    (dict(), dict(candidates=[0, 0, 1]), "repeated row numbers"),
-    (dict(), dict(candidates=[0, 10]), r"must lie in \[0, 10\)"),
+    (dict(), dict(candidates=[0, 0, 1]), "'candidates' lists row 0 more than once"),
+    (dict(), dict(candidates=[0, 10]), "'candidates' holds row 10, outside the rows 0..9"),
 ])
 def test_errors(args, kwargs, match):
     a = dict(u=np.zeros(10), P=np.full((10, 3), 1 / 3), om=np.ones(3), budget=2, lam=1.0)

@@ -164,17 +164,17 @@ def test_validation_errors():
     bad = mix.copy()
     i, c = np.argwhere(pres)[0]
     bad[i, c] *= 2
-    with pytest.raises(ValueError, match=rf"mixtures\[{i}, {c}\] is marked present but sums to"):
+    with pytest.raises(ValueError, match=rf"'mixtures' sample {i}, class {c} is marked present but its mixture sums to"):
         cd_to_set(bad, pres, [0])
     bad = mix.copy()
     bad[2, 0, 0] = np.nan
-    with pytest.raises(ValueError, match="mixtures of image 2 contains NaN"):
+    with pytest.raises(ValueError, match="mixtures' has a NaN or infinite value in row 2"):
         cd_to_set(bad, pres, [0])
     with pytest.raises(ValueError, match=r"classes must lie in \[0, 6\)"):
         cd_to_set(mix, pres, [0], classes=[6])
     with pytest.raises(ValueError, match="reduce must be one of"):
         cd_to_set(mix, pres, [0], reduce="max")
-    with pytest.raises(ValueError, match=r"centers contains row 9, out of range \[0, 4\)"):
+    with pytest.raises(ValueError, match="'centers' holds row 9, outside the rows 0..3"):
         cd_to_set(mix, pres, [9])
     with pytest.raises(ValueError, match="same shape"):
         cd_pairwise(mix[0], pres[0], mix[1, :3], pres[1, :3])

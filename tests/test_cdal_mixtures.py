@@ -143,12 +143,12 @@ def test_bad_offsets(offsets, match):
 def test_bad_region_probs():
     bad = GOOD.copy()
     bad[1, 0] = np.nan
-    with pytest.raises(ValueError, match="region 1 contains NaN or inf"):
+    with pytest.raises(ValueError, match="'region_probs' has a NaN or infinite value in row 1"):
         mixtures_from_regions(bad, [0, 3])
     neg = np.array([[1.2, -0.2], [0.5, 0.5]])
-    with pytest.raises(ValueError, match="region 0 has a negative entry"):
+    with pytest.raises(ValueError, match="'region_probs' has a negative probability in row 0"):
         mixtures_from_regions(neg, [0, 2])
-    with pytest.raises(ValueError, match=r"region 1 sums to 2, not 1"):
+    with pytest.raises(ValueError, match=r"'region_probs' row 1 sums to 2;"):
         mixtures_from_regions(np.array([[0.5, 0.5], [1.0, 1.0]]), [0, 2])
     with pytest.raises(ValueError, match="2 classes per region but the pool has 3"):
         mixtures_from_regions(GOOD, [0, 3], n_classes=3)
@@ -170,5 +170,5 @@ def test_bad_weights_and_eps():
 
 
 def test_classification_features_rejects_logits():
-    with pytest.raises(ValueError, match="probs row 0 has a negative entry"):
+    with pytest.raises(ValueError, match="'probs' has a negative probability in row 0"):
         classification_features(np.array([[2.0, -1.0]]))

@@ -103,11 +103,11 @@ def test_reward_total():
 
 def test_reward_errors():
     mix, pres, counts = pool(4, N=6)
-    with pytest.raises(ValueError, match="picks contains duplicate rows"):
+    with pytest.raises(ValueError, match="'picks' lists row 1 more than once"):
         reward_cd(mix, pres, [1, 1])
     with pytest.raises(ValueError, match="picks is empty"):
         reward_cd(mix, pres, [])
-    with pytest.raises(ValueError, match=r"picks contains row 6, out of range \[0, 6\)"):
+    with pytest.raises(ValueError, match="'picks' holds row 6, outside the rows 0..5"):
         reward_sr(counts, [6], 1.0)
     with pytest.raises(ValueError, match="lam must be a finite positive number"):
         reward_sr(counts, [1], 0.0)

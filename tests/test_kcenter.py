@@ -197,7 +197,7 @@ def test_budget_zero_and_errors():
         kcenter_greedy(X, 6)
     with pytest.raises(ValueError, match="budget 5 exceeds the 4"):
         kcenter_greedy(X, 5, labeled=[0])
-    with pytest.raises(ValueError, match="must be finite; row 1"):
+    with pytest.raises(ValueError, match="'X' has a NaN or infinite value in row 1"):
         kcenter_greedy(np.array([[0.0, 1.0], [np.nan, 0.0]]), 1)
     with pytest.raises(ValueError, match="2-D array"):
         kcenter_greedy(np.zeros(5), 1)

@@ -1,4 +1,4 @@
-"""alselect.select for every issue-2 strategy against NumPy references; ordering rules."""
+"""alselect.select for the ranking strategies (random, uncertainty, score) against NumPy references; ordering rules."""
 
 import numpy as np
 import pytest

@@ -88,9 +88,9 @@ def test_missing_labels_are_clear_errors(make_pool, arrays):
 def test_balanced_scores_with_external_score(make_pool, arrays, rng):
     s = rng.random(14)
     path = make_pool(**arrays, scores={"vaal": s})
-    asc = alselect.select(path, "balanced", 3, lam=0, u="score", score="vaal:asc")
+    asc = alselect.select(path, "balanced", 3, lam=0, uncertainty="score", score="vaal:asc")
     np.testing.assert_array_equal(np.sort(asc.indices), np.sort(3 + np.argsort(s[3:])[:3]))
-    assert_clean_error(run("pick", path, "-s", "balanced", "-b", 2, "-p", "u=score"), "-p score=NAME")
+    assert_clean_error(run("pick", path, "-s", "balanced", "-b", 2, "-p", "uncertainty=score"), "-p score=NAME")
 
 
 def test_inspect_picks_balance_report(make_pool, arrays, tmp_path):

@@ -61,10 +61,10 @@ def test_classification_layout_compares_full_softmax(make_pool, rng):
 
 def test_random_first_pick_is_seeded(make_pool, seg_arrays):
     path = make_pool(**seg_arrays)
-    a = alselect.select(path, "cdal-cs", 5, first="random", seed=3)
+    a = alselect.select(path, "cdal-cs", 5, init="random", seed=3)
     assert a.indices[0] not in seg_arrays["labeled"]
-    np.testing.assert_array_equal(a.indices, alselect.select(path, "cdal-cs", 5, first="random", seed=3).indices)
-    unseeded = alselect.select(path, "cdal-cs", 5, first="random")
+    np.testing.assert_array_equal(a.indices, alselect.select(path, "cdal-cs", 5, init="random", seed=3).indices)
+    unseeded = alselect.select(path, "cdal-cs", 5, init="random")
     assert "pass --seed" in unseeded.notes[0]
 
 

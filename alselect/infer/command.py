@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import InferError
+from ..errors import require_extra
 
 
 @click.command()
@@ -56,10 +56,7 @@ def infer(model, weights, data, output, task, embedding_layer, mc_samples, batch
 
     check_output(output, [("--weights", weights), ("--data", data), ("--labels", labels_file),
                           ("--labeled", labeled_file)])
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise InferError("`alselect infer` needs PyTorch: pip install 'alselect[torch]'") from None
+    require_extra("torch", "torch", "`alselect infer`")
     from .run import run_infer
     from .shard import parse_shard
 

@@ -28,8 +28,9 @@ import torch
 
 from .errors import InferError
 
-#: CDAL's epsilon added to each region's entropy weight (bits), keeps all-confident classes defined.
-CDAL_ENTROPY_EPS = 1e-8
+#: CDAL's epsilon added to each region's entropy weight (bits): the one constant of alselect.cdal,
+#: so `infer` mixtures equal `mixtures_from_regions` on the same regions.
+from ..cdal import EPS as CDAL_ENTROPY_EPS  # noqa: E402
 LN2 = math.log(2.0)
 #: Keys of a model output dict holding the logits (torchvision segmentation models use "out").
 LOGIT_KEYS = ("logits", "out")

@@ -601,7 +601,6 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         _sift_down(hk, hv, size, pos)
     cand = np.empty(N, dtype=np.int64)
     scratch = np.empty(L + budget)
-    small = np.empty(SMALL_REFRESH)
     batch = np.empty(REFRESH_BATCH, dtype=np.int64)
     gsel = np.empty(REFRESH_BATCH, dtype=np.int64)
     rowbuf = np.empty(K, dtype=A.dtype)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from ..contract import RANKING, SEQUENTIAL, Param, StrategySpec, parse_bool
+from ..contract import RANKING, SEQUENTIAL, Param, Range, StrategySpec, parse_bool
 from ..errors import SelectionError
 
 FAMILIES = ("uncertainty", "embedding", "balanced", "contextual", "video", "svm", "learned")
@@ -22,7 +22,7 @@ for _family in FAMILIES:
     for _spec in importlib.import_module(f"{__name__}.{_family}").SPECS:
         REGISTRY[_spec.name] = _spec
 
-__all__ = ["REGISTRY", "FAMILIES", "RANKING", "SEQUENTIAL", "Param", "StrategySpec", "parse_bool",
+__all__ = ["REGISTRY", "FAMILIES", "RANKING", "SEQUENTIAL", "Param", "Range", "StrategySpec", "parse_bool",
            "register", "get_strategy"]
 
 def register(spec: StrategySpec) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contract import SEQUENTIAL, Context, Param, Picks, StrategySpec
-from ..errors import SelectionError
+from ..contract import SEQUENTIAL, Context, Param, Picks, Range, StrategySpec
+from ..errors import InvalidInputError, SelectionError
 from .uncertainty import stream_scores
 
 
@@ -83,20 +83,20 @@ def omega_for(ctx: Context, budget: int, b0: int, cycle: int, target: str) -> np
     return om
 
 
-def _informativeness(ctx: Context, u: str, score_name: str) -> np.ndarray:
+def _informativeness(ctx: Context, uncertainty: str, score_name: str) -> np.ndarray:
     from ..kernels import uncertainty as K
 
-    if u == "entropy":
+    if uncertainty == "entropy":
         return stream_scores(ctx, "probs", K.entropy)
-    if u == "least-confidence":
+    if uncertainty == "least-confidence":
         return stream_scores(ctx, "probs", K.least_confidence)
-    if u == "margin":  # a smaller best-vs-second gap is more informative
+    if uncertainty == "margin":  # a smaller best-vs-second gap is more informative
         return 1.0 - stream_scores(ctx, "probs", K.margin)
-    if u == "bald":
+    if uncertainty == "bald":
         return stream_scores(ctx, "mc_probs", K.bald)
     name, _, order = score_name.partition(":")
     if not name:
-        raise SelectionError("-p u=score needs -p score=NAME[:asc] naming a score in the pool's 'scores' group")
+        raise SelectionError("-p uncertainty=score needs -p score=NAME[:asc] naming a score in the pool's 'scores' group")
     ctx.require(f"scores/{name}")
     values = ctx.read(f"scores/{name}", dtype=np.float64)
     return -values if order == "asc" else values  # asc: smaller = more informative (e.g. VAAL)
@@ -108,7 +108,7 @@ def lam_value(text):
         return "auto"
     value = float(text)
     if not np.isfinite(value) or value < 0:
-        raise ValueError("lam must be a finite number >= 0 or 'auto'")
+        raise InvalidInputError("lam must be a finite number >= 0 or 'auto'")
     return value
 
 
@@ -135,14 +135,14 @@ def _choose_lam(ctx: Context, points) -> float:
     return lam
 
 
-def balanced(ctx: Context, budget: int, lam, u: str, score: str, b0: int, cycle: int, target: str,
+def balanced(ctx: Context, budget: int, lam, uncertainty: str, score: str, b0: int, cycle: int, target: str,
              time_limit: float, gap: float, lam_grid: str) -> Picks:
     from ..balance import solve_balanced
     from ..balance_sweep import sweep_balanced
 
-    informative = _informativeness(ctx, u, score)
+    informative = _informativeness(ctx, uncertainty, score)
     om = omega_for(ctx, budget, b0, cycle, target)
-    P = ctx.read("probs", dtype=np.float64)
+    P = ctx.read("probs")  # storage dtype: the probability check uses its tolerance
     cand = np.flatnonzero(ctx.candidates)
     limit = time_limit if time_limit > 0 else None
     initial = None
@@ -167,8 +167,8 @@ def balanced_kcenter(ctx: Context, budget: int, lam, b0: int, cycle: int, target
                      lam_grid: str) -> Picks:
     from ..balance import balanced_kcenter as run
 
-    X = ctx.read("embeddings", dtype=np.float32)
-    P = ctx.read("probs", dtype=np.float64)
+    X = ctx.read("embeddings")  # storage dtype: distances are float64 sums of the stored values
+    P = ctx.read("probs")
     om = omega_for(ctx, budget, b0, cycle, target)
     first = None
     if ctx.labeled.size == 0:  # same first pick as `kcenter`: the largest-norm candidate, ties lowest row
@@ -193,8 +193,9 @@ def balanced_kcenter(ctx: Context, budget: int, lam, b0: int, cycle: int, target
 
 
 # ---- registry entries (metadata only; see alselect.contract)
-_OMEGA = (Param("b0", -1, "labeled-set size at the first cycle (default: derived, see docs/class-balance.md)", type=int),
-          Param("cycle", 0, "active-learning cycle c of Eq. 4.4 (default: derived from b0, or 1)", type=int),
+_OMEGA = (Param("b0", -1, "labeled-set size at the first cycle (-1: derived, see docs/class-balance.md)", type=int,
+                range=Range(-1)),
+          Param("cycle", 0, "active-learning cycle c of Eq. 4.4 (0: derived from b0, or 1)", type=int, range=Range(0)),
           Param("target", "uniform", "target class distribution: uniform, or a file with one weight per class"))
 
 _GRID = Param("lam_grid", "", "with lam=auto: comma-separated lambda values (default: 0 and 19 log-spaced "
@@ -202,22 +203,22 @@ _GRID = Param("lam_grid", "", "with lam=auto: comma-separated lambda values (def
 
 SPECS = [
     StrategySpec("balanced", "most informative samples under an L1 class-balance penalty, solved exactly (MIP)",
-                 ("probs",), f"{__name__}:balanced",
+                 ("probs",), f"{__name__}:balanced", order=SEQUENTIAL,
                  params=(Param("lam", 1.0, "weight lambda of the L1 balance term, or auto: sweep lam_grid and take "
                                "the knee of the L1 term (thesis Fig. 4.4; docs/class-balance.md)", type=lam_value),
-                         Param("u", "entropy", "informativeness: entropy (Eq. 4.7), bald, margin, "
+                         Param("uncertainty", "entropy", "informativeness u: entropy (Eq. 4.7), bald, margin, "
                                "least-confidence, or score (Eq. 4.9)",
                                choices=("entropy", "bald", "margin", "least-confidence", "score")),
-                         Param("score", "", "with u=score: NAME of the pool score, NAME:asc when smaller is more "
+                         Param("score", "", "with uncertainty=score: NAME of the pool score, NAME:asc when smaller is more "
                                "informative (VAAL)"),
                          *_OMEGA,
                          Param("time_limit", 10.0, "seconds; when hit, the best selection found and its certified "
-                               "gap are returned (0 = no limit)", type=float),
+                               "gap are returned (0 = no limit)", type=float, range=Range(0)),
                          Param("gap", 1e-4, "relative optimality gap at which the solve stops (0 = exact optimum)",
-                               type=float),
+                               type=float, range=Range(0)),
                          _GRID),
                  reference="thesis §4.4, Eq. 4.4-4.9, Algorithm 1",
-                 extra_needs="labels of the labeled samples; mc_probs for u=bald; scores/<name> for u=score"),
+                 extra_needs="labels of the labeled samples; mc_probs for uncertainty=bald; scores/<name> for uncertainty=score"),
     StrategySpec("balanced-kcenter", "k-center greedy with the class-balance penalty (thesis Algorithm 2)",
                  ("probs", "embeddings"), f"{__name__}:balanced_kcenter", order=SEQUENTIAL,
                  params=(Param("lam", 1.0, "weight lambda of the L1 balance penalty, or auto: knee of the L1 term "

@@ -45,13 +45,14 @@ def load_cd_inputs(pool, layout: str = "auto", progress=None) -> CdInputs:
 
     layout = resolve_layout(pool, layout)
     if layout == "mixtures":
-        mixtures, present, counts = pool.read_cd(dtype=np.float32)
+        # storage dtype, so the array layer applies that dtype's probability tolerance
+        mixtures, present, counts = pool.read_cd(dtype=pool.dtype("cd/mixtures"))
     elif layout == "regions":
         weights = pool.read("regions/weights") if pool.has("regions/weights") else None
         mixtures, present, counts = cdal.mixtures_from_regions(pool.read("regions/probs"), pool.region_offsets(),
                                                                region_weights=weights, n_classes=pool.n_classes)
     else:
-        probs = pool.read("probs", dtype=np.float32)
+        probs = pool.read("probs")
         mixtures, present = cdal.classification_features(probs)
         counts = cdal.classification_class_counts(probs)
     return CdInputs(layout, mixtures, present, counts)
@@ -79,14 +80,14 @@ def parse_classes(spec: str, pool, layout: str) -> list[int] | None:
     return sorted(set(out))
 
 
-def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, first: str) -> Picks:
+def cdal_cs(ctx: Context, budget: int, reduce: str, classes: str, layout: str, init: str) -> Picks:
     from .. import cdal
 
     with ctx.progress("reading class mixtures", 1) as update:
         inputs = load_cd_inputs(ctx.pool, layout)
         update(1)
     first_row = None
-    if first == "random" and ctx.picked.size == 0:  # the released code's uniformly random first pick, seeded
+    if init == "random" and ctx.picked.size == 0:  # the released code's uniformly random first pick, seeded
         first_row = int(ctx.rng.choice(np.flatnonzero(ctx.candidates)))
     cls = parse_classes(classes, ctx.pool, inputs.layout)
     with ctx.progress("cdal-cs: picking", budget) as update:
@@ -105,13 +106,13 @@ cdal_cs.honours_picked = True  # continues from ctx.picked (temporal rules, alse
 SPECS = [
     StrategySpec("cdal-cs", "core-set (k-center greedy) with contextual diversity (symmetric KL of class mixtures)",
                  ("probs",), f"{__name__}:cdal_cs", order=SEQUENTIAL,
-                 randomized=lambda params: params["first"] == "random",
+                 randomized=lambda params: params["init"] == "random",
                  params=(Param("reduce", "sum", "sum the per-class symmetric KL over shared classes (paper Eq. 2) "
                                "or take the mean (released code)", choices=("sum", "mean")),
                          Param("classes", "", "comma-separated class names or indices to restrict CD to (Fig. 7b)"),
                          Param("layout", "auto", "where mixtures come from: cd/ mixtures, regions/, or the "
-                               "softmax of a classification pool", choices=("auto", "mixtures", "regions", "classification")),
-                         Param("first", "greedy", "greedy: labeled samples are the initial centers (paper); "
+                               "softmax of a classification pool", choices=LAYOUTS),
+                         Param("init", "greedy", "first-pick rule; greedy: labeled samples are the initial centers (paper); "
                                "random: a seeded random first pick even with a labeled set (released code)",
                                choices=("greedy", "random"))),
                  reference="CDAL §3.1-3.2 Eq. 1-2, §4.3, §5 Fig. 7b",

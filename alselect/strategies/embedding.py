@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contract import SEQUENTIAL, Context, Param, Picks, StrategySpec, parse_bool
+from ..contract import SEQUENTIAL, Context, Param, Picks, Range, StrategySpec, parse_bool
 
 #: Scores of D²-sampling strategies: the sampling has no per-pick score to report.
 NO_SCORE = np.nan
 
 
 def _features(ctx: Context, space: str) -> np.ndarray:
-    return ctx.read(space, dtype=np.float32)
+    """In the storage dtype: the kernels widen float16 exactly and keep float32/float64, so the
+    picks are the exact float64 sequence of the stored values (as with the array API)."""
+    return ctx.read(space)
 
 
 def _no_scores(picks: np.ndarray) -> Picks:
@@ -59,7 +61,7 @@ def kmeanspp(ctx: Context, budget: int, init: str) -> Picks:
 def badge(ctx: Context, budget: int, labeled_centers: bool) -> Picks:
     from ..diversity import badge as run
 
-    probs = ctx.read("probs", dtype=np.float32)
+    probs = ctx.read("probs")
     F = _features(ctx, "embeddings")
     with ctx.progress("badge: picking", budget) as update:
         return _no_scores(run(probs, F, budget, labeled=ctx.labeled, seed=ctx.seed,
@@ -74,8 +76,7 @@ def uwe(ctx: Context, budget: int, uncertainty: str, tau: float, normalize: str,
     from ..diversity import kmeanspp as run_kmeanspp
 
     if level == "image":
-        weights = uwe_weights(ctx.read("probs", dtype=np.float32), uncertainty=uncertainty, tau=tau,
-                              normalize=normalize)
+        weights = uwe_weights(ctx.read("probs"), uncertainty=uncertainty, tau=tau, normalize=normalize)
         F = _features(ctx, "embeddings")
     else:
         from ..regions_uwe import detection_uwe, segmentation_uwe
@@ -117,7 +118,8 @@ SPECS = [
                  params=(Param("uncertainty", "entropy", "u(x): entropy, bvsb (p_second / p_best), "
                                "least-confidence (1 - p_best), or margin (1 - (p_best - p_second))",
                                choices=("entropy", "bvsb", "least-confidence", "margin")),
-                         Param("tau", 1.0, "exponent tau on the uncertainty (paper §5.2)", type=float),
+                         Param("tau", 1.0, "exponent tau on the uncertainty (paper §5.2)", type=float,
+                               range=Range(0, low_open=True)),
                          Param("normalize", "none", "none (paper) or minmax-normalise u first (authors' code)",
                                choices=("none", "minmax")),
                          Param("sampler", "kcenter", "kcenter (labeled = initial centers) or kmeanspp",

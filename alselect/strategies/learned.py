@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contract import RANKING, Context, Param, Ranking, StrategySpec
-from ..errors import SelectionError, require_extra
+from ..contract import RANKING, Context, Param, Range, Ranking, StrategySpec
+from ..errors import InvalidInputError, SelectionError, require_extra
 from .contextual import LAYOUTS, load_cd_inputs
 
 
@@ -18,7 +18,7 @@ def _positive(kind):
     def parse(value):
         v = kind(value)
         if not v > 0:
-            raise ValueError("it must be > 0")
+            raise InvalidInputError("it must be > 0")
         return v
     parse.__name__ = kind.__name__
     return parse
@@ -27,28 +27,28 @@ def _positive(kind):
 def _fraction(value):
     v = float(value)
     if not 0.0 < v < 1.0:
-        raise ValueError("it must be strictly between 0 and 1")
+        raise InvalidInputError("it must be strictly between 0 and 1")
     return v
 
 
 def _unit(value):
     v = float(value)
     if not 0.0 <= v <= 1.0:
-        raise ValueError("it must be between 0 and 1")
+        raise InvalidInputError("it must be between 0 and 1")
     return v
 
 
 def _dropout(value):
     v = float(value)
     if not 0.0 <= v < 1.0:
-        raise ValueError("it must be in [0, 1)")
+        raise InvalidInputError("it must be in [0, 1)")
     return v
 
 
 def _count(value):
     v = int(value)
     if v < 0:
-        raise ValueError("it must be >= 0")
+        raise InvalidInputError("it must be >= 0")
     return v
 
 
@@ -193,15 +193,16 @@ SPECS = [
                          Param("episodes", 5, "episodes (sampled selections) per epoch", type=_int),
                          Param("epochs", 60, "policy-training epochs (one Adam step each)", type=_int),
                          Param("lr", 1e-5, "Adam learning rate (paper §3.3: 1e-5; released code: 1e-2)", type=_float),
-                         Param("weight_decay", 1e-5, "Adam weight decay (paper and released code: 1e-5)", type=float),
+                         Param("weight_decay", 1e-5, "Adam weight decay (paper and released code: 1e-5)", type=float,
+                               range=Range(0)),
                          Param("beta", 0.01, "weight of the length penalty (mean p - budget/n)^2 (released code)",
-                               type=float),
+                               type=float, range=Range(0)),
                          Param("reward", "paper", "paper: alpha R_cd + (1 - alpha)(R_vr + R_sr); code: "
                                "0.5 R_vr + 1.5 R_cd, mean-pair R_cd, squared/50 R_vr, no R_sr",
                                choices=("paper", "code")),
                          Param("alpha", 0.75, "weight alpha of R_cd in the paper's reward", type=_unit),
                          Param("lam", 0.0, "lambda of R_sr (Eq. 5); 0 = the per-class region count of a "
-                               "budget-sized uniform selection", type=float),
+                               "budget-sized uniform selection", type=float, range=Range(0)),
                          Param("layout", "auto", "where mixtures come from: cd/ mixtures, regions/, or the softmax "
                                "of a classification pool", choices=LAYOUTS),
                          Param("reduce", "sum", "CD over shared classes: sum (paper Eq. 2) or mean",
@@ -214,6 +215,7 @@ SPECS = [
                          Param("vr_sample", 2048, "R_vr is estimated on this many unlabeled images", type=_int),
                          _DEVICE),
                  reference="CDAL §3.2-3.3 Eq. 3-5, §5",
+                 test_params={"epochs": 2, "episodes": 2, "hidden": 8},
                  extra_needs="cd/mixtures or regions/probs (segmentation, detection); probs alone for "
                              "classification; embeddings for R_vr"),
     StrategySpec("daal", "DAAL: dual adversarial network (ScoreNet + VAE + uncertainty and representativeness "
@@ -226,6 +228,7 @@ SPECS = [
                                type=_fraction),
                          _WIDTH, _LATENT, _DROPOUT, _SCALE, _DEVICE, _THREADS),
                  reference="DAAL (Wang et al.) §3, Algorithm 1, Eq. 1-7, §4.2",
+                 test_params={"epochs": 1, "width": 16, "latent": 4},
                  extra_needs="a labeled set"),
     StrategySpec("vaal", "VAAL on embeddings: VAE + labeled/unlabeled discriminator; the unlabeled samples the "
                  "discriminator is least sure are labeled", ("embeddings",), f"{__name__}:vaal",
@@ -235,11 +238,12 @@ SPECS = [
                          Param("dropout", 0.0, "dropout after every hidden layer of the VAE (VAAL's VAE has "
                                "none; DAAL's 0.4 leaves the discriminator too noisy a latent)",
                                type=_dropout),
-                         Param("beta", 1.0, "weight of the VAE's KL term (VAAL code: 1)", type=float),
+                         Param("beta", 1.0, "weight of the VAE's KL term (VAAL code: 1)", type=float, range=Range(0)),
                          Param("adversary", 1.0, "weight of the VAE's fool-the-discriminator term (VAAL code: 1)",
-                               type=float),
+                               type=float, range=Range(0)),
                          Param("vae_steps", 2, "VAE updates per discriminator update (VAAL code: 2)", type=_int),
                          _VAAL_SCALE, _DEVICE, _THREADS),
                  reference="VAAL (Sinha et al.) on task features, as compared in DAAL §4.5 and the thesis ch. 5",
+                 test_params={"epochs": 1, "width": 16, "latent": 4},
                  extra_needs="a labeled set"),
 ]

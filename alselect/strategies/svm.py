@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contract import Context, Param, Ranking, StrategySpec
+from ..contract import Context, Param, Range, Ranking, StrategySpec
 from ..errors import SelectionError
 
 DEFAULT_C = 5.0
@@ -86,7 +86,8 @@ def svm_margin(ctx: Context, budget: int, C: float, distance: str) -> Ranking:
 SPECS = [
     StrategySpec("svm-margin", "samples inside the margin of a one-vs-rest linear SVM on the labeled embeddings, "
                  "closest to a boundary first", ("embeddings",), f"{__name__}:svm_margin",
-                 params=(Param("C", DEFAULT_C, "SVM regularisation C (thesis: 5)", type=float),
+                 params=(Param("C", DEFAULT_C, "SVM regularisation C (thesis: 5)", type=float,
+                               range=Range(0, low_open=True)),
                          Param("distance", "functional", "functional: min_c |f_c(x)| (margin units); geometric: "
                                "min_c |f_c(x)| / ||w_c||", choices=("functional", "geometric"))),
                  reference="thesis §5.4 (SVM Min Margin, C = 5, one-vs-rest)",

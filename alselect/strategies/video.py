@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..contract import Context, Param, Ranking, StrategySpec
+from ..contract import Context, Param, Range, Ranking, StrategySpec
 from ..errors import SelectionError
 
 
@@ -44,7 +44,7 @@ def oracle_fn(ctx: Context, budget: int, iou: float) -> Ranking:
 
 # ---- registry entries (metadata only; see alselect.contract)
 _IOU = Param("iou", 0.5, "a detection is correct when its IoU with an unmatched ground-truth box of its class "
-             "exceeds this", type=float)
+             "exceeds this", type=float, range=Range(0, 1, high_open=True))
 
 SPECS = [
     StrategySpec("temporal-coherence", "most estimated detection errors per frame: links across frames by tracked "
@@ -52,8 +52,9 @@ SPECS = [
                  ("regions/offsets", "regions/boxes", "video/id", "video/frame"), f"{__name__}:temporal_coherence",
                  params=(Param("errors", "fp", "score frames by estimated false positives (thesis), false negatives, "
                                "or both", choices=("fp", "fn", "both")),
-                         Param("k", 3, "frames tracked each way (thesis: 3)", type=int),
-                         Param("theta", 0.5, "IoU above which a detection and a tracked box are linked", type=float)),
+                         Param("k", 3, "frames tracked each way (thesis: 3)", type=int, range=Range(1)),
+                         Param("theta", 0.5, "IoU above which a detection and a tracked box are linked", type=float,
+                               range=Range(0, 1, high_open=True))),
                  reference="thesis §2.3.2, Eq. 2.1-2.4",
                  extra_needs="regions/tracks, or motion/forward and motion/backward"),
     StrategySpec("oracle-fp", "most false positives per frame against the ground-truth boxes (evaluation only)",
