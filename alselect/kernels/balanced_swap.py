@@ -10,7 +10,6 @@ best swap so far are skipped without touching their C entries.
 from __future__ import annotations
 
 import numba
-import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
