@@ -176,6 +176,25 @@ class Context:
     def note(self, message: str) -> None:
         self.notes.append(message)
 
+    def labeled_labels(self, why: str) -> np.ndarray:
+        """Labels (int64) of the labeled rows, in ``labeled`` order; ``why`` names the use in the
+        error raised when the pool lacks them."""
+        if self.labeled.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if not self.pool.has("labels"):
+            raise SelectionError(
+                f"{why} needs the labels of the {self.labeled.size} labeled samples (dataset 'labels'); "
+                "add them with `alselect pack ... --labels Y.npy` (-1 for unlabeled rows) or `alselect label`"
+            )
+        labels = self.pool.read("labels").astype(np.int64)[self.labeled]
+        unknown = int((labels < 0).sum())
+        if unknown:
+            raise SelectionError(
+                f"{unknown} of the {self.labeled.size} labeled samples have no label in 'labels' (-1); {why} needs "
+                "them: store their labels with `alselect pack ... --labels Y.npy` or `alselect label`"
+            )
+        return labels
+
     def read(self, name: str, *, dtype=None) -> np.ndarray:
         """Read a dataset whole, with a progress bar on big ones."""
         self.require(name)

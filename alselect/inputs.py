@@ -134,26 +134,18 @@ def load_array(spec: str, what: str) -> np.ndarray:
 
 
 def read_text(source: str, what: str) -> str:
-    """The whole text of a UTF-8 file, or of stdin for ``-``."""
-    if source == "-":
-        return sys.stdin.read()
-    if not os.path.isfile(source):
-        raise InvalidInputError(f"{what}: file '{source}' not found")
+    """The whole UTF-8 text of a file, pipe or FIFO, or of stdin for ``-``."""
+    with open_input(source, what) as handle:
+        data = handle.read()
     try:
-        with open(source, encoding="utf-8") as handle:
-            return handle.read()
+        return data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{what}: '{source}' is not UTF-8 text (byte {exc.start})") from None
+        raise InvalidInputError(f"{what}: '{source}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def read_lines(source: str, what: str) -> list[str]:
     """Non-empty, non-comment (``#``) lines of a text file, pipe or FIFO, or of stdin for ``-``."""
-    with open_input(source, what) as handle:
-        data = handle.read()
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{what}: '{source}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_text(source, what)
     lines = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -222,13 +214,7 @@ def read_id_lines(source: str, what: str) -> list[str]:
     """Every line of an id list, one id per line, taken literally (surrounding whitespace
     removed): no comments or blank lines are skipped, so an id list always has one line per row
     and ids the format refuses ('', '#...') are reported instead of silently dropped."""
-    with open_input(source, what) as handle:
-        data = handle.read()
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{what}: '{source}' is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return [line.strip() for line in text.splitlines()]
+    return [line.strip() for line in read_text(source, what).splitlines()]
 
 
 def parse_ids(lines: list[str]) -> np.ndarray:

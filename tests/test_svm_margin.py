@@ -54,5 +54,5 @@ def test_svm_margin_needs_two_labeled_classes(make_pool, rng):
         select(path, "svm-margin", 5)
     no_labels = make_pool(probs=np.full((n, 3), 1 / 3, dtype=np.float32), embeddings=rng.normal(size=(n, 3)),
                           labeled=[0, 1])
-    with pytest.raises(SelectionError, match="needs their labels"):
+    with pytest.raises(SelectionError, match="needs the labels of the 2 labeled samples"):
         select(no_labels, "svm-margin", 5)

@@ -21,24 +21,6 @@ from ..errors import InvalidInputError, SelectionError
 from .uncertainty import stream_scores
 
 
-def _labels_of_labeled(ctx: Context) -> np.ndarray:
-    if ctx.labeled.size == 0:
-        return np.empty(0, dtype=np.int64)
-    if not ctx.pool.has("labels"):
-        raise SelectionError(
-            f"class balancing needs the labels of the {ctx.labeled.size} labeled samples (dataset 'labels'); "
-            "add them with `alselect pack ... --labels Y.npy` (-1 for unlabeled rows)"
-        )
-    labels = ctx.pool.read("labels")[ctx.labeled]
-    unknown = int((labels < 0).sum())
-    if unknown:
-        raise SelectionError(
-            f"{unknown} of the {ctx.labeled.size} labeled samples have no label in 'labels' (-1); class balancing "
-            "counts labeled samples per class, so store their labels with `alselect pack ... --labels Y.npy`"
-        )
-    return labels
-
-
 def _target(spec: str, n_classes: int):
     if spec in ("", "uniform"):
         return None
@@ -76,7 +58,7 @@ def omega_for(ctx: Context, budget: int, b0: int, cycle: int, target: str) -> np
             )
     elif cycle <= 0:
         cycle = infer_cycle(n_labeled, budget, b0)
-    om = omega(_labels_of_labeled(ctx), ctx.pool.n_classes, budget, b0=b0, cycle=cycle,
+    om = omega(ctx.labeled_labels("class balancing"), ctx.pool.n_classes, budget, b0=b0, cycle=cycle,
                target=_target(target, ctx.pool.n_classes))
     ctx.note(f"Omega for cycle {cycle} (b={budget}, b0={b0}): {om.sum():.1f} samples still needed over "
              f"{int((om > 0).sum())} classes")
@@ -115,7 +97,7 @@ def lam_value(text):
 def _balance_notes(ctx: Context, P: np.ndarray, picks: np.ndarray, info_term: float, l1: float, lam: float) -> None:
     from ..balance import balance_score, class_histogram
 
-    labels = _labels_of_labeled(ctx) if ctx.labeled.size else np.empty(0, dtype=np.int64)
+    labels = ctx.labeled_labels("class balancing")
     predicted = np.argmax(P[np.sort(picks)], axis=1)
     score = balance_score(class_histogram(np.concatenate([labels, predicted]), P.shape[1]))
     info = "" if np.isnan(info_term) else f"informativeness term sum(u) = {info_term:.6g}, "

@@ -48,18 +48,7 @@ def margin_scores(model, X: np.ndarray, distance: str = "functional") -> np.ndar
 
 
 def _labeled_labels(ctx: Context) -> np.ndarray:
-    if not ctx.pool.has("labels"):
-        raise SelectionError(
-            f"strategy 'svm-margin' trains an SVM on the {ctx.labeled.size} labeled samples and needs their labels "
-            "(dataset 'labels'); add them with `alselect pack ... --labels Y.npy` (-1 for unlabeled rows)"
-        )
-    labels = ctx.pool.read("labels")[ctx.labeled]
-    unknown = int((labels < 0).sum())
-    if unknown:
-        raise SelectionError(
-            f"{unknown} of the {ctx.labeled.size} labeled samples have no label in 'labels' (-1); 'svm-margin' "
-            "trains on the labeled samples, so store their labels with `alselect pack ... --labels Y.npy`"
-        )
+    labels = ctx.labeled_labels("strategy 'svm-margin' (an SVM trained on the labeled samples)")
     present = np.unique(labels)
     if present.size < 2:
         raise SelectionError(
