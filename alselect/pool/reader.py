@@ -123,6 +123,10 @@ class Pool:
         Format version of the file.
     """
 
+    #: False for images that are not a file on disk (no locking, no reopening)
+    _on_disk = False
+    _state = None
+
     def __init__(self, path, *, name=None):
         #: the file opened; ``path`` (what messages name) differs when it is a spooled copy
         self.source = os.fspath(path)
@@ -144,7 +148,7 @@ class Pool:
         #: committed epochs per epoch dataset, fixed at first look: a reader's view of a pool that
         #: a training loop keeps appending to stays one consistent snapshot
         self._epochs_seen: dict[str, int] = {}
-        self._on_disk = os.path.isfile(self.source)
+        self._on_disk = os.path.isfile(self.source)  # a regular file: the locking protocol applies
         with self._shared():
             try:
                 self.file = locking.open_h5(self.source, "r")
@@ -416,9 +420,10 @@ class Pool:
         """Epoch rows to trust: the ATTR_COMMITTED_EPOCHS attribute when present, else all rows
         (as first seen by this reader)."""
         key = name or ds.name
-        if key not in self._epochs_seen:
-            self._epochs_seen[key] = self._read_committed(ds, name)
-        return self._epochs_seen[key]
+        seen = self.__dict__.setdefault("_epochs_seen", {})
+        if key not in seen:
+            seen[key] = self._read_committed(ds, name)
+        return seen[key]
 
     def _read_committed(self, ds: h5py.Dataset, name: str) -> int:
         committed = ds.attrs.get(ATTR_COMMITTED_EPOCHS)
