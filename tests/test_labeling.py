@@ -150,3 +150,27 @@ def test_history_defaults_feed_balanced(pool):
     r = run("pick", pool, "-s", "balanced", "-b", "20")
     assert r.returncode == 0, r.stderr
     assert f"cycle 2 (b=20, b0={b0})" in r.stderr
+
+
+def test_without_the_sdk_push_and_pull_are_one_error_line_and_export_works(pool, tmp_path):
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['label_studio_sdk'] = None\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")]),
+               LABEL_STUDIO_API_KEY="x" * 40)
+    picks = tmp_path / "picks.txt"
+    picks.write_text("1500\n1501\n")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "alselect", *args], capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    for args in (["push", "label-studio", pool, "--picks", str(picks), "--url", "http://127.0.0.1:9",
+                  "--project", "1"],
+                 ["pull", "label-studio", pool, "--url", "http://127.0.0.1:9", "--project", "1"]):
+        r = cli(*args)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert "pip install 'alselect[label-studio]'" in r.stderr
+    r = cli("export", "label-studio", pool, "--picks", str(picks), "-o", str(tmp_path / "tasks.json"))
+    assert r.returncode == 0, r.stderr
+    assert len(__import__("json").loads((tmp_path / "tasks.json").read_text())) == 2
