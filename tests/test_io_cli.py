@@ -323,13 +323,19 @@ def _wait_for(predicate, timeout=120.0):
     return False
 
 
-def test_kill_9_during_pack_leaves_a_temp_file_the_next_run_removes(tmp_path):
+def _start_large_pack(tmp_path):
+    """A `pack` of large arrays, returned once its temporary file exists (or it has ended)."""
     probs, emb = _big_arrays(tmp_path)
     out = tmp_path / "out" / "pool.h5"
     out.parent.mkdir()
     proc = subprocess.Popen(ALSELECT + ["pack", "-o", str(out), "--probs", str(probs), "--embeddings", str(emb)],
                             stderr=subprocess.PIPE)
     assert _wait_for(lambda: temp_files(out.parent) or proc.poll() is not None)
+    return proc, out, probs
+
+
+def test_kill_9_during_pack_leaves_a_temp_file_the_next_run_removes(tmp_path):
+    proc, out, probs = _start_large_pack(tmp_path)
     proc.kill()
     proc.wait()
     if proc.returncode == 0:
@@ -344,12 +350,7 @@ def test_kill_9_during_pack_leaves_a_temp_file_the_next_run_removes(tmp_path):
 # ------------------------------------------------------------------------------ signals
 @pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_a_large_pack(tmp_path, sig, status):
-    probs, emb = _big_arrays(tmp_path)
-    out = tmp_path / "out" / "pool.h5"
-    out.parent.mkdir()
-    proc = subprocess.Popen(ALSELECT + ["pack", "-o", str(out), "--probs", str(probs), "--embeddings", str(emb)],
-                            stderr=subprocess.PIPE)
-    assert _wait_for(lambda: temp_files(out.parent) or proc.poll() is not None)
+    proc, out, _ = _start_large_pack(tmp_path)
     proc.send_signal(sig)
     sent = time.monotonic()
     _, err = proc.communicate(timeout=60)

@@ -50,6 +50,12 @@ class LabelHistory:
     def __len__(self) -> int:
         return int(self.rows.size)
 
+    def latest(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row the history labeled, and its latest label (later entries win)."""
+        order = np.arange(self.rows.size)[::-1]
+        rows, first = np.unique(self.rows[order], return_index=True)
+        return rows, self.labels[order][first]
+
     @property
     def last_cycle(self) -> int:
         return int(self.cycle.max()) if self.cycle.size else 0
@@ -209,9 +215,7 @@ def _replay(f, history: LabelHistory, n_rows: int) -> None:
     """Make ``labels`` agree with the committed history (the latest entry of each row wins)."""
     if not len(history):
         return
-    order = np.arange(history.rows.size)[::-1]
-    rows, first = np.unique(history.rows[order], return_index=True)
-    latest = history.labels[order][first]
+    rows, latest = history.latest()
     labels = _labels_dataset(f, n_rows)
     current = labels[()]
     stale = current[rows] != latest
@@ -268,9 +272,8 @@ def apply_labels(path, entries: list[LabelEntry], *, overwrite: bool = False, cy
     stored = current.copy()
     # the committed history wins over a stale ``labels`` (a crash between the two steps)
     if len(history):
-        order = np.arange(history.rows.size)[::-1]
-        hrows, first = np.unique(history.rows[order], return_index=True)
-        current[hrows] = history.labels[order][first]
+        hrows, latest = history.latest()
+        current[hrows] = latest
     previous = current[rows]
     conflict = (previous >= 0) & (previous != labels)
     if conflict.any() and not overwrite:
