@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from alselect.errors import InvalidInputError
+from alselect.renamed import COUNTS, SR_LAM, renamed_keywords
 
 EPS = 1e-6
 """Default epsilon added to the region entropy (bits) in the mixing weights."""
@@ -37,7 +38,7 @@ PROB_FLOOR = 1e-10
 zeros in a mixture give a large but finite divergence."""
 
 COUNT_FLOOR = 0.5
-"""R_sr uses ``log(max(count, COUNT_FLOOR) / lam)`` by default: a class with no
+"""R_sr uses ``log(max(count, COUNT_FLOOR) / sr_lam)`` by default: a class with no
 region in the selection scores below one with a single region, but finitely."""
 
 ALPHA = 0.75
@@ -755,53 +756,57 @@ def reward_vr(embeddings, picks, *, squared=False, scale=1.0, rows=None):
     return float(np.exp(-scale * tot / n_rows))
 
 
-def reward_sr(class_counts, picks, lam, *, count_floor=COUNT_FLOOR):
+@renamed_keywords(class_counts=COUNTS, lam=SR_LAM)
+def reward_sr(counts, picks, sr_lam, *, count_floor=COUNT_FLOOR):
     """R_sr: semantic representation of a selection (Eq. 5).
 
-    ``sum_c log(max(n_c, count_floor) / lam)`` with ``n_c`` the number of
+    ``sum_c log(max(n_c, count_floor) / sr_lam)`` with ``n_c`` the number of
     regions pseudo-labeled ``c`` in the selected images. The paper's
     ``log(0)`` for a class with no region is ``-inf``; ``count_floor = 0``
     reproduces that, the default keeps it finite.
 
     Parameters
     ----------
-    class_counts : (N, C) int or float
-        Regions per pseudo-label per image (``counts`` of
+    counts : (N, C) int or float
+        Regions per pseudo-label per image (dataset ``cd/counts``; ``counts`` of
         :func:`mixtures_from_regions`).
     picks : sequence of int
-    lam : float > 0
+    sr_lam : float > 0
+        The paper's lambda: a class represented by far fewer regions than ``sr_lam``
+        lowers the reward.
     count_floor : float >= 0
 
     Returns
     -------
     float
     """
-    cc = np.asarray(class_counts)
+    cc = np.asarray(counts)
     numeric = np.issubdtype(cc.dtype, np.integer) or np.issubdtype(cc.dtype, np.floating)
     if cc.ndim != 2 or not numeric:
-        raise InvalidInputError(f"class_counts must be a 2-D (N, C) numeric array, got shape {cc.shape} "
+        raise InvalidInputError(f"counts must be a 2-D (N, C) numeric array, got shape {cc.shape} "
                                 f"dtype {cc.dtype}.")
     if np.issubdtype(cc.dtype, np.floating) and not np.isfinite(cc).all():
-        raise InvalidInputError("class_counts contains NaN or inf; counts must be finite.")
+        raise InvalidInputError("counts contains NaN or inf; counts must be finite.")
     if (cc < 0).any():
-        raise InvalidInputError("class_counts has negative entries; counts must be >= 0.")
-    if not (np.isfinite(lam) and lam > 0):
-        raise InvalidInputError(f"lam must be a finite positive number, got {lam}; it is the paper's "
+        raise InvalidInputError("counts has negative entries; counts must be >= 0.")
+    if not (np.isfinite(sr_lam) and sr_lam > 0):
+        raise InvalidInputError(f"sr_lam must be a finite positive number, got {sr_lam}; it is the paper's "
                                 f"lambda in log(|R^c| / lambda).")
     if not (np.isfinite(count_floor) and count_floor >= 0):
         raise InvalidInputError(f"count_floor must be finite and >= 0, got {count_floor}.")
     p = _check_picks(picks, cc.shape[0])
     n_c = cc[p].sum(axis=0, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        return float(np.sum(np.log(np.maximum(n_c, count_floor) / lam)))
+        return float(np.sum(np.log(np.maximum(n_c, count_floor) / sr_lam)))
 
 
-def reward_total(mixtures, present, picks, *, embeddings=None, class_counts=None, lam=None,
+@renamed_keywords(class_counts=COUNTS, lam=SR_LAM)
+def reward_total(mixtures, present, picks, *, embeddings=None, counts=None, sr_lam=None,
                  alpha=ALPHA, reduce="sum", classes=None, aggregate="sum", vr_squared=False,
                  vr_scale=1.0, count_floor=COUNT_FLOOR, floor=PROB_FLOOR):
     """Total CDAL-RL reward ``alpha R_cd + (1 - alpha)(R_vr + R_sr)``.
 
-    R_vr needs ``embeddings`` and R_sr needs ``class_counts`` and ``lam``;
+    R_vr needs ``embeddings`` and R_sr needs ``counts`` and ``sr_lam``;
     a component whose inputs are missing is reported as ``None`` and counts
     as 0 in the total (the paper uses R_sr for segmentation only).
 
@@ -815,9 +820,9 @@ def reward_total(mixtures, present, picks, *, embeddings=None, class_counts=None
                      aggregate=aggregate, floor=floor)
     r_vr = None if embeddings is None else reward_vr(embeddings, picks, squared=vr_squared,
                                                      scale=vr_scale)
-    if class_counts is not None and lam is None:
-        raise InvalidInputError("class_counts given without lam; R_sr needs the paper's lambda.")
-    r_sr = None if class_counts is None else reward_sr(class_counts, picks, lam,
-                                                       count_floor=count_floor)
+    if counts is not None and sr_lam is None:
+        raise InvalidInputError("counts given without sr_lam; R_sr needs the paper's lambda.")
+    r_sr = None if counts is None else reward_sr(counts, picks, sr_lam,
+                                                 count_floor=count_floor)
     total = alpha * r_cd + (1.0 - alpha) * ((r_vr or 0.0) + (r_sr or 0.0))
     return CdalRewards(r_cd, r_vr, r_sr, float(total))

@@ -258,9 +258,18 @@ def _pack_options(func):
     """One option per dataset of the pool format table (alselect.pool.spec.DATASETS)."""
     from .pool.spec import DATASETS
 
+    from .pool.spec import RENAMED_FLAGS, renamed_flag_message
+
     for spec in reversed([s for s in DATASETS.values() if s.flag]):
         func = click.option(spec.flag, spec.arg, metavar=spec.metavar, help=spec.help,
                             multiple=spec.source == "named-arrays")(func)
+
+    def renamed(ctx, param, value):
+        if value not in (None, ()):
+            raise InvalidInputError(renamed_flag_message(param.opts[0]))
+
+    for flag in RENAMED_FLAGS:  # earlier releases' spellings: one Error line naming the new option
+        func = click.option(flag, hidden=True, expose_value=False, multiple=True, callback=renamed)(func)
     return func
 
 
@@ -399,6 +408,12 @@ def _read_picks(pool, picks_file: str, use_ids: bool):
     return rows
 
 
+def _renamed_lam(ctx, param, value):
+    if value is not None:
+        raise InvalidInputError("--lam was renamed --sr-lam (the lambda of R_sr, CDAL Eq. 5; "
+                                "`-p lam` is the class-balance weight of the balanced strategies)")
+
+
 @cli.command()
 @click.argument("pool", metavar="POOL")
 @click.option("--picks", "picks_file", required=True, metavar="FILE|-",
@@ -406,18 +421,19 @@ def _read_picks(pool, picks_file: str, use_ids: bool):
 @click.option("--ids", "use_ids", is_flag=True, help="--picks holds sample ids.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.75, show_default=True,
               help="Weight of R_cd in R = alpha R_cd + (1 - alpha)(R_vr + R_sr).")
-@click.option("--lam", type=float, help="lambda of R_sr (Eq. 5); R_sr is computed only when given.")
+@click.option("--sr-lam", type=float, help="lambda of R_sr (Eq. 5); R_sr is computed only when given.")
+@click.option("--lam", hidden=True, expose_value=False, callback=_renamed_lam)
 @click.option("--reduce", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="CD over shared classes: sum (paper) or mean (released code).")
 @click.option("--layout", type=click.Choice(["auto", "mixtures", "regions", "classification"]), default="auto",
               show_default=True, help="Where the class mixtures come from (as for cdal-cs).")
 @click.option("--classes", default="", help="Restrict CD to these classes (names or indices, comma-separated).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_json):
+def score(pool, picks_file, use_ids, alpha, sr_lam, reduce, layout, classes, as_json):
     """CDAL rewards of a selection: R_cd (Eq. 3), R_vr (Eq. 4), R_sr (Eq. 5) and their total.
 
     Use it to compare any two selections of the same pool, e.g. `cdal-cs` against `entropy`.
-    R_vr needs embeddings in the pool; R_sr needs --lam (and uses per-class region counts).
+    R_vr needs embeddings in the pool; R_sr needs --sr-lam (and uses per-class region counts).
     """
     from . import cdal
     from .inputs import pool_source
@@ -433,7 +449,7 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
         inputs = load_cd_inputs(opened, layout)
         embeddings = opened.read("embeddings") if opened.has("embeddings") else None
         rewards = cdal.reward_total(inputs.mixtures, inputs.present, picks, embeddings=embeddings,
-                                    class_counts=inputs.counts if lam is not None else None, lam=lam,
+                                    counts=inputs.counts if sr_lam is not None else None, sr_lam=sr_lam,
                                     alpha=alpha, reduce=reduce, classes=parse_classes(classes, opened, inputs.layout))
     values = {"R_cd": rewards.r_cd, "R_vr": rewards.r_vr, "R_sr": rewards.r_sr, "R": rewards.total,
               "alpha": alpha, "picks": int(picks.size), "layout": inputs.layout}
@@ -446,7 +462,7 @@ def score(pool, picks_file, use_ids, alpha, lam, reduce, layout, classes, as_jso
     if rewards.r_vr is None:
         click.echo("R_vr: the pool has no embeddings (counted as 0)", err=True)
     if rewards.r_sr is None:
-        click.echo("R_sr: pass --lam to compute it (counted as 0)", err=True)
+        click.echo("R_sr: pass --sr-lam to compute it (counted as 0)", err=True)
 
 
 # --------------------------------------------------------------------------------- strategies

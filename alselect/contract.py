@@ -109,10 +109,16 @@ class StrategySpec:
     extra_needs: str = field(default="", compare=False)  # prose for needs that depend on parameters
     # parameters the registry-wide tests run it with (e.g. fewer training epochs); never a default
     test_params: dict = field(default_factory=dict, compare=False)
+    # parameters renamed since an earlier release: old name -> new name (an error, never an alias)
+    renamed: dict = field(default_factory=dict, compare=False)
 
     def parse_params(self, raw: dict) -> dict:
         known = {p.name: p for p in self.params}
         unknown = [k for k in raw if k not in known]
+        for key in unknown:
+            if key in self.renamed:
+                raise SelectionError(f"parameter '{key}' of strategy '{self.name}' was renamed "
+                                     f"'{self.renamed[key]}' (see `alselect strategies`)")
         if unknown:
             valid = ", ".join(known) if known else "none"
             raise SelectionError(

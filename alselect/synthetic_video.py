@@ -134,10 +134,10 @@ def synthetic_video(n_videos: int = 6, frames: int | tuple[int, int] = 40, objec
     frame_rows = np.empty(n, dtype=np.int64)
     video_rows[perm] = vid * 7 + 100  # arbitrary ids, not 0..V-1
     frame_rows[perm] = frm
-    arrays = dict(probs=probs.astype(np.float32), embeddings=emb, region_probs=rprobs.astype(np.float32), region_offsets=offsets,
-                  region_boxes=boxes, region_classes=classes, region_scores=scores.astype(np.float32),
-                  region_features=feats, region_tracks=tracks, video_ids=video_rows, frames=frame_rows,
-                  truth_boxes=gboxes, truth_box_offsets=goff, truth_box_classes=gcls)
+    arrays = dict(probs=probs.astype(np.float32), embeddings=emb, regions_probs=rprobs.astype(np.float32), regions_offsets=offsets,
+                  regions_boxes=boxes, regions_classes=classes, regions_scores=scores.astype(np.float32),
+                  regions_features=feats, regions_tracks=tracks, video_id=video_rows, video_frame=frame_rows,
+                  truth_boxes_boxes=gboxes, truth_boxes_offsets=goff, truth_boxes_classes=gcls)
     stride = 1.0
     if motion_grid:
         stride = float(motion_grid)
@@ -157,5 +157,5 @@ def synthetic_video(n_videos: int = 6, frames: int | tuple[int, int] = 40, objec
                     fwd[r][cell] = (centre[v, o, f + k + 1] - centre[v, o, f + k])
                     bwd[r][cell] = (centre[v, o, f + k - 1] - centre[v, o, f + k])
         arrays.update(motion_forward=fwd, motion_backward=bwd)
-        del arrays["region_tracks"]
+        del arrays["regions_tracks"]
     return SyntheticVideo(arrays=arrays, fp_region=fp_region, fn_frame=fn_frame, motion_stride=stride)

@@ -219,7 +219,7 @@ def temporal_coherence(pool, *, k: int = 3, theta: float = 0.5, progress=None) -
         raise MissingDatasetError(
             f"{who} needs tracked boxes: dataset 'regions/tracks' (R, 2k, 4) from your tracker, or motion fields "
             f"'motion/forward' and 'motion/backward' (N, H, W, 2) to derive them; '{pool.path}' has neither "
-            "(add them with `alselect pack ... --region-tracks T.npy` or `--motion-forward F.npy --motion-backward B.npy`)"
+            "(add them with `alselect pack ... --regions-tracks T.npy` or `--motion-forward F.npy --motion-backward B.npy`)"
         )
     if not motion:
         stored_k = pool.shape("regions/tracks")[1] // 2

@@ -62,14 +62,14 @@ def build_base(draw, path: str) -> dict:
         per = rng.integers(0, 4, size=n)
         offsets = np.concatenate([[0], np.cumsum(per)])
         r = int(offsets[-1])
-        arrays.update(region_probs=_probs(rng, (r, c), np.float32), region_offsets=offsets,
-                      region_weights=rng.random(r), region_boxes=rng.random((r, 4)),
+        arrays.update(regions_probs=_probs(rng, (r, c), np.float32), regions_offsets=offsets,
+                      regions_weights=rng.random(r), regions_boxes=rng.random((r, 4)),
                       embeddings=rng.normal(size=(n, 3)).astype(np.float32))
     if kind == "cd":
         present = rng.random((n, c)) < 0.7
         present[:, 0] = True
-        arrays.update(cd_mixtures=_probs(rng, (n, c, c), np.float32) * present[..., None], class_present=present,
-                      class_counts=rng.integers(1, 5, size=(n, c)))
+        arrays.update(cd_mixtures=_probs(rng, (n, c, c), np.float32) * present[..., None], cd_present=present,
+                      cd_counts=rng.integers(1, 5, size=(n, c)))
     write_pool(path, **arrays)
     return {"kind": kind, "n": n, "c": c}
 

@@ -11,7 +11,7 @@ touching the tests.
 import numpy as np
 
 N_CLASSES = 3
-FLOAT_KINDS = ("probs", "embeddings", "mc_probs", "region_probs", "region_features", "region_scores", "cd_mixtures")
+FLOAT_KINDS = ("probs", "embeddings", "mc_probs", "regions_probs", "regions_features", "regions_scores", "cd_mixtures")
 
 
 def pool_arrays(n=40, *, dtype=np.float32, n_labeled=4, seed=0):
@@ -22,7 +22,7 @@ def pool_arrays(n=40, *, dtype=np.float32, n_labeled=4, seed=0):
     c = N_CLASSES
     arrays = dict(synthetic_video(n_videos=2, frames=n // 2, objects=2, n_classes=c, seed=seed).arrays)
     rng = np.random.default_rng(seed)
-    mixtures, present, counts = mixtures_from_regions(arrays["region_probs"], arrays["region_offsets"],
+    mixtures, present, counts = mixtures_from_regions(arrays["regions_probs"], arrays["regions_offsets"],
                                                       n_classes=c, dtype=np.float64)
     labels = np.full(n, -1, dtype=np.int64)
     labels[:n_labeled] = np.arange(n_labeled) % c
@@ -33,8 +33,8 @@ def pool_arrays(n=40, *, dtype=np.float32, n_labeled=4, seed=0):
         "scores": {"s": rng.random(n).astype(dtype)},
         "cost": rng.uniform(1.0, 2.0, size=n),
         "cd_mixtures": mixtures,
-        "class_present": present,
-        "class_counts": counts,
+        "cd_present": present,
+        "cd_counts": counts,
     })
     for name in FLOAT_KINDS:
         arrays[name] = np.asarray(arrays[name]).astype(dtype)

@@ -150,7 +150,7 @@ def test_unknown_strategy_and_parameter(good_pool, out):
 
 @pytest.mark.parametrize("strategy,dataset,how", [
     ("bald", "mc_probs", "--mc-probs"), ("variation-ratio", "mc_probs", "--mc-probs"),
-    ("dispersion", "epoch_preds", "--epoch-preds"), ("score", "scores", "--score"),
+    ("dispersion", "epoch_preds", "--epoch-preds"), ("score", "scores", "--scores"),
 ])
 def test_missing_dataset_names_it_and_how_to_add_it(good_pool, out, strategy, dataset, how):
     result = run("pick", good_pool, "-s", strategy, "-b", 2, "-o", out)

@@ -5,6 +5,7 @@ import pytest
 
 from alselect.cdal import (COUNT_FLOOR, CdalRewards, mixtures_from_regions, reward_cd,
                            reward_sr, reward_total, reward_vr)
+from alselect.errors import InvalidInputError
 
 FLOOR = 1e-10
 
@@ -89,7 +90,7 @@ def test_reward_total():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(30, 4))
     picks = [2, 7, 11, 19]
-    r = reward_total(mix, pres, picks, embeddings=X, class_counts=counts, lam=10.0)
+    r = reward_total(mix, pres, picks, embeddings=X, counts=counts, sr_lam=10.0)
     assert isinstance(r, CdalRewards)
     rcd = ref_reward_cd(mix, pres, picks)
     rvr = ref_reward_vr(X, picks)
@@ -109,12 +110,12 @@ def test_reward_errors():
         reward_cd(mix, pres, [])
     with pytest.raises(ValueError, match="'picks' holds row 6, outside the rows 0..5"):
         reward_sr(counts, [6], 1.0)
-    with pytest.raises(ValueError, match="lam must be a finite positive number"):
+    with pytest.raises(ValueError, match="sr_lam must be a finite positive number"):
         reward_sr(counts, [1], 0.0)
-    with pytest.raises(ValueError, match="class_counts has negative entries"):
+    with pytest.raises(ValueError, match="counts has negative entries"):
         reward_sr(-counts - 1, [1], 1.0)
-    with pytest.raises(ValueError, match="class_counts given without lam"):
-        reward_total(mix, pres, [1], class_counts=counts)
+    with pytest.raises(ValueError, match="counts given without sr_lam"):
+        reward_total(mix, pres, [1], counts=counts)
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
         reward_total(mix, pres, [1], alpha=2.0)
     with pytest.raises(ValueError, match="aggregate must be 'sum'"):
@@ -123,3 +124,17 @@ def test_reward_errors():
         X = np.ones((6, 2))
         X[2, 1] = np.nan
         reward_vr(X, [0])
+
+
+def test_renamed_keywords_are_errors_naming_the_new_ones():
+    """`lam` of R_sr is `sr_lam` (`lam` is the balanced strategies' weight); `class_counts` is `counts`."""
+    mix, pres, counts = pool(4, N=6)
+    with pytest.raises(InvalidInputError, match="reward_sr\\(\\): 'lam' was renamed 'sr_lam'"):
+        reward_sr(counts, [1], lam=1.0)
+    with pytest.raises(InvalidInputError, match="'class_counts' was renamed 'counts'"):
+        reward_sr(class_counts=counts, picks=[1], sr_lam=1.0)
+    with pytest.raises(InvalidInputError, match="reward_total\\(\\): 'lam' was renamed 'sr_lam'"):
+        reward_total(mix, pres, [1], counts=counts, lam=1.0)
+    with pytest.raises(InvalidInputError, match="'class_counts' was renamed 'counts'"):
+        reward_total(mix, pres, [1], class_counts=counts, sr_lam=1.0)
+    assert reward_sr(counts=counts, picks=[1], sr_lam=1.0) == reward_sr(counts, [1], 1.0)

@@ -39,7 +39,7 @@ def test_pack_inspect_pick_round_trip(npy_dir):
     pool = d / "pool.h5"
     r = run("pack", "-o", pool, "--probs", d / "p.npy", "--embeddings", d / "e.npy", "--mc-probs", d / "m.npy",
             "--epoch-preds", d / "t.npy", "--labels", d / "y.npy", "--labeled", d / "labeled.txt",
-            "--ids", d / "ids.txt", "--score", f"vaal={d / 's.npy'}", "--cost", d / "cost.npy",
+            "--ids", d / "ids.txt", "--scores", f"vaal={d / 's.npy'}", "--cost", d / "cost.npy",
             "--class-names", d / "names.txt")
     assert r.exit_code == 0, r.output
     r = run("inspect", pool)

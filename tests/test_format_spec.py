@@ -12,7 +12,7 @@ import pytest
 
 import alselect
 from alselect import validation
-from alselect.errors import MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
+from alselect.errors import InvalidInputError, MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
 from alselect.pool import write_pool
 from alselect.pool.spec import (ATTR_ELEMENT_VERSION, ATTR_ENCODING_TYPE, BY_ARG, DATASETS, DTYPE_RULES,
                                 dataset_spec, match_dims)
@@ -40,7 +40,7 @@ def test_every_row_is_complete_and_resolves():
         assert BY_ARG[spec.arg] is spec
         if spec.flag:
             assert spec.flag in pack_help, spec.flag
-    assert {s.arg for s in DATASETS.values()} >= {"probs", "logits", "region_probs", "cd_mixtures", "scores"}
+    assert {s.arg for s in DATASETS.values()} >= {"probs", "logits", "regions_probs", "cd_mixtures", "scores"}
 
 
 def test_symbolic_dims():
@@ -58,7 +58,7 @@ def test_adding_a_dataset_is_one_row(tmp_path):
         import numpy as np
         from alselect.pool import spec
         row = spec._row("quality", ("N",), "float", "check_nonnegative", "image quality", "`alselect pack --quality Q.npy`",
-                        flag="--quality", metavar="Q.npy", help="Image quality (N,).")
+                        flag=True, metavar="Q.npy", help="Image quality (N,).")
         spec.DATASETS[row.name] = row
         spec.BY_ARG[row.arg] = row
         from click.testing import CliRunner
@@ -271,3 +271,36 @@ def test_corrupt_committed_epochs_attribute(make_pool, rng):
         _edit(path, lambda f: f["epoch_preds"].attrs.__setitem__("committed_epochs", value))
         with pytest.raises(PoolFormatError, match="committed_epochs"):
             alselect.open_pool(path)
+
+
+def test_keyword_and_pack_option_follow_the_path():
+    """Dataset a/b is keyword a_b and `pack --a-b`, for every row; a named group is its name."""
+    for spec in DATASETS.values():
+        group, _, member = spec.name.partition("/")
+        want = group if member == "<name>" else spec.name.replace("/", "_")
+        assert spec.arg == want, spec.name
+        assert spec.flag in (None, "--" + want.replace("_", "-")), spec.name
+    assert {BY_ARG["cd_present"].name, BY_ARG["cd_counts"].name} == {"cd/present", "cd/counts"}
+
+
+def test_earlier_spellings_are_errors_naming_the_new_ones(tmp_path):
+    from alselect.pool import MemoryPool, write_pool
+    from alselect.pool.spec import RENAMED_FLAGS, RENAMED_KEYWORDS
+
+    probs = np.full((4, 2), 0.5, np.float32)
+    for old, name in RENAMED_KEYWORDS.items():
+        new = BY_ARG[name.replace("/", "_")].arg
+        assert old not in BY_ARG
+        with pytest.raises(InvalidInputError, match=f"'{old}' was renamed '{new}'"):
+            write_pool(tmp_path / "p.h5", probs=probs, **{old: np.ones((4, 2))})
+        with pytest.raises(InvalidInputError, match=f"'{old}' was renamed '{new}'"):
+            MemoryPool({"probs": probs, old: np.ones((4, 2))})
+    assert not (tmp_path / "p.h5").exists()
+    np.save(tmp_path / "p.npy", probs)
+    for old, name in RENAMED_FLAGS.items():
+        new = dataset_spec(name).flag
+        r = run("pack", "-o", tmp_path / "q.h5", "--probs", tmp_path / "p.npy", old, "x=y.npy")
+        assert r.exit_code == 1 and r.stderr.strip() == (
+            f"Error: {old} was renamed {new}: the pack option of dataset {name} is its path with '/' and '_' "
+            "as '-' (alselect pack --help)"), (old, r.output)
+    assert not (tmp_path / "q.h5").exists()

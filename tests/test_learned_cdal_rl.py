@@ -40,8 +40,8 @@ def test_reward_sr_only_with_counts(rng):
     mix, present = cdal.classification_features(probs)
     counts = rng.integers(0, 5, size=(probs.shape[0], 4))
     picks = np.array([1, 2, 77])
-    r = Reward(mix, present, 3, np.random.default_rng(0), embeddings=emb, counts=counts, lam=2.0)
-    want = cdal.reward_total(mix, present, picks, embeddings=emb, class_counts=counts, lam=2.0)
+    r = Reward(mix, present, 3, np.random.default_rng(0), embeddings=emb, counts=counts, sr_lam=2.0)
+    want = cdal.reward_total(mix, present, picks, embeddings=emb, counts=counts, sr_lam=2.0)
     assert r.of_selection(picks) == pytest.approx(want.total, rel=1e-12)
 
 
@@ -137,8 +137,8 @@ def test_regions_layout_with_r_sr(make_pool, rng):
     sizes = rng.integers(1, 6, n)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     region_probs = rng.dirichlet(np.ones(c), size=offsets[-1]).astype(np.float32)
-    path = make_pool(probs=rng.dirichlet(np.ones(c), size=n).astype(np.float32), region_probs=region_probs,
-                     region_offsets=offsets, embeddings=rng.normal(size=(n, 2)).astype(np.float32), labeled=[0, 1])
+    path = make_pool(probs=rng.dirichlet(np.ones(c), size=n).astype(np.float32), regions_probs=region_probs,
+                     regions_offsets=offsets, embeddings=rng.normal(size=(n, 2)).astype(np.float32), labeled=[0, 1])
     sel = alselect.select(path, "cdal-rl", 4, seed=0, epochs=2, hidden=8)
     assert sel.indices.size == 4 and not np.isin(sel.indices, [0, 1]).any()
-    assert any("R_sr with lambda" in note for note in sel.notes)
+    assert any("R_sr with sr_lam" in note for note in sel.notes)

@@ -20,10 +20,10 @@ def region_arrays(rng):
     present = rng.random((n, c)) < 0.6
     return dict(
         probs=random_probs(rng, n, c),
-        region_probs=random_probs(rng, r, c), region_offsets=offsets, region_weights=rng.random(r),
-        region_features=rng.normal(size=(r, 5)).astype(np.float32), region_boxes=rng.random((r, 4)),
+        regions_probs=random_probs(rng, r, c), regions_offsets=offsets, regions_weights=rng.random(r),
+        regions_features=rng.normal(size=(r, 5)).astype(np.float32), regions_boxes=rng.random((r, 4)),
         cd_mixtures=random_probs(rng, n * c, c).reshape(n, c, c) * present[..., None],
-        class_present=present, class_counts=rng.integers(0, 9, size=(n, c)),
+        cd_present=present, cd_counts=rng.integers(0, 9, size=(n, c)),
     )
 
 
@@ -31,12 +31,12 @@ def test_round_trip_and_version_stamp(make_pool, region_arrays, rng):
     path = make_pool(**region_arrays)
     with alselect.open_pool(path) as pool:
         assert pool.version == 2
-        np.testing.assert_array_equal(pool.region_offsets(), region_arrays["region_offsets"])
-        np.testing.assert_allclose(pool.read("regions/probs"), region_arrays["region_probs"])
+        np.testing.assert_array_equal(pool.region_offsets(), region_arrays["regions_offsets"])
+        np.testing.assert_allclose(pool.read("regions/probs"), region_arrays["regions_probs"])
         mixtures, present, counts = pool.read_cd()
         np.testing.assert_allclose(mixtures, region_arrays["cd_mixtures"], rtol=1e-6)
-        np.testing.assert_array_equal(present, region_arrays["class_present"])
-        np.testing.assert_array_equal(counts, region_arrays["class_counts"])
+        np.testing.assert_array_equal(present, region_arrays["cd_present"])
+        np.testing.assert_array_equal(counts, region_arrays["cd_counts"])
         assert pool.problems() == []
     v1 = make_pool(probs=random_probs(rng, 5, 2))
     with alselect.open_pool(v1) as pool:
@@ -48,7 +48,7 @@ def test_round_trip_and_version_stamp(make_pool, region_arrays, rng):
 def test_inspect_reports_region_data(make_pool, region_arrays):
     path = make_pool(**region_arrays)
     out = run("inspect", path).stdout
-    r = int(region_arrays["region_offsets"][-1])
+    r = int(region_arrays["regions_offsets"][-1])
     assert "version 2" in out and f"regions: {r} in all" in out and "with weights, features, boxes" in out
     assert "classes present per sample" in out and "regions/probs" in out
 
@@ -64,15 +64,15 @@ def test_pack_cli_region_options(tmp_path, region_arrays):
 
 
 @pytest.mark.parametrize("change,fragment", [
-    (lambda a: a.update(region_offsets=a["region_offsets"][::-1].copy()), "must start at 0"),
-    (lambda a: a["region_offsets"].__setitem__(3, a["region_offsets"][4] + 1), "not monotone"),
-    (lambda a: a.update(region_offsets=a["region_offsets"][:-1]), "expected (N+1=9,)"),
-    (lambda a: a["region_offsets"].__setitem__(-1, a["region_offsets"][-1] + 2), "ends at"),
-    (lambda a: a.update(region_probs=np.full((a["region_probs"].shape[0], 4), 0.25)), "(R, C=3)"),
-    (lambda a: a["region_probs"].__setitem__((0, 0), np.nan), "NaN"),
-    (lambda a: a.update(region_boxes=a["region_boxes"][:, :3]), "regions/boxes"),
-    (lambda a: a.update(region_offsets=None), "--region-probs needs --region-offsets"),
-    (lambda a: a.update(class_present=None), "--cd-mixtures needs --class-present"),
+    (lambda a: a.update(regions_offsets=a["regions_offsets"][::-1].copy()), "must start at 0"),
+    (lambda a: a["regions_offsets"].__setitem__(3, a["regions_offsets"][4] + 1), "not monotone"),
+    (lambda a: a.update(regions_offsets=a["regions_offsets"][:-1]), "expected (N+1=9,)"),
+    (lambda a: a["regions_offsets"].__setitem__(-1, a["regions_offsets"][-1] + 2), "ends at"),
+    (lambda a: a.update(regions_probs=np.full((a["regions_probs"].shape[0], 4), 0.25)), "(R, C=3)"),
+    (lambda a: a["regions_probs"].__setitem__((0, 0), np.nan), "NaN"),
+    (lambda a: a.update(regions_boxes=a["regions_boxes"][:, :3]), "regions/boxes"),
+    (lambda a: a.update(regions_offsets=None), "--regions-probs needs --regions-offsets"),
+    (lambda a: a.update(cd_present=None), "--cd-mixtures needs --cd-present"),
     (lambda a: a["cd_mixtures"].__setitem__((1,), a["cd_mixtures"][1] * 2 + 0.1), "must sum to 1"),
 ])
 def test_bad_region_data_is_refused(make_pool, region_arrays, change, fragment):

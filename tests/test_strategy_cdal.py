@@ -21,7 +21,7 @@ def seg_arrays(rng):
     logits = base[np.repeat(np.arange(n), sizes)] + rng.normal(size=(offsets[-1], c)) * 2.0
     region_probs = np.exp(logits - logits.max(1, keepdims=True))
     region_probs /= region_probs.sum(1, keepdims=True)
-    return dict(probs=random_probs(rng, n, c), region_probs=region_probs.astype(np.float32), region_offsets=offsets,
+    return dict(probs=random_probs(rng, n, c), regions_probs=region_probs.astype(np.float32), regions_offsets=offsets,
                 embeddings=rng.normal(size=(n, 3)).astype(np.float32), labeled=[0, 5, 9],
                 class_names=["road", "person", "rider", "car"])
 
@@ -30,7 +30,7 @@ def seg_arrays(rng):
                                                       ("sum", "person,rider", [1, 2])])
 def test_regions_layout_matches_brute_force(make_pool, seg_arrays, reduce, classes, class_idx):
     path = make_pool(**seg_arrays)
-    mix, pres, _ = mixtures_from_regions(seg_arrays["region_probs"], seg_arrays["region_offsets"])
+    mix, pres, _ = mixtures_from_regions(seg_arrays["regions_probs"], seg_arrays["regions_offsets"])
     expected, dists = ref_coreset(ref_cd_matrix(mix, pres, reduce, class_idx), 12, labeled=[0, 5, 9])
     result = alselect.select(path, "cdal-cs", 12, reduce=reduce, classes=classes)
     np.testing.assert_array_equal(result.indices, expected)
@@ -38,10 +38,10 @@ def test_regions_layout_matches_brute_force(make_pool, seg_arrays, reduce, class
 
 
 def test_precomputed_mixtures_give_the_same_picks_as_regions(make_pool, seg_arrays):
-    mix, pres, counts = mixtures_from_regions(seg_arrays["region_probs"], seg_arrays["region_offsets"])
+    mix, pres, counts = mixtures_from_regions(seg_arrays["regions_probs"], seg_arrays["regions_offsets"])
     regions = make_pool(**seg_arrays)
     mixtures = make_pool(probs=seg_arrays["probs"], labeled=seg_arrays["labeled"], cd_mixtures=mix,
-                         class_present=pres, class_counts=counts)
+                         cd_present=pres, cd_counts=counts)
     a = alselect.select(regions, "cdal-cs", 10).indices
     b = alselect.select(mixtures, "cdal-cs", 10).indices
     np.testing.assert_array_equal(a, b)
@@ -56,7 +56,7 @@ def test_classification_layout_compares_full_softmax(make_pool, rng):
     r = run("pick", path, "-s", "cdal-cs", "-b", 8)
     assert r.stdout.split() == [str(i) for i in expected]
     assert_clean_error(run("pick", path, "-s", "cdal-cs", "-b", 2, "-p", "classes=1"), "classification pool")
-    assert_clean_error(run("pick", path, "-s", "cdal-cs", "-b", 2, "-p", "layout=regions"), "regions/probs", "--region-probs")
+    assert_clean_error(run("pick", path, "-s", "cdal-cs", "-b", 2, "-p", "layout=regions"), "regions/probs", "--regions-probs")
 
 
 def test_random_first_pick_is_seeded(make_pool, seg_arrays):
@@ -77,9 +77,9 @@ def test_score_command_matches_the_reward_functions(make_pool, seg_arrays, tmp_p
     path = make_pool(**seg_arrays)
     picks = alselect.select(path, "cdal-cs", 6).indices
     (tmp_path / "picks.txt").write_text("".join(f"{i}\n" for i in picks))
-    mix, pres, counts = mixtures_from_regions(seg_arrays["region_probs"], seg_arrays["region_offsets"])
-    expected = reward_total(mix, pres, picks, embeddings=seg_arrays["embeddings"], class_counts=counts, lam=0.5)
-    r = run("score", path, "--picks", tmp_path / "picks.txt", "--lam", 0.5, "--json")
+    mix, pres, counts = mixtures_from_regions(seg_arrays["regions_probs"], seg_arrays["regions_offsets"])
+    expected = reward_total(mix, pres, picks, embeddings=seg_arrays["embeddings"], counts=counts, sr_lam=0.5)
+    r = run("score", path, "--picks", tmp_path / "picks.txt", "--sr-lam", 0.5, "--json")
     assert r.exit_code == 0, r.output
     got = json.loads(r.stdout)
     for key, value in (("R_cd", expected.r_cd), ("R_vr", expected.r_vr), ("R_sr", expected.r_sr), ("R", expected.total)):
@@ -96,3 +96,14 @@ def test_score_command_bad_picks(make_pool, seg_arrays, tmp_path):
     assert_clean_error(run("score", path, "--picks", tmp_path / "p.txt"), "row 400")
     (tmp_path / "p.txt").write_text("")
     assert_clean_error(run("score", path, "--picks", tmp_path / "p.txt"), "lists no samples")
+
+
+def test_r_sr_weight_is_sr_lam_everywhere(make_pool, seg_arrays, tmp_path):
+    """`lam` is the balanced strategies' L1 weight; R_sr's lambda is `sr_lam` (--sr-lam, -p sr_lam)."""
+    path = make_pool(**seg_arrays)
+    (tmp_path / "picks.txt").write_text("0\n1\n")
+    assert_clean_error(run("score", path, "--picks", tmp_path / "picks.txt", "--lam", 0.5),
+                       "--lam was renamed --sr-lam")
+    assert_clean_error(run("pick", path, "-s", "cdal-rl", "-b", 2, "-p", "lam=0.5"),
+                       "parameter 'lam' of strategy 'cdal-rl' was renamed 'sr_lam'")
+    assert "sr_lam" in run("strategies").stdout

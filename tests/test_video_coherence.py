@@ -60,8 +60,8 @@ def test_energy_matches_the_four_label_table():
 def _reference_graph(sv, k, theta):
     """Slow, direct transcription of the linking and candidate rules."""
     a = sv.arrays
-    vid, frm, off = a["video_ids"], a["frames"], a["region_offsets"]
-    boxes, cls, tracks = a["region_boxes"].astype(float), a["region_classes"], a["region_tracks"].astype(float)
+    vid, frm, off = a["video_id"], a["video_frame"], a["regions_offsets"]
+    boxes, cls, tracks = a["regions_boxes"].astype(float), a["regions_classes"], a["regions_tracks"].astype(float)
     row_of = {(int(v), int(f)): i for i, (v, f) in enumerate(zip(vid, frm))}
     det_row = np.repeat(np.arange(vid.size), np.diff(off))
     K = tracks.shape[1] // 2
@@ -185,11 +185,11 @@ def test_motion_fields_give_the_tracks_the_thesis_describes(tmp_path):
         index = video_index(pool)
         rows = index.order
         vstart = index.vstart
-        off_pool = a["region_offsets"]
+        off_pool = a["regions_offsets"]
         lo, hi = off_pool[rows], off_pool[rows + 1]
         sel = np.concatenate([np.arange(x, y) for x, y in zip(lo, hi)])
         off = np.r_[0, np.cumsum(hi - lo)]
-        boxes = a["region_boxes"][sel]
+        boxes = a["regions_boxes"][sel]
         fwd, bwd = a["motion_forward"][rows], a["motion_backward"][rows]
         got = kv.motion_tracks(vstart, index.frame[rows], off, boxes, fwd, bwd, 8.0, 3)
     # reference: step by step, the motion under the current centre
@@ -232,7 +232,7 @@ def test_strategy_scores_and_parameters(tmp_path):
     with pytest.raises(SelectionError, match="theta"):
         select(path, "temporal-coherence", 5, theta=1.5)
     arrays = dict(sv.arrays)
-    del arrays["region_tracks"]
+    del arrays["regions_tracks"]
     write_pool(tmp_path / "no_tracks.h5", **arrays)
     with pytest.raises(MissingDatasetError, match="regions/tracks"):
         select(tmp_path / "no_tracks.h5", "temporal-coherence", 5)
@@ -240,15 +240,15 @@ def test_strategy_scores_and_parameters(tmp_path):
 
 # ------------------------------------------------------------------ oracle
 def _reference_oracle(a, threshold=0.5):
-    off, goff = a["region_offsets"], a["truth_box_offsets"]
+    off, goff = a["regions_offsets"], a["truth_boxes_offsets"]
     fp = np.zeros(off.size - 1, int)
     fn = np.zeros(off.size - 1, int)
     for i in range(off.size - 1):
-        dets = sorted(range(off[i], off[i + 1]), key=lambda r: (-float(a["region_scores"][r]), r))
+        dets = sorted(range(off[i], off[i + 1]), key=lambda r: (-float(a["regions_scores"][r]), r))
         taken = set()
         for r in dets:
-            cands = [(_iou(a["region_boxes"][r], a["truth_boxes"][g]), g) for g in range(goff[i], goff[i + 1])
-                     if a["truth_box_classes"][g] == a["region_classes"][r]]
+            cands = [(_iou(a["regions_boxes"][r], a["truth_boxes_boxes"][g]), g) for g in range(goff[i], goff[i + 1])
+                     if a["truth_boxes_classes"][g] == a["regions_classes"][r]]
             best = max([c for c in cands if c[0] > threshold], default=None, key=lambda c: (c[0], -c[1]))
             if best is not None and best[1] not in taken:
                 taken.add(best[1])
@@ -280,9 +280,9 @@ def test_oracle_duplicates_are_false_positives_and_ties_follow_the_seed(make_poo
     probs = np.full((6, 2), 0.5, np.float32)
     rp = np.tile([[0.9, 0.1]], (8, 1)).astype(np.float32)
     gt = np.tile(box, (6, 1))
-    path = make_pool(probs=probs, region_probs=rp, region_offsets=off, region_boxes=boxes,
-                     region_scores=np.linspace(0.9, 0.5, 8).astype(np.float32), truth_boxes=gt,
-                     truth_box_offsets=np.arange(7))
+    path = make_pool(probs=probs, regions_probs=rp, regions_offsets=off, regions_boxes=boxes,
+                     regions_scores=np.linspace(0.9, 0.5, 8).astype(np.float32), truth_boxes_boxes=gt,
+                     truth_boxes_offsets=np.arange(7))
     with open_pool(path) as pool:
         fp, fn = oracle_errors(pool)
     assert fp.tolist() == [1, 0, 0, 0, 0, 1] and fn.tolist() == [0] * 6

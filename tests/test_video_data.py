@@ -28,7 +28,7 @@ def test_version_stamps_and_older_files(tmp_path, video):
         assert pool.shape("regions/tracks")[1:] == (6, 4)
         assert pool.problems() == []
     a = sv.arrays
-    write_pool(tmp_path / "v2.h5", probs=a["probs"], region_probs=a["region_probs"], region_offsets=a["region_offsets"])
+    write_pool(tmp_path / "v2.h5", probs=a["probs"], regions_probs=a["regions_probs"], regions_offsets=a["regions_offsets"])
     write_pool(tmp_path / "v1.h5", probs=a["probs"])
     with open_pool(tmp_path / "v2.h5") as p2, open_pool(tmp_path / "v1.h5") as p1:
         assert (p2.version, p1.version) == (2, 1)
@@ -39,21 +39,21 @@ def test_version_stamps_and_older_files(tmp_path, video):
 
 
 @pytest.mark.parametrize("change,match", [
-    (lambda a: a.update(frames=np.zeros_like(a["frames"])), "both frame 0 of video"),
-    (lambda a: a.update(frames=a["frames"] - 1), "frames must be >= 0"),
-    (lambda a: a.pop("frames"), "--video-ids needs --frames"),
-    (lambda a: a.update(region_scores=a["region_scores"] + 1), r"in \[0, 1\]"),
-    (lambda a: a.update(region_classes=a["region_classes"] + 3), "labels must lie"),
-    (lambda a: a.update(region_tracks=a["region_tracks"][:, :5]), r"\(R=\d+, 2k, 4\)"),
-    (lambda a: a["region_tracks"].__setitem__((0, 0, 1), np.nan) or a["region_tracks"].__setitem__((0, 0, 0), 1.0),
+    (lambda a: a.update(video_frame=np.zeros_like(a["video_frame"])), "both frame 0 of video"),
+    (lambda a: a.update(video_frame=a["video_frame"] - 1), "frames must be >= 0"),
+    (lambda a: a.pop("video_frame"), "--video-id needs --video-frame"),
+    (lambda a: a.update(regions_scores=a["regions_scores"] + 1), r"in \[0, 1\]"),
+    (lambda a: a.update(regions_classes=a["regions_classes"] + 3), "labels must lie"),
+    (lambda a: a.update(regions_tracks=a["regions_tracks"][:, :5]), r"\(R=\d+, 2k, 4\)"),
+    (lambda a: a["regions_tracks"].__setitem__((0, 0, 1), np.nan) or a["regions_tracks"].__setitem__((0, 0, 0), 1.0),
      "some but not all coordinates NaN"),
-    (lambda a: a.update(truth_box_offsets=a["truth_box_offsets"][:-1]), "expected"),
-    (lambda a: a.update(motion_forward=np.zeros((len(a["frames"]), 4, 4, 2), np.float32)), "--motion-forward needs --motion-backward"),
+    (lambda a: a.update(truth_boxes_offsets=a["truth_boxes_offsets"][:-1]), "expected"),
+    (lambda a: a.update(motion_forward=np.zeros((len(a["video_frame"]), 4, 4, 2), np.float32)), "--motion-forward needs --motion-backward"),
 ])
 def test_bad_video_data_is_refused(tmp_path, video, change, match):
     sv, _ = video
     arrays = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in sv.arrays.items()}
-    arrays["region_tracks"] = arrays["region_tracks"].copy()
+    arrays["regions_tracks"] = arrays["regions_tracks"].copy()
     change(arrays)
     with pytest.raises(PoolValueError, match=match):
         write_pool(tmp_path / "bad.h5", **arrays)
@@ -81,7 +81,7 @@ def test_detection_aggregation_rules(make_pool, rng):
     counts = np.array([2, 0, 3, 1, 4, 0, 2])
     off = np.r_[0, np.cumsum(counts)]
     rp = rng.dirichlet(np.ones(c), size=off[-1]).astype(np.float32)
-    path = make_pool(probs=rng.dirichlet(np.ones(c), size=n).astype(np.float32), region_probs=rp, region_offsets=off)
+    path = make_pool(probs=rng.dirichlet(np.ones(c), size=n).astype(np.float32), regions_probs=rp, regions_offsets=off)
     row = np.repeat(np.arange(n), counts)
     ent = np.bincount(row, _entropy(rp), minlength=n) / np.maximum(counts, 1)
     lc = np.bincount(row, 1 - rp.max(1).astype(np.float64), minlength=n) / np.maximum(counts, 1)
@@ -120,7 +120,7 @@ def _kcenter_reference(F, budget, labeled):
 def test_uwe_detection_is_the_classwise_max_box(tmp_path, video):
     sv, path = video
     a = sv.arrays
-    off, rp, feats, cls = a["region_offsets"], a["region_probs"], a["region_features"], a["region_classes"]
+    off, rp, feats, cls = a["regions_offsets"], a["regions_probs"], a["regions_features"], a["regions_classes"]
     top2 = np.sort(rp.astype(np.float64), axis=1)
     u = top2[:, -2] / top2[:, -1]  # BvSB (UWE Eq. 8)
     n, c, d = off.size - 1, rp.shape[1], feats.shape[1]
@@ -144,8 +144,8 @@ def test_uwe_segmentation_is_the_mean_aggregate(tmp_path, rng):
     rf = rng.normal(size=(off[-1], d)).astype(np.float32)
     w = rng.uniform(1, 10, size=off[-1]).astype(np.float32)
     path = tmp_path / "seg.h5"
-    write_pool(path, probs=rng.dirichlet(np.ones(c), size=n).astype(np.float32), region_probs=rp,
-               region_offsets=off, region_features=rf, region_weights=w, labeled=[2])
+    write_pool(path, probs=rng.dirichlet(np.ones(c), size=n).astype(np.float32), regions_probs=rp,
+               regions_offsets=off, regions_features=rf, regions_weights=w, labeled=[2])
     row = np.repeat(np.arange(n), counts)
     wsum = np.bincount(row, w, minlength=n)
     u = np.bincount(row, w * _entropy(rp), minlength=n) / wsum

@@ -27,7 +27,7 @@ def _video_pool(path, rng, lengths, d=5, c=3, labeled=(), interleave=True):
     emb = np.cumsum(rng.normal(size=(n, d)), axis=0).astype(np.float32)  # nearby frames similar
     labels = np.full(n, -1)
     labels[list(labeled)] = np.arange(len(labeled)) % c
-    write_pool(path, probs=probs[perm], embeddings=emb[perm], video_ids=vid[perm], frames=frm[perm],
+    write_pool(path, probs=probs[perm], embeddings=emb[perm], video_id=vid[perm], video_frame=frm[perm],
                labels=labels)
     return vid[perm], frm[perm], emb[perm].astype(np.float64)
 
@@ -135,11 +135,11 @@ def test_cli_done_criterion(tmp_path):
 
     sv = synthetic_video(n_videos=10, frames=160, objects=3, p_drop=0.1, fp_rate=0.05, seed=11, shuffle=True)
     args = []
-    names = {"probs": "--probs", "region_probs": "--region-probs", "region_offsets": "--region-offsets",
-             "region_boxes": "--region-boxes", "region_classes": "--region-classes",
-             "region_scores": "--region-scores", "region_tracks": "--region-tracks", "video_ids": "--video-ids",
-             "frames": "--frames", "truth_boxes": "--truth-boxes", "truth_box_offsets": "--truth-box-offsets",
-             "truth_box_classes": "--truth-box-classes"}
+    names = {"probs": "--probs", "regions_probs": "--regions-probs", "regions_offsets": "--regions-offsets",
+             "regions_boxes": "--regions-boxes", "regions_classes": "--regions-classes",
+             "regions_scores": "--regions-scores", "regions_tracks": "--regions-tracks", "video_id": "--video-id",
+             "video_frame": "--video-frame", "truth_boxes_boxes": "--truth-boxes-boxes", "truth_boxes_offsets": "--truth-boxes-offsets",
+             "truth_boxes_classes": "--truth-boxes-classes"}
     for key, flag in names.items():
         np.save(tmp_path / f"{key}.npy", sv.arrays[key])
         args += [flag, str(tmp_path / f"{key}.npy")]
@@ -154,13 +154,13 @@ def test_cli_done_criterion(tmp_path):
     assert len(lines) == 500
     rows = np.array([int(line.split("\t")[0]) for line in lines])
     scores = np.array([float(line.split("\t")[1]) for line in lines])
-    vid, frm = sv.arrays["video_ids"], sv.arrays["frames"]
+    vid, frm = sv.arrays["video_id"], sv.arrays["video_frame"]
     order = np.lexsort((frm[rows], vid[rows]))
     same = vid[rows][order][1:] == vid[rows][order][:-1]
     assert (np.diff(frm[rows][order])[same] > 1).all()
     assert (np.diff(scores) <= 0).all()
     # frames with an injected hallucination come first
-    has_fp = np.bincount(np.repeat(np.arange(frm.size), np.diff(sv.arrays["region_offsets"])),
+    has_fp = np.bincount(np.repeat(np.arange(frm.size), np.diff(sv.arrays["regions_offsets"])),
                          weights=sv.fp_region, minlength=frm.size) > 0
     top = rows[scores > 0]
     assert has_fp[top].mean() > 0.9

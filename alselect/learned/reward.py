@@ -35,7 +35,7 @@ class Reward:
     rng: np.random.Generator
     embeddings: np.ndarray | None = None  # (n, D)
     counts: np.ndarray | None = None  # (n, C) regions per pseudo-class, for R_sr
-    lam: float | None = None
+    sr_lam: float | None = None  # lambda of R_sr (CDAL Eq. 5)
     mode: str = "paper"
     alpha: float = cdal.ALPHA
     reduce: str = "sum"
@@ -70,7 +70,7 @@ class Reward:
     def r_sr(self, sel: np.ndarray) -> float:
         if self.mode == "code" or self.counts is None:
             return 0.0
-        return cdal.reward_sr(self.counts, sel, self.lam)
+        return cdal.reward_sr(self.counts, sel, self.sr_lam)
 
     def of_selection(self, sel: np.ndarray) -> float:
         if sel.size == 0:

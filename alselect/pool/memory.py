@@ -18,7 +18,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InvalidInputError
 from .reader import Pool
-from .spec import ATTR_CREATED_BY, ATTR_FORMAT, ATTR_VERSION, FORMAT_NAME, V2_GROUPS
+from .spec import ATTR_CREATED_BY, ATTR_FORMAT, ATTR_VERSION, FORMAT_NAME, V2_GROUPS, renamed_keyword_message
 from .writer import PoolWriter, validate_arrays
 
 _names = itertools.count()
@@ -75,6 +75,9 @@ class MemoryPool(Pool):
                 f"a memory pool is built from a mapping of dataset names to arrays, got {type(arrays).__name__}"
             )
         unknown = sorted(set(arrays) - set(_KNOWN))
+        for key in unknown:
+            if renamed_keyword_message(key):
+                raise InvalidInputError(renamed_keyword_message(key))
         if unknown:
             raise InvalidInputError(
                 f"unknown pool dataset '{unknown[0]}'; the arrays may be: {', '.join(_KNOWN)} (docs/file-format.md)"

@@ -152,9 +152,20 @@ class DatasetSpec:
         return self.dims[0] == "E"
 
 
-def _row(name, dims, dtype, check, description, how_to_add, **kw) -> DatasetSpec:
-    kw.setdefault("arg", name.replace("/", "_"))
-    return DatasetSpec(name, tuple(dims), dtype, check, description, how_to_add, **kw)
+def keyword_of(name: str) -> str:
+    """The Python keyword of a dataset: its path with ``/`` as ``_`` (``cd/present`` -> ``cd_present``);
+    a group of named datasets (``scores/<name>``) is one keyword, the group's name, taking a mapping."""
+    return name.split("/<", 1)[0].replace("/", "_")
+
+
+def flag_of(name: str) -> str:
+    """The ``alselect pack`` option of a dataset: its keyword with ``_`` as ``-`` (``--cd-present``)."""
+    return "--" + keyword_of(name).replace("_", "-")
+
+
+def _row(name, dims, dtype, check, description, how_to_add, *, flag: bool = False, **kw) -> DatasetSpec:
+    return DatasetSpec(name, tuple(dims), dtype, check, description, how_to_add, arg=keyword_of(name),
+                       flag=flag_of(name) if flag else None, **kw)
 
 
 _PACK = "`alselect pack ... "
@@ -165,39 +176,39 @@ DATASETS: dict[str, DatasetSpec] = {
     for spec in [
         _row("probs", ("N", "C"), "float", "check_probabilities", "class probabilities of the current model",
              _PACK + "--probs P.npy` (or `--logits L.npy`), or `alselect infer`",
-             flag="--probs", metavar="P.npy", help="Class probabilities (N, C)."),
+             flag=True, metavar="P.npy", help="Class probabilities (N, C)."),
         _row("logits", ("N", "C"), "float", "check_finite",
              "class logits; readers derive probs by a stable softmax when probs is absent",
-             _PACK + "--logits L.npy`", flag="--logits", metavar="L.npy",
+             _PACK + "--logits L.npy`", flag=True, metavar="L.npy",
              help="Class logits (N, C); probabilities are derived by a stable softmax."),
         _row("embeddings", ("N", "D"), "float", "check_finite", "penultimate-layer embeddings",
              _PACK + "--embeddings E.npy`, or `alselect infer --embedding-layer NAME`",
-             flag="--embeddings", metavar="E.npy", help="Embeddings (N, D)."),
+             flag=True, metavar="E.npy", help="Embeddings (N, D)."),
         _row("mc_probs", ("N", "T", "C"), "float", "check_probabilities",
              "Monte-Carlo-dropout samples or ensemble-member probabilities",
              _PACK + "--mc-probs M.npy`, or `alselect infer --mc-samples T`",
-             flag="--mc-probs", metavar="M.npy", help="MC-dropout / ensemble probabilities (N, T, C)."),
+             flag=True, metavar="M.npy", help="MC-dropout / ensemble probabilities (N, T, C)."),
         _row("epoch_preds", ("E", "N"), "integer", "check_labels", "predicted labels of every row after each training epoch",
              _PACK + "--epoch-preds T.npy`, or record them during training with `alselect.record.EpochRecorder`",
-             flag="--epoch-preds", metavar="T.npy", help="Per-epoch predicted labels (E, N).",
+             flag=True, metavar="T.npy", help="Per-epoch predicted labels (E, N).",
              check_kwargs=(("allow_unknown", False),), axis=1, growable=True),
         _row("epoch_probs", ("E", "N", "C"), "float", "check_probabilities",
              "per-epoch class probabilities (optional companion of epoch_preds)", _PACK + "--epoch-probs T.npy`",
-             flag="--epoch-probs", metavar="T.npy", help="Per-epoch probabilities (E, N, C).",
+             flag=True, metavar="T.npy", help="Per-epoch probabilities (E, N, C).",
              axis=1, growable=True, requires=("epoch_preds",)),
         _row("labels", ("N",), "integer", "check_labels", "labels known so far, -1 = unknown",
-             _PACK + "--labels Y.npy`", flag="--labels", metavar="Y.npy",
+             _PACK + "--labels Y.npy`", flag=True, metavar="Y.npy",
              help="Labels known so far (N,), -1 = unknown.", store="int64"),
         _row("truth", ("N",), "integer", "check_labels",
              "ground-truth labels kept aside for evaluation; never read by strategies", _PACK + "--truth Y.npy`",
-             flag="--truth", metavar="Y.npy", help="Ground-truth labels for evaluation only (N,).", store="int64"),
+             flag=True, metavar="Y.npy", help="Ground-truth labels for evaluation only (N,).", store="int64"),
         _row("labeled", ("K",), "integer", "check_row_indices", "row numbers of already-labeled samples, sorted, unique",
-             _PACK + "--labeled IDX.txt`", flag="--labeled", metavar="IDX.txt",
+             _PACK + "--labeled IDX.txt`", flag=True, metavar="IDX.txt",
              help="Already-labeled rows, one row number per line.", source="rows", store="int64", whole=True),
         _row("ids", ("N",), "ids", "check_ids",
              "unique sample ids: int64, or UTF-8 strings without '#', tabs, line breaks or surrounding spaces; "
              "row numbers when absent",
-             _PACK + "--ids IDS.txt`", flag="--ids", metavar="IDS.txt",
+             _PACK + "--ids IDS.txt`", flag=True, metavar="IDS.txt",
              help="Sample ids, one per line (integers or strings).", source="ids", whole=True,
              encoding="string-array"),
         _row("history/rows", ("M",), "integer", None,
@@ -212,102 +223,129 @@ DATASETS: dict[str, DatasetSpec] = {
         _row("history/time", ("M",), "float", "check_finite",
              "labeling history: when, in seconds since the epoch (UTC)", "`alselect label`", growable=True, version=3),
         _row(SCORES_GROUP + "/<name>", ("N",), "float", "check_finite",
-             "named external per-sample scores (VAAL, predicted loss, ...)", _PACK + "--score NAME=S.npy`",
-             flag="--score", metavar="NAME=S.npy", help="Named external score (N,) (repeatable).",
-             source="named-arrays", arg="scores"),
+             "named external per-sample scores (VAAL, predicted loss, ...)", _PACK + "--scores NAME=S.npy`",
+             flag=True, metavar="NAME=S.npy", help="Named external score (N,) (repeatable).",
+             source="named-arrays"),
         _row("cost", ("N",), "float", "check_positive", "annotation cost of each sample (> 0), e.g. clicks for a mask",
-             _PACK + "--cost C.npy`", flag="--cost", metavar="C.npy", help="Annotation cost per sample (N,), > 0."),
+             _PACK + "--cost C.npy`", flag=True, metavar="C.npy", help="Annotation cost per sample (N,), > 0."),
         _row("class_names", ("C",), "string", "check_class_names", "class names, UTF-8",
-             _PACK + "--class-names NAMES.txt`", flag="--class-names", metavar="NAMES.txt",
+             _PACK + "--class-names NAMES.txt`", flag=True, metavar="NAMES.txt",
              help="Class names, one per line.", source="lines", whole=True, encoding="string-array"),
         _row("regions/probs", ("R", "C"), "float", "check_probabilities",
              "class probabilities of every region (pixel, superpixel, box)",
-             _PACK + "--region-probs R.npy --region-offsets O.npy`, or `alselect infer --task detection`",
-             flag="--region-probs", metavar="R.npy", help="Region (pixel/superpixel/box) class probabilities (R, C).",
-             arg="region_probs", growable=True, requires=("regions/offsets",), version=2),
+             _PACK + "--regions-probs R.npy --regions-offsets O.npy`, or `alselect infer --task detection`",
+             flag=True, metavar="R.npy", help="Region (pixel/superpixel/box) class probabilities (R, C).",
+             growable=True, requires=("regions/offsets",), version=2),
         _row("regions/offsets", ("N+1",), "integer", "check_offsets",
              "CSR offsets: the regions of sample i are rows offsets[i]:offsets[i+1]",
-             _PACK + "--region-offsets O.npy --region-probs R.npy`", flag="--region-offsets", metavar="O.npy",
-             help="CSR offsets (N+1,): sample i owns regions offsets[i]:offsets[i+1].", arg="region_offsets",
-             store="int64", whole=True, dim_args=(("n_regions", "R"),), requires=("regions/probs",), version=2,
+             _PACK + "--regions-offsets O.npy --regions-probs R.npy`", flag=True, metavar="O.npy",
+             help="CSR offsets (N+1,): sample i owns regions offsets[i]:offsets[i+1].", store="int64", whole=True, dim_args=(("n_regions", "R"),), requires=("regions/probs",), version=2,
              encoding="csr-offsets"),
         _row("regions/weights", ("R",), "float", "check_nonnegative",
-             "optional non-negative weight of every region (e.g. its pixel area)", _PACK + "--region-weights W.npy`",
-             flag="--region-weights", metavar="W.npy", help="Region weights (R,), e.g. pixel areas.",
-             arg="region_weights", growable=True, requires=("regions/probs",), version=2),
+             "optional non-negative weight of every region (e.g. its pixel area)", _PACK + "--regions-weights W.npy`",
+             flag=True, metavar="W.npy", help="Region weights (R,), e.g. pixel areas.",
+             growable=True, requires=("regions/probs",), version=2),
         _row("regions/features", ("R", "D"), "float", "check_finite", "features of every region",
-             _PACK + "--region-features F.npy`", flag="--region-features", metavar="F.npy",
-             help="Region features (R, D).", arg="region_features", growable=True, requires=("regions/probs",),
+             _PACK + "--regions-features F.npy`", flag=True, metavar="F.npy",
+             help="Region features (R, D).", growable=True, requires=("regions/probs",),
              version=2),
         _row("regions/boxes", ("R", "4"), "float", "check_finite", "boxes (x1, y1, x2, y2) of every region (detection)",
-             _PACK + "--region-boxes B.npy`", flag="--region-boxes", metavar="B.npy",
-             help="Region boxes (R, 4) as x1, y1, x2, y2.", arg="region_boxes", growable=True,
+             _PACK + "--regions-boxes B.npy`", flag=True, metavar="B.npy",
+             help="Region boxes (R, 4) as x1, y1, x2, y2.", growable=True,
              requires=("regions/probs",), version=2),
         _row("cd/mixtures", ("N", "C", "C"), "float", "check_mixtures",
              "per-sample class mixtures P_I^c (CDAL Eq. 1); row c is the mixture of pseudo-class c",
-             _PACK + "--cd-mixtures M.npy --class-present K.npy`, or `alselect infer --task segmentation`",
-             flag="--cd-mixtures", metavar="M.npy", help="Precomputed per-sample class mixtures (N, C, C) (CDAL Eq. 1).",
-             arg="cd_mixtures", requires=("cd/present",), version=2),
+             _PACK + "--cd-mixtures M.npy --cd-present K.npy`, or `alselect infer --task segmentation`",
+             flag=True, metavar="M.npy", help="Precomputed per-sample class mixtures (N, C, C) (CDAL Eq. 1).",
+             requires=("cd/present",), version=2),
         _row("cd/present", ("N", "C"), "flags", "check_flags", "whether pseudo-class c occurs in the sample",
-             _PACK + "--class-present K.npy`", flag="--class-present", metavar="K.npy",
-             help="Pseudo-class present mask (N, C), with --cd-mixtures.", arg="class_present", store="uint8",
+             _PACK + "--cd-present K.npy`", flag=True, metavar="K.npy",
+             help="Pseudo-class present mask (N, C), with --cd-mixtures.", store="uint8",
              requires=("cd/mixtures",), version=2),
         _row("cd/counts", ("N", "C"), "integer", "check_counts", "regions (or pixels) per pseudo-class in each sample",
-             _PACK + "--class-counts N.npy`, or `alselect infer --task segmentation`", flag="--class-counts",
-             metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).", arg="class_counts", store="int64",
+             _PACK + "--cd-counts N.npy`, or `alselect infer --task segmentation`", flag=True,
+             metavar="N.npy", help="Regions/pixels per pseudo-class (N, C).", store="int64",
              version=2),
         _row("regions/scores", ("R",), "float", "check_unit_interval",
-             "detection score of every region, in [0, 1]", _PACK + "--region-scores S.npy`",
-             flag="--region-scores", metavar="S.npy", help="Detection score of every region (R,), in [0, 1].",
-             arg="region_scores", growable=True, requires=("regions/probs",), version=3),
+             "detection score of every region, in [0, 1]", _PACK + "--regions-scores S.npy`",
+             flag=True, metavar="S.npy", help="Detection score of every region (R,), in [0, 1].",
+             growable=True, requires=("regions/probs",), version=3),
         _row("regions/classes", ("R",), "integer", "check_labels",
-             "predicted class of every region; argmax of regions/probs when absent", _PACK + "--region-classes K.npy`",
-             flag="--region-classes", metavar="K.npy", help="Predicted class of every region (R,).",
-             arg="region_classes", store="int64", check_kwargs=(("allow_unknown", False),), growable=True,
+             "predicted class of every region; argmax of regions/probs when absent", _PACK + "--regions-classes K.npy`",
+             flag=True, metavar="K.npy", help="Predicted class of every region (R,).",
+             store="int64", check_kwargs=(("allow_unknown", False),), growable=True,
              requires=("regions/probs",), version=3),
         _row("regions/tracks", ("R", "2k", "4"), "float", "check_tracks",
              "each region's box tracked into frames -k..-1, +1..+k of its video; NaN rows = lost",
-             _PACK + "--region-tracks T.npy`", flag="--region-tracks", metavar="T.npy",
+             _PACK + "--regions-tracks T.npy`", flag=True, metavar="T.npy",
              help="Each region's box tracked into frames -k..-1, +1..+k (R, 2k, 4); NaN = lost.",
-             arg="region_tracks", growable=True, requires=("regions/probs",), version=3),
+             growable=True, requires=("regions/probs",), version=3),
         _row("video/id", ("N",), "integer", None, "video of every sample (int64, any values)",
-             _PACK + "--video-ids V.npy --frames F.npy`, or `alselect infer` with a dataset that yields video ids",
-             flag="--video-ids", metavar="V.npy", help="Video of every sample (N,) integers.", arg="video_ids",
-             store="int64", requires=("video/frame",), version=3),
+             _PACK + "--video-id V.npy --video-frame F.npy`, or `alselect infer` with a dataset that yields video ids",
+             flag=True, metavar="V.npy", help="Video of every sample (N,) integers.", store="int64", requires=("video/frame",), version=3),
         _row("video/frame", ("N",), "integer", "check_frame_numbers",
              "frame number of every sample within its video, >= 0, unique per video",
-             _PACK + "--frames F.npy --video-ids V.npy`, or `alselect infer` with a dataset that yields frame numbers",
-             flag="--frames", metavar="F.npy", help="Frame number of every sample within its video (N,), >= 0.",
-             arg="frames", store="int64", requires=("video/id",), version=3),
+             _PACK + "--video-frame F.npy --video-id V.npy`, or `alselect infer` with a dataset that yields frame numbers",
+             flag=True, metavar="F.npy", help="Frame number of every sample within its video (N,), >= 0.",
+             store="int64", requires=("video/id",), version=3),
         _row("motion/forward", ("N", "H", "W", "2"), "float", "check_finite",
              "motion (dx, dy) in pixels from each frame to the next frame of its video, on a grid of "
              "`stride`-pixel cells", _PACK + "--motion-forward M.npy --motion-backward B.npy`",
-             flag="--motion-forward", metavar="M.npy", help="Motion (dx, dy) from each frame to the next (N, H, W, 2).",
-             arg="motion_forward", requires=("motion/backward", "video/id"), version=3),
+             flag=True, metavar="M.npy", help="Motion (dx, dy) from each frame to the next (N, H, W, 2).",
+             requires=("motion/backward", "video/id"), version=3),
         _row("motion/backward", ("N", "H", "W", "2"), "float", "check_finite",
              "motion (dx, dy) in pixels from each frame to the previous frame of its video",
-             _PACK + "--motion-backward B.npy --motion-forward M.npy`", flag="--motion-backward", metavar="M.npy",
-             help="Motion (dx, dy) from each frame to the previous (N, H, W, 2).", arg="motion_backward",
-             requires=("motion/forward", "video/id"), version=3),
+             _PACK + "--motion-backward B.npy --motion-forward M.npy`", flag=True, metavar="M.npy",
+             help="Motion (dx, dy) from each frame to the previous (N, H, W, 2).", requires=("motion/forward", "video/id"), version=3),
         _row("truth_boxes/boxes", ("G", "4"), "float", "check_finite",
              "ground-truth boxes (x1, y1, x2, y2); never read by learning strategies",
-             _PACK + "--truth-boxes B.npy --truth-box-offsets O.npy`", flag="--truth-boxes", metavar="B.npy",
-             help="Ground-truth boxes (G, 4) for evaluation (oracle strategies).", arg="truth_boxes",
-             requires=("truth_boxes/offsets",), version=3),
+             _PACK + "--truth-boxes-boxes B.npy --truth-boxes-offsets O.npy`", flag=True, metavar="B.npy",
+             help="Ground-truth boxes (G, 4) for evaluation (oracle strategies).", requires=("truth_boxes/offsets",), version=3),
         _row("truth_boxes/offsets", ("N+1",), "integer", "check_offsets",
              "CSR offsets of the ground-truth boxes: sample i owns boxes offsets[i]:offsets[i+1]; evaluation only",
-             _PACK + "--truth-box-offsets O.npy --truth-boxes B.npy`", flag="--truth-box-offsets", metavar="O.npy",
-             help="CSR offsets (N+1,) of the ground-truth boxes.", arg="truth_box_offsets", store="int64", whole=True,
+             _PACK + "--truth-boxes-offsets O.npy --truth-boxes-boxes B.npy`", flag=True, metavar="O.npy",
+             help="CSR offsets (N+1,) of the ground-truth boxes.", store="int64", whole=True,
              dim_args=(("n_regions", "G"),), requires=("truth_boxes/boxes",), version=3, encoding="csr-offsets"),
         _row("truth_boxes/classes", ("G",), "integer", "check_labels", "class of every ground-truth box",
-             _PACK + "--truth-box-classes K.npy`", flag="--truth-box-classes", metavar="K.npy",
-             help="Class of every ground-truth box (G,).", arg="truth_box_classes", store="int64",
+             _PACK + "--truth-boxes-classes K.npy`", flag=True, metavar="K.npy",
+             help="Class of every ground-truth box (G,).", store="int64",
              check_kwargs=(("allow_unknown", False),), requires=("truth_boxes/boxes",), version=3),
     ]
 }
 
 #: Dataset specs by ``write_pool`` keyword.
 BY_ARG: dict[str, DatasetSpec] = {spec.arg: spec for spec in DATASETS.values()}
+
+#: Keywords of earlier releases that broke the path rule (:func:`keyword_of`), by the dataset they
+#: named; passing one is an error naming the new keyword, never a silent alias.
+RENAMED_KEYWORDS: dict[str, str] = {
+    "class_present": "cd/present", "class_counts": "cd/counts",
+    **{f"region_{b}": f"regions/{b}" for b in ("probs", "offsets", "weights", "features", "boxes", "scores",
+                                               "classes", "tracks")},
+    "video_ids": "video/id", "frames": "video/frame", "truth_boxes": "truth_boxes/boxes",
+    "truth_box_offsets": "truth_boxes/offsets", "truth_box_classes": "truth_boxes/classes",
+}
+#: ``pack`` options of earlier releases, by the dataset they filled.
+RENAMED_FLAGS: dict[str, str] = {
+    **{"--" + old.replace("_", "-"): name for old, name in RENAMED_KEYWORDS.items()},
+    "--score": SCORES_GROUP + "/<name>",
+}
+
+
+def renamed_keyword_message(keyword: str) -> str | None:
+    """The error for a keyword of an earlier release (None when ``keyword`` is not one)."""
+    name = RENAMED_KEYWORDS.get(keyword)
+    if name is None:
+        return None
+    return (f"'{keyword}' was renamed '{keyword_of(name)}': the keyword of dataset {name} is its path "
+            "with '/' as '_' (docs/file-format.md)")
+
+
+def renamed_flag_message(flag: str) -> str:
+    """The error for a ``pack`` option of an earlier release."""
+    name = RENAMED_FLAGS[flag]
+    return (f"{flag} was renamed {flag_of(name)}: the pack option of dataset {name} is its path "
+            "with '/' and '_' as '-' (alselect pack --help)")
 
 
 def dataset_spec(name: str) -> DatasetSpec:

@@ -24,6 +24,7 @@ from .spec import (
     ATTR_FORMAT,
     ATTR_VERSION,
     BY_ARG,
+    renamed_keyword_message,
     DATASETS,
     DTYPE_RULES,
     FORMAT_NAME,
@@ -228,6 +229,9 @@ def _check_shape(spec: DatasetSpec, name: str, array: np.ndarray, sizes: dict) -
 def _given(arrays: Mapping[str, Any]) -> dict[str, tuple[DatasetSpec, Any]]:
     """The non-None arrays keyed by dataset path, in table order; scores expanded."""
     unknown = sorted(set(arrays) - set(BY_ARG))
+    for key in unknown:
+        if renamed_keyword_message(key):
+            raise InvalidInputError(renamed_keyword_message(key))
     if unknown:
         raise InvalidInputError(
             f"unknown pool dataset argument '{unknown[0]}'; known: {', '.join(BY_ARG)}"
@@ -258,7 +262,7 @@ def validate_arrays(**arrays) -> dict[str, np.ndarray]:
     """Check a set of in-memory arrays against the format table (``alselect.pool.spec``);
     return them keyed by dataset path, converted to their storage dtypes.
 
-    Keywords are the table's ``arg`` names (``probs``, ``region_probs``, ``scores``, ...)."""
+    Keywords are the table's ``arg`` names (``probs``, ``regions_probs``, ``scores``, ...)."""
     given = _given(arrays)
     if "probs" not in given and "logits" not in given:
         raise PoolValueError("a pool needs class probabilities: give probs (or logits, converted by softmax)")
@@ -322,12 +326,12 @@ def write_pool(path, *, motion_stride: float = 1.0, **arrays) -> str:
         ``arg`` column): ``probs`` (N, C), ``logits`` (N, C), ``embeddings`` (N, D),
         ``mc_probs`` (N, T, C), ``epoch_preds`` (E, N), ``epoch_probs`` (E, N, C),
         ``labels`` (N,), ``truth`` (N,), ``labeled`` (K,), ``ids`` (N,), ``scores`` (dict
-        name -> (N,)), ``cost`` (N,), ``class_names`` (C,), ``region_probs`` (R, C),
-        ``region_offsets`` (N+1,), ``region_weights``, ``region_features``, ``region_boxes``,
-        ``cd_mixtures`` (N, C, C), ``class_present`` (N, C), ``class_counts`` (N, C), and the
-        version-3 detection, video, motion and ground-truth-box arrays (``region_scores``,
-        ``region_classes``, ``region_tracks``, ``video_ids``, ``frames``, ``motion_forward``,
-        ``motion_backward``, ``truth_boxes``, ``truth_box_offsets``, ``truth_box_classes``).
+        name -> (N,)), ``cost`` (N,), ``class_names`` (C,), ``regions_probs`` (R, C),
+        ``regions_offsets`` (N+1,), ``regions_weights``, ``regions_features``, ``regions_boxes``,
+        ``cd_mixtures`` (N, C, C), ``cd_present`` (N, C), ``cd_counts`` (N, C), and the
+        version-3 detection, video, motion and ground-truth-box arrays (``regions_scores``,
+        ``regions_classes``, ``regions_tracks``, ``video_id``, ``video_frame``, ``motion_forward``,
+        ``motion_backward``, ``truth_boxes_boxes``, ``truth_boxes_offsets``, ``truth_boxes_classes``).
         Either ``probs`` or ``logits`` is required.
     motion_stride : float, default 1
         Pixels per cell of the motion grid (stored as the ``stride`` attribute of the motion fields).

@@ -78,7 +78,7 @@ def _scores(ctx: Context, values: np.ndarray) -> Ranking:
 
 # --------------------------------------------------------------------------- cdal-rl
 def cdal_rl(ctx: Context, budget: int, hidden: int, episodes: int, epochs: int, lr: float, weight_decay: float,
-            beta: float, reward: str, alpha: float, lam: float, layout: str, reduce: str, chunk: int,
+            beta: float, reward: str, alpha: float, sr_lam: float, layout: str, reduce: str, chunk: int,
             step_rows: int, sample: int, vr_sample: int, device: str) -> Ranking:
     _torch("cdal-rl")
     from ..learned.policy import PolicyConfig, train_policy
@@ -99,12 +99,12 @@ def cdal_rl(ctx: Context, budget: int, hidden: int, episodes: int, epochs: int, 
     counts = None
     if reward == "paper" and inputs.layout != "classification" and inputs.counts is not None:
         counts = np.asarray(inputs.counts[cand], dtype=np.float64)
-        if lam <= 0:  # the per-class region count a budget-sized uniform selection would hold
-            lam = max(budget * counts.sum() / (n * counts.shape[1]), np.finfo(float).tiny)
-        ctx.note(f"cdal-rl: R_sr with lambda = {lam:.6g}")
+        if sr_lam <= 0:  # the per-class region count a budget-sized uniform selection would hold
+            sr_lam = max(budget * counts.sum() / (n * counts.shape[1]), np.finfo(float).tiny)
+        ctx.note(f"cdal-rl: R_sr with sr_lam (lambda of Eq. 5) = {sr_lam:.6g}")
     seed = torch_seed(ctx.seed, ctx.rng)
     rw = Reward(mix, present, budget, np.random.default_rng([seed, 1]), embeddings=emb, counts=counts,
-                lam=lam, mode=reward, alpha=alpha, reduce=reduce, sample=sample, vr_sample=vr_sample)
+                sr_lam=sr_lam, mode=reward, alpha=alpha, reduce=reduce, sample=sample, vr_sample=vr_sample)
     cfg = PolicyConfig(hidden=hidden, episodes=episodes, epochs=epochs, lr=lr, weight_decay=weight_decay,
                        beta=beta, chunk=chunk, step_rows=step_rows)
     with ctx.progress("cdal-rl: training", epochs) as update:
@@ -201,7 +201,7 @@ SPECS = [
                                "0.5 R_vr + 1.5 R_cd, mean-pair R_cd, squared/50 R_vr, no R_sr",
                                choices=("paper", "code")),
                          Param("alpha", 0.75, "weight alpha of R_cd in the paper's reward", type=_unit),
-                         Param("lam", 0.0, "lambda of R_sr (Eq. 5); 0 = the per-class region count of a "
+                         Param("sr_lam", 0.0, "lambda of R_sr (Eq. 5); 0 = the per-class region count of a "
                                "budget-sized uniform selection", type=float, range=Range(0)),
                          Param("layout", "auto", "where mixtures come from: cd/ mixtures, regions/, or the softmax "
                                "of a classification pool", choices=LAYOUTS),
@@ -215,7 +215,7 @@ SPECS = [
                          Param("vr_sample", 2048, "R_vr is estimated on this many unlabeled images", type=_int),
                          _DEVICE),
                  reference="CDAL §3.2-3.3 Eq. 3-5, §5",
-                 test_params={"epochs": 2, "episodes": 2, "hidden": 8},
+                 test_params={"epochs": 2, "episodes": 2, "hidden": 8}, renamed={"lam": "sr_lam"},
                  extra_needs="cd/mixtures or regions/probs (segmentation, detection); probs alone for "
                              "classification; embeddings for R_vr"),
     StrategySpec("daal", "DAAL: dual adversarial network (ScoreNet + VAE + uncertainty and representativeness "

@@ -136,7 +136,7 @@ def score(ctx: Context, budget: int, name: str, order: str) -> Ranking:
             listed = ", ".join(names) if names else "none"
             raise SelectionError(
                 f"strategy 'score' needs -p name=SCORE; this pool's scores are: {listed} "
-                "(add one with `alselect pack ... --score NAME=S.npy`)"
+                "(add one with `alselect pack ... --scores NAME=S.npy`)"
             )
         name = names[0]
     full = f"scores/{name}"
@@ -144,7 +144,7 @@ def score(ctx: Context, budget: int, name: str, order: str) -> Ranking:
         listed = ", ".join(names) if names else "none"
         raise SelectionError(
             f"strategy 'score' asked for score '{name}', which the pool lacks (it has: {listed}); "
-            f"add it with `alselect pack ... --score {name}=S.npy`"
+            f"add it with `alselect pack ... --scores {name}=S.npy`"
         )
     values = ctx.read(full, dtype=np.float64)
     return Ranking(values, ascending=(order == "asc"))
