@@ -7,6 +7,7 @@ it, so ``alselect strategies`` never loads numba and ``alselect pick`` never loa
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -62,8 +63,8 @@ class AlselectGroup(click.Group):
                 raise
             raise click.ClickException(_one_line(exc)) from None
         except OSError as exc:
-            if _debug_requested(ctx):
-                raise
+            if _debug_requested(ctx) or exc.errno == errno.EPIPE:
+                raise  # EPIPE: the reader of stdout left (`| head`); click's main exits 1 quietly
             raise click.ClickException(_one_line(f"{exc.strerror or exc} ({exc.filename})" if exc.filename else exc)) from None
         except KeyboardInterrupt as exc:
             raise interrupted(exc) from None

@@ -85,3 +85,12 @@ def test_stdout_guard_moves_raw_fd_writes_to_stderr():
     assert r.returncode == 0, r.stderr
     assert r.stdout == "before\ndata\n"
     assert "c-level noise" in r.stderr and "python noise" in r.stderr
+
+
+def test_a_closed_stdout_is_no_error():
+    """`alselect ... | head -1`: the reader leaves early; no Error line, no traceback."""
+    proc = subprocess.Popen(alselect_command() + ["strategies"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command writes anything: its first write gets EPIPE
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert stderr == ""
