@@ -32,8 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-# an installed or PYTHONPATH alselect wins over this checkout
-sys.path.append(str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, not an installed alselect
 from benchkit import Report, add_common_options  # noqa: E402
 
 REPORT = None

@@ -29,11 +29,13 @@ import time
 
 import numpy as np
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # this checkout, not an installed alselect
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchkit import Report, add_common_options  # noqa: E402
 
-from alselect.pool import write_pool
-from alselect.synthetic_video import synthetic_video
+from alselect.pool import write_pool  # noqa: E402
+from alselect.synthetic_video import synthetic_video  # noqa: E402
 
 
 def build(path, videos, frames, objects, seed, chunk=100):
@@ -42,14 +44,14 @@ def build(path, videos, frames, objects, seed, chunk=100):
         sv = synthetic_video(n_videos=min(chunk, videos - start), frames=frames, objects=objects, p_drop=0.05,
                              fp_rate=0.05, det_noise=2.0, track_noise=3.0, feature_dim=1, seed=seed + start)
         a = sv.arrays
-        a["video_ids"] = a["video_ids"] + 10 * start
-        for key in ("region_features", "embeddings", "truth_boxes", "truth_box_offsets", "truth_box_classes"):
+        a["video_id"] = a["video_id"] + 10 * start
+        for key in ("regions_features", "embeddings", "truth_boxes_boxes", "truth_boxes_offsets", "truth_boxes_classes"):
             a.pop(key)
         parts.append(a)
     merged = {}
     for key in parts[0]:
-        if key == "region_offsets":
-            shift = np.cumsum([0] + [p["region_offsets"][-1] for p in parts[:-1]])
+        if key == "regions_offsets":
+            shift = np.cumsum([0] + [p["regions_offsets"][-1] for p in parts[:-1]])
             merged[key] = np.concatenate([parts[0][key][:1]] + [p[key][1:] + s for p, s in zip(parts, shift)])
         else:
             merged[key] = np.concatenate([p[key] for p in parts])
@@ -70,8 +72,8 @@ def python_tc(a, rows, k=3, theta=0.5):
     """Per-frame FP counts of the temporal-coherence cut, in plain Python (rows: the slice)."""
     import maxflow
 
-    vid, frm, off = a["video_ids"], a["frames"], a["region_offsets"]
-    boxes, cls, tracks = a["region_boxes"].tolist(), a["region_classes"].tolist(), a["region_tracks"]
+    vid, frm, off = a["video_id"], a["video_frame"], a["regions_offsets"]
+    boxes, cls, tracks = a["regions_boxes"].tolist(), a["regions_classes"].tolist(), a["regions_tracks"]
     row_of = {(int(vid[i]), int(frm[i])): i for i in rows}
     deltas = list(range(-k, 0)) + list(range(1, k + 1))
     K = tracks.shape[1] // 2
@@ -149,7 +151,8 @@ def run_pick(pool, budget):
            "    sys.stderr.write(f'peak_rss_kib {hwm[0]}\\n')",
            "pick", pool, "--strategy", "temporal-coherence", "--budget", str(budget), "--exclude-neighbors", "1",
            "--with-scores"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -177,7 +180,7 @@ def main():
         pool = os.path.join(tmp, "video.h5")
         t0 = time.perf_counter()
         arrays = build(pool, args.videos, args.frames, args.objects, args.seed)
-        n, r = arrays["frames"].size, arrays["region_boxes"].shape[0]
+        n, r = arrays["video_frame"].size, arrays["regions_boxes"].shape[0]
         print(f"pool: {n} frames in {args.videos} videos, {r} detections ({r / n:.1f} per frame), tracks k=3; "
               f"built in {time.perf_counter() - t0:.1f} s, {os.path.getsize(pool) / 2**20:.0f} MiB")
         wall, cpu, peak, out, err = run_pick(pool, 500)
@@ -187,7 +190,7 @@ def main():
             if line.startswith("temporal-coherence:"):
                 print("  " + line)
         # the reference on a slice of whole videos
-        vid = arrays["video_ids"]
+        vid = arrays["video_id"]
         keep = np.unique(vid)[: args.slice]
         rows = np.flatnonzero(np.isin(vid, keep))
         t0 = time.perf_counter()
