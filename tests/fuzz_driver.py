@@ -61,16 +61,22 @@ def warm_up(directory: str) -> None:
              epoch_preds=rng.integers(0, c, size=(3, n)), labels=np.where(np.arange(n) < c, np.arange(n), -1),
              scores={"s": rng.random(n)}, cost=np.ones(n)),
         dict(probs=probs, cd_mixtures=rng.dirichlet(np.ones(c), size=(n, c)).astype(np.float32),
-             class_present=present),
-        dict(probs=probs, region_probs=probs, region_offsets=np.arange(n + 1)),
+             cd_present=present),
+        dict(probs=probs, regions_probs=probs, regions_offsets=np.arange(n + 1)),
     ]
     from alselect.synthetic_video import synthetic_video
 
     video = synthetic_video(n_videos=2, frames=(3, 6), objects=2, k=1, feature_dim=3, seed=0)
     pools.append(dict(video.arrays))
+    # the generated pools store floats as float16, float32 or float64: kernels specialised on a
+    # dtype would otherwise compile inside a child, against its timeout
+    for dtype in (np.float16, np.float64):
+        pools.append({k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v
+                      for k, v in pools[0].items()})
+        pools.append(dict(pools[0], logits=rng.normal(size=(n, c)).astype(dtype), probs=None))
     for i, arrays in enumerate(pools):
         path = os.path.join(directory, f"warm{i}.h5")
-        write_pool(path, **arrays)
+        write_pool(path, **{k: v for k, v in arrays.items() if v is not None})
         for name in REGISTRY:
             if name in FORK_UNSAFE:
                 continue
