@@ -189,8 +189,11 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     ``P_i^c = sum_{r: argmax p_r = c} w_r p_r / sum w_r`` with
     ``w_r = v_r * (H_2(p_r) + eps)`` (entropy in bits, ``v_r`` the optional
     region weight, e.g. a superpixel's pixel count; ``v_r = 0`` drops the
-    region). Pseudo-label ties go to the lowest class index. Streams over the
-    images in blocks (float16 input is converted per block).
+    region). Pseudo-label ties go to the lowest class index. Each present
+    mixture is divided by its sum, so that it sums to 1 although stored softmax
+    rows only do within their dtype's rounding (float16: 1e-2); for exact
+    softmax rows this changes nothing. Streams over the images in blocks
+    (float16 input is converted per block).
 
     Parameters
     ----------
@@ -267,8 +270,20 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
             w = empty_w
         mixtures_kernel(_kernel_float(blk), np.ascontiguousarray(off[i0:i1 + 1] - r0), w, use_w,
                         float(eps), mix[i0:i1], present[i0:i1], counts[i0:i1])
+        _normalize_present(mix[i0:i1], present[i0:i1])
         i0 = i1
     return mix, present, counts
+
+
+def _normalize_present(mix, present):
+    """Divide each present mixture by its sum, in place.
+
+    A mixture of softmax rows sums to 1 (Eq. 1), but stored rows only sum to 1 within their
+    dtype's tolerance (float16: 1e-2), and so do their mixtures; normalised, every mixture
+    passes the float32/float64 check of the functions that take mixtures."""
+    rows = mix[present]
+    if rows.size:
+        mix[present] = rows / rows.sum(axis=-1, dtype=np.float64, keepdims=True)
 
 
 def classification_features(probs, *, dtype=None):

@@ -229,6 +229,7 @@ def numpy_mixtures(probs, offsets, eps=1e-6):
         den = np.bincount(y, weights=w, minlength=C)
         pres[i] = den > 0
         mix[i, pres[i]] = num[pres[i]] / den[pres[i], None]
+        mix[i, pres[i]] /= mix[i, pres[i]].sum(1, keepdims=True)  # float16 rows sum to 1 only within 1e-2
     return mix, pres
 
 

@@ -34,6 +34,7 @@ def ref_mixtures(probs, offsets, weights=None, eps=cdal.EPS):
         for c in range(C):
             if present[i, c]:
                 mix[i, c] = num[c] / den[c]
+                mix[i, c] /= mix[i, c].sum()  # stored rows sum to 1 only within rounding
     return mix, present, counts
 
 
@@ -172,3 +173,18 @@ def test_bad_weights_and_eps():
 def test_classification_features_rejects_logits():
     with pytest.raises(ValueError, match="'probs' has a negative probability in row 0"):
         classification_features(np.array([[2.0, -1.0]]))
+
+
+def test_float16_mixtures_are_accepted_by_the_functions_that_take_mixtures():
+    """float16 rows sum to 1 within 1e-2 only; their mixtures, normalised, pass the float32 check."""
+    from alselect.cdal import cdal_coreset
+
+    rng = np.random.default_rng(5)
+    probs = rng.dirichlet(np.full(19, 0.3), size=40 * 50).astype(np.float16)
+    off = np.arange(0, 40 * 50 + 1, 50)
+    assert np.abs(probs.astype(np.float64).sum(1) - 1).max() > 1e-4  # the case that failed
+    mix, present, _ = mixtures_from_regions(probs, off)
+    assert mix.dtype == np.float32
+    np.testing.assert_allclose(mix.sum(2, dtype=np.float64)[present], 1.0, atol=1e-6)
+    picks, _ = cdal_coreset(mix, present, 5)
+    assert len(set(picks.tolist())) == 5

@@ -107,3 +107,17 @@ def test_r_sr_weight_is_sr_lam_everywhere(make_pool, seg_arrays, tmp_path):
     assert_clean_error(run("pick", path, "-s", "cdal-rl", "-b", 2, "-p", "lam=0.5"),
                        "parameter 'lam' of strategy 'cdal-rl' was renamed 'sr_lam'")
     assert "sr_lam" in run("strategies").stdout
+
+
+def test_float16_regions_pool_is_accepted_by_every_cd_command(make_pool, tmp_path):
+    """pack accepts float16 rows summing to 1 within 1e-2; cdal-cs and score then accept them too."""
+    rng = np.random.default_rng(5)
+    n, per, c = 30, 40, 19
+    region_probs = rng.dirichlet(np.full(c, 0.3), size=n * per).astype(np.float16)
+    assert np.abs(region_probs.astype(np.float64).sum(1) - 1).max() > 1e-4
+    path = make_pool(probs=random_probs(rng, n, c), regions_probs=region_probs,
+                     regions_offsets=np.arange(0, n * per + 1, per))
+    r = run("pick", path, "-s", "cdal-cs", "-b", 3)
+    assert r.exit_code == 0 and len(r.stdout.split()) == 3, r.output
+    (tmp_path / "picks.txt").write_text(r.stdout)
+    assert run("score", path, "--picks", tmp_path / "picks.txt", "--sr-lam", 1).exit_code == 0
