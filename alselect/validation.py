@@ -336,14 +336,18 @@ def check_budget(budget, available: int, what: str = "pickable rows", *, minimum
     return budget
 
 
+#: Largest seed: the per-row random keys hash ``seed << 32 | stream`` in 64 bits (rowkeys.py).
+MAX_SEED = 2**32 - 1
+
+
 def check_seed(seed, *, required: bool = False) -> int | None:
-    """A non-negative integer seed (``None`` allowed unless ``required``)."""
+    """An integer seed in 0..MAX_SEED (``None`` allowed unless ``required``)."""
     if seed is None:
         if required:
             raise InvalidInputError("seed is required for randomised selection; pass an int, e.g. seed=0")
         return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise InvalidInputError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
     return int(seed)
 
 

@@ -234,9 +234,18 @@ def test_api_raises_typed_errors(good_pool, tmp_path):
         alselect.select(good_pool, "entropy", 20)
     with pytest.raises(SelectionError, match="outside the pool's rows"):
         alselect.select(good_pool, "entropy", 1, labeled=[-1])
-    with pytest.raises(SelectionError, match="seed must be a non-negative integer"):
+    with pytest.raises(SelectionError, match="seed must be an integer from 0 to 4294967295"):
         alselect.select(good_pool, "random", 1, seed=-2)
+    for seed in (2**32, 2**64, 10**23):  # beyond the 32 bits the row keys hash: an OverflowError once
+        with pytest.raises(SelectionError, match="seed must be an integer from 0 to 4294967295"):
+            alselect.select(good_pool, "random", 1, seed=seed)
+    assert alselect.select(good_pool, "random", 1, seed=2**32 - 1).indices.size == 1
     with pytest.raises(AlselectError, match="every sample in the pool is already labeled"):
         alselect.select(good_pool, "entropy", 1, labeled=np.arange(1, 20))
     with pytest.raises(ValueError):  # AlselectError is a ValueError
         alselect.select(good_pool, "nope", 1)
+
+
+def test_seed_beyond_32_bits_is_one_error_line(good_pool):
+    assert_clean_error(run("pick", good_pool, "-s", "random", "-b", 2, "--seed", 10**23),
+                       "seed must be an integer from 0 to 4294967295")
