@@ -418,7 +418,12 @@ def uwe_weights(probs, *, uncertainty="entropy", tau=1.0, normalize="none"):
     if normalize == "minmax":
         lo, hi = u.min(), u.max()
         u = (u - lo) / (hi - lo) if hi > lo else np.ones_like(u)
-    return u ** tau
+    with np.errstate(over="ignore"):
+        w = u ** tau
+    if not np.isfinite(w).all():  # entropy (nats) exceeds 1 for C >= 3 classes
+        raise InvalidInputError(f"u(x)^tau overflows float64 for tau = {tau:g} (the largest u(x) is "
+                                f"{float(u.max()):.6g}); use a smaller tau (the paper uses 1 and 0.1)")
+    return w
 
 
 def uwe(probs, features, budget, *, uncertainty="entropy", tau=1.0, normalize="none",

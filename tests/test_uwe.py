@@ -1,5 +1,7 @@
 """UWE weights from the paper's equations and selection on u^tau * f."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -74,6 +76,10 @@ def test_uwe_errors():
     F = np.zeros((3, 2))
     with pytest.raises(ValueError, match="tau must be a finite number > 0"):
         uwe_weights(P, tau=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way to the error
+        with pytest.raises(ValueError, match=r"u\(x\)\^tau overflows float64 for tau = 1e\+308"):
+            uwe_weights(np.full((3, 3), 1 / 3), tau=1e308)  # entropy ln 3 > 1
     with pytest.raises(ValueError, match="uncertainty='gini' is not supported"):
         uwe_weights(P, uncertainty="gini")
     with pytest.raises(ValueError, match="sampler='random' is not supported"):
