@@ -41,7 +41,8 @@ class AlselectGroup(click.Group):
     """The CLI boundary: every library error becomes one ``Error:`` line with exit status 1.
 
     - :class:`~alselect.errors.AlselectError` (and ``OSError`` from the file system): the message.
-    - click's own usage errors and ``SystemExit``: unchanged.
+    - click's usage errors (bad option values, unknown options): one ``Error:`` line pointing to
+      ``--help``, status 1; ``SystemExit``: unchanged.
     - anything else is a bug in alselect: one line saying so and where to report it; the
       traceback only with ``alselect --debug`` or ``ALSELECT_DEBUG=1``.
     """
@@ -52,6 +53,11 @@ class AlselectGroup(click.Group):
         notify_compiles()  # one stderr line when a kernel compiles instead of loading from the cache
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:  # one Error line and status 1, like every other error
+            where = exc.ctx.command_path if exc.ctx is not None else "alselect"
+            raise click.ClickException(_one_line(f"{exc.format_message().rstrip('.')}; see `{where} --help`")) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except InternalError as exc:

@@ -249,3 +249,16 @@ def test_api_raises_typed_errors(good_pool, tmp_path):
 def test_seed_beyond_32_bits_is_one_error_line(good_pool):
     assert_clean_error(run("pick", good_pool, "-s", "random", "-b", 2, "--seed", 10**23),
                        "seed must be an integer from 0 to 4294967295")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["-b", "0x10"], "Invalid value for '-b' / '--budget'"),
+    (["-b", "2", "--seed", "-5"], "Invalid value for '--seed'"),
+    (["-b", "2", "--format", "xml"], "Invalid value for '--format'"),
+    (["-b", "2", "--budget-cost", "3"], "unexpected extra argument"),
+    (["-b", "2", "--bogus"], "No such option '--bogus'"),
+])
+def test_usage_errors_are_one_error_line_with_status_1(good_pool, args, fragment):
+    result = run("pick", good_pool, "-s", "entropy", *args)
+    assert result.exit_code == 1
+    assert assert_clean_error(result, fragment).endswith(" pick --help`")  # CliRunner names the program "cli"
