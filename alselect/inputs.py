@@ -133,10 +133,35 @@ def load_array(spec: str, what: str) -> np.ndarray:
         raise InvalidInputError(f"{what}: '{name}' is not a readable .npy/.npz array ({exc})") from None
 
 
+#: Longest line a text input may have: its lines are row numbers, ids, labels or class names.
+MAX_LINE_BYTES = 1 << 20
+_TEXT_CHUNK = 1 << 20
+
+
 def read_text(source: str, what: str) -> str:
-    """The whole UTF-8 text of a file, pipe or FIFO, or of stdin for ``-``."""
+    """The whole UTF-8 text of a file, pipe or FIFO, or of stdin for ``-``.
+
+    Read in chunks and refused at the first NUL byte or a line over :data:`MAX_LINE_BYTES`, so a
+    binary or endless input (``/dev/zero``) is an error, not a read of everything into memory."""
+    chunks, since_newline, total = [], 0, 0
     with open_input(source, what) as handle:
-        data = handle.read()
+        while True:
+            chunk = handle.read(_TEXT_CHUNK)
+            if not chunk:
+                break
+            if isinstance(chunk, str):
+                chunk = chunk.encode("utf-8", "surrogateescape")
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                raise InvalidInputError(f"{what}: '{source}' is not a text file (a NUL byte at byte {total + nul})")
+            last = chunk.rfind(b"\n")
+            since_newline = since_newline + len(chunk) if last < 0 else len(chunk) - last - 1
+            if since_newline > MAX_LINE_BYTES:
+                raise InvalidInputError(f"{what}: '{source}' has a line longer than {MAX_LINE_BYTES >> 20} MiB; "
+                                        "it must be text with one entry per line")
+            chunks.append(chunk)
+            total += len(chunk)
+    data = b"".join(chunks)
     try:
         return data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:

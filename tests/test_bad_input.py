@@ -1,5 +1,7 @@
 """Every bad input gets one clear 'Error: ...' line, a non-zero exit, and leaves outputs untouched."""
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -262,3 +264,15 @@ def test_usage_errors_are_one_error_line_with_status_1(good_pool, args, fragment
     result = run("pick", good_pool, "-s", "entropy", *args)
     assert result.exit_code == 1
     assert assert_clean_error(result, fragment).endswith(" pick --help`")  # CliRunner names the program "cli"
+
+
+def test_binary_or_endless_text_input_is_refused_without_reading_it_all(good_pool, tmp_path):
+    """--labeled /dev/zero read everything into memory until the process was killed."""
+    if os.path.exists("/dev/zero"):
+        assert_clean_error(run("pick", good_pool, "-s", "entropy", "-b", 2, "--labeled", "/dev/zero"),
+                           "is not a text file (a NUL byte at byte 0)")
+    (tmp_path / "long.txt").write_text("1" * (2 << 20))
+    assert_clean_error(run("pick", good_pool, "-s", "entropy", "-b", 2, "--labeled", tmp_path / "long.txt"),
+                       "has a line longer than 1 MiB")
+    (tmp_path / "ok.txt").write_text("0\n1\n# comment\n")
+    assert run("pick", good_pool, "-s", "entropy", "-b", 2, "--labeled", tmp_path / "ok.txt").exit_code == 0
