@@ -9,7 +9,9 @@ never a traceback, a signal, a hang (timeout) or a memory blow-up (RLIMIT_AS).
 
 The runs go through tests/fuzz_driver.py (each one a forked process of a warm interpreter
 that runs the real ``alselect.cli.main``, so hundreds of runs fit in a minute) and, for a
-fixed catalogue of bad files, through the installed console script in a subprocess.
+fixed catalogue of bad files, through the installed console script in a subprocess. A run is a
+hang after RUN_TIMEOUT_S, or COMPILE_TIMEOUT_S once it has said it is compiling kernels (they
+specialise on input dtypes, and one the warm-up did not meet compiles in the child).
 
 CI runs a fixed, derandomized budget (about a minute); ``pytest -m fuzz`` runs the long
 version: ALSELECT_FUZZ_EXAMPLES files (default 500), each through ``inspect`` and every strategy
@@ -42,6 +44,8 @@ from alselect.strategies import REGISTRY
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUDGET = 3
 RUN_TIMEOUT_S = 30
+#: A run that has announced a kernel compile may take this long: compiling is not hanging.
+COMPILE_TIMEOUT_S = 300
 #: Address-space limit of console-script runs.
 SUBPROCESS_AS_BYTES = 3 << 30
 CI_EXAMPLES = 40
@@ -73,9 +77,10 @@ class Driver:
         return json.loads(line)
 
     def run(self, argv: list[str]) -> dict:
-        self.proc.stdin.write((json.dumps({"argv": argv, "timeout": RUN_TIMEOUT_S}) + "\n").encode())
+        request = {"argv": argv, "timeout": RUN_TIMEOUT_S, "compile_timeout": COMPILE_TIMEOUT_S}
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
-        return self._read(RUN_TIMEOUT_S + 60)
+        return self._read(COMPILE_TIMEOUT_S + 60)
 
     def close(self) -> None:
         self.proc.stdin.close()
