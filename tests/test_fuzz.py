@@ -16,8 +16,9 @@ specialise on input dtypes, and one the warm-up did not meet compiles in the chi
 CI runs a fixed, derandomized budget (about a minute); ``pytest -m fuzz`` runs the long
 version: ALSELECT_FUZZ_EXAMPLES files (default 500), each through ``inspect`` and every strategy
 of the registry (23 runs a file with 22 strategies, so 11,500 runs), and reports every bad run,
-not only the first. On a 2-core machine that takes about 40 minutes idle and 70 minutes beside
-other jobs (3 to 5 runs a second). ALSELECT_FUZZ_STRATEGIES=a,b restricts both to some strategies.
+not only the first. On a 2-core machine that takes about 35 minutes when it is otherwise idle
+and 80 minutes beside other jobs (5.4 and 2.4 runs a second measured, the second at load 14).
+ALSELECT_FUZZ_STRATEGIES=a,b restricts both to some strategies.
 """
 
 from __future__ import annotations
