@@ -86,8 +86,10 @@ KICK_BAND = 128
 KICK_MAX = 3
 #: Swaps allowed in the descent after each kick.
 KICK_DESCENT_SWAPS = 64
-#: Kick rounds per numba call (deadline / Ctrl-C checked between calls).
-KICK_CHUNK = 50
+#: Kick rounds per numba call (deadline / Ctrl-C checked between calls): at most 50, fewer
+#: on wide rows, so that one call's worst case (every descent using all its swaps) stays
+#: near this many band-pair evaluations times C.
+KICK_CHUNK_WORK = 8_192_000
 #: The search stops after this many rounds in a row without improvement ...
 KICK_PATIENCE = 1000
 #: ... or after this many rounds in all ...
@@ -355,13 +357,14 @@ def _kick_improve(u_c, P, cand, omega, lam, sel, w, deadline):
     us, uu = u_c[s_pos].copy(), u_c[u_pos].copy()
     ids_s, ids_u = s_pos.copy(), u_pos.copy()
     r = omega - np.asarray(P[cand[sel]], dtype=np.float64).sum(axis=0)
+    per_call = int(np.clip(KICK_CHUNK_WORK // (s_pos.size * u_pos.size * PS.shape[1]), 1, 50))
     chunk, idle = 0, 0
-    while chunk * KICK_CHUNK < KICK_MAX_ROUNDS and idle < KICK_PATIENCE:
+    while chunk * per_call < KICK_MAX_ROUNDS and idle < KICK_PATIENCE:
         if deadline is not None and time.perf_counter() > deadline:
             break
-        hit = kick_descent(PS, us, ids_s, PU, uu, ids_u, r, float(lam), KICK_CHUNK, KICK_MAX, chunk,
+        hit = kick_descent(PS, us, ids_s, PU, uu, ids_u, r, float(lam), per_call, KICK_MAX, chunk,
                            SWAP_MIN_GAIN, KICK_DESCENT_SWAPS)
-        idle = 0 if hit else idle + KICK_CHUNK
+        idle = 0 if hit else idle + per_call
         chunk += 1
     insel[s_pos] = False
     insel[ids_s] = True
