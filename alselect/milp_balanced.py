@@ -401,10 +401,11 @@ def _quota_solve(u_c, P, cand, omega, b, lam):
     return order[pick]
 
 
-def _mip_highs(u_f, P_f, r1, k, lam, time_limit, abs_gap, start):
+def _mip_highs(u_f, P_f, r1, k, lam, deadline, abs_gap, start):
     """Exact MIP on the free columns with HiGHS (highspy, arrays, no modelling layer).
 
-    Returns (positions or None, objective, dual bound, status string), all without the
+    ``deadline`` (``time.perf_counter()`` value or None) becomes HiGHS's time limit just
+    before it runs, so building the model does not stretch the solve past it.  Returns (positions or None, objective, dual bound, status string), all without the
     constant of the fixed columns.  ``start`` (bool, free columns) seeds the search.
     """
     import highspy
@@ -419,8 +420,6 @@ def _mip_highs(u_f, P_f, r1, k, lam, time_limit, abs_gap, start):
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     h.setOptionValue("mip_abs_gap", max(float(abs_gap), MIP_ABS_GAP))
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(float(time_limit), 0.05))
     if start is not None:
         res = r1 - P_f[start].sum(axis=0)
         sol = highspy.HighsSolution()
@@ -436,6 +435,8 @@ def _mip_highs(u_f, P_f, r1, k, lam, time_limit, abs_gap, start):
 
         h.cbMipInterrupt.subscribe(poll)
         h.cbSimplexInterrupt.subscribe(poll)
+        if deadline is not None:
+            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.05))
         h.run()
     status = h.getModelStatus()
     info = h.getInfo()
@@ -612,7 +613,7 @@ def solve_balanced_program(u, P, omega, budget, lam, *, candidates, gap_tol=DEFA
         start = None
     abs_gap = gap_tol * max(abs(ub), GAP_FLOOR)
     zr, val, dual, st = _mip_highs(u_c[free], np.asarray(P[cand[free]], dtype=np.float64), r1, k, lam,
-                                   remaining(), abs_gap, start)
+                                   deadline, abs_gap, start)
     timings["mip"] = time.perf_counter() - ts
     best, lb = cand[inc], g
     if zr is not None and zr.size == k:
