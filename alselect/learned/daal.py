@@ -9,10 +9,8 @@ Algorithm 1, per batch (x_l labeled, x_u unlabeled):
 4. {uDis, rDis}        <- maximise L_GAN
 
 L_G is the generator's side of L_GAN (Eq. 4): x_hat should pass uDis as labeled and x_tilde pass
-rDis as original. Line 14 of Algorithm 1 leaves it out of the rater's update, but the text has the
-rater "trained to trick the discriminators" and uDis "optimise the ScoreNet via adversarial
-training"; without it no term carries uDis's labeled/unlabeled judgement to the scores
-(``adversary=0`` is line 14 as printed).
+rDis as original. ``adversary=0`` (default) is line 14 of Algorithm 1 as printed; a positive
+weight follows the text instead, which has the rater "trained to trick the discriminators".
 
 All three gradients come from the one forward pass of step 1 (as Algorithm 1 writes it: the
 forward lines 10-12, then three updates), each through its own Adam optimiser.
@@ -41,7 +39,7 @@ class DaalConfig:
     latent: int = 32
     dropout: float = 0.4
     threads: int | None = 1  # CPU intra-op threads; None: torch's setting
-    adversary: float = 1.0  # weight of L_G in the rater's update; 0: Algorithm 1 line 14 as printed
+    adversary: float = 0.0  # weight of L_G in the rater's update; 0: Algorithm 1 line 14 as printed
     gan: str = "minimax"  # generator loss form, see losses.generator_value
     dpp: float = 1.0  # weight of L_DPP in L_sparsity (Eq. 5: 1)
     init: str = "kaiming"  # VAE weights, see nets.kaiming_

@@ -135,7 +135,7 @@ def _split_features(ctx: Context, strategy: str, scale: str):
 
 
 def daal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, sigma: float, width: int, latent: int,
-         dropout: float, scale: str, device: str, threads: int, adversary: float = 1.0, gan: str = "minimax",
+         dropout: float, scale: str, device: str, threads: int, adversary: float = 0.0, gan: str = "minimax",
          dpp: float = 1.0, init: str = "kaiming") -> Ranking:
     _torch("daal")
     from ..learned.daal import DaalConfig, train_daal
@@ -228,9 +228,9 @@ SPECS = [
                          Param("sigma", 0.2, "sigma of the length regulariser and DPP subset (Eq. 6)",
                                type=_fraction),
                          _WIDTH, _LATENT, _DROPOUT, _SCALE, _DEVICE, _THREADS,
-                         Param("adversary", 1.0, "weight of the generator side of L_GAN in the ScoreNet and "
-                               "encoder update (the text's 'rater trained to trick the discriminators'); 0: "
-                               "Algorithm 1 line 14 as printed", type=float, range=Range(0)),
+                         Param("adversary", 0.0, "weight of the generator side of L_GAN in the ScoreNet and "
+                               "encoder update: 0 is Algorithm 1 line 14; > 0 the text's 'rater trained to trick "
+                               "the discriminators'", type=float, range=Range(0)),
                          Param("gan", "minimax", "generator loss of the decoder and the rater: minimax "
                                "(log(1 - D(fake)), Eq. 4 as written) or nonsaturating (-log D(fake))",
                                choices=("minimax", "nonsaturating")),
