@@ -30,7 +30,9 @@ import time
 
 import numpy as np
 
-from alselect.balance import (
+# This checkout's alselect, not an installed copy (like the other bench scripts).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from alselect.balance import (  # noqa: E402
     balance_score,
     balanced_kcenter,
     class_histogram,
@@ -39,8 +41,8 @@ from alselect.balance import (
     program_objective,
     solve_balanced,
 )
-from alselect.balance_sweep import DEFAULT_GRID, knee, sweep_balanced
-from alselect.milp_balanced import new_highs
+from alselect.balance_sweep import DEFAULT_GRID, knee, sweep_balanced  # noqa: E402
+from alselect.milp_balanced import new_highs  # noqa: E402
 
 SEED = 0
 IMBALANCE = 0.01
