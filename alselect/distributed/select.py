@@ -24,7 +24,7 @@ from . import tasks
 #: strategies with a distributed engine
 RANKING_STRATEGIES = ("entropy", "margin", "least-confidence", "bald", "variation-ratio", "dispersion", "score",
                       "random")
-SEQUENTIAL_STRATEGIES = ("kcenter",)
+SEQUENTIAL_STRATEGIES = ("kcenter", "kmeanspp", "badge", "uwe")
 #: candidates per shard and round: enough for several confirmed picks, few enough to stay light
 MIN_CANDIDATES = 16
 MAX_CANDIDATES = 2048
@@ -78,6 +78,8 @@ def check_supported(strategy: str, params: dict | None = None) -> None:
             raise SelectionError(f"--dask runs '{spec.name}' with -p aggregate=image only; drop -p aggregate "
                                  "or run on one machine")
         return
+    if spec.name == "uwe" and (params or {}).get("level", "image") != "image":
+        raise SelectionError("--dask runs 'uwe' with -p level=image only; drop -p level or run on one machine")
     if spec.name in SEQUENTIAL_STRATEGIES:
         return
     supported = ", ".join(RANKING_STRATEGIES + SEQUENTIAL_STRATEGIES)
@@ -91,6 +93,10 @@ def select_distributed(client, ctx, spec, params: dict, count: int):
     check_supported(spec.name, params)
     if spec.name in RANKING_STRATEGIES:
         return _ranking(client, ctx, spec, params, count)
+    if spec.name in ("kmeanspp", "badge") or (spec.name == "uwe" and params["sampler"] == "kmeanspp"):
+        from .d2 import d2_select
+
+        return d2_select(client, ctx, spec, params, count)
     return _kcenter(client, ctx, params, count)
 
 
