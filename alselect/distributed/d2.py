@@ -183,6 +183,17 @@ def uwe_range(path, uncertainty):
     return float(u.min()), float(u.max())
 
 
+def uwe_bounds(client, ctx, params: dict, stats):
+    """The pool-wide (min, max) of u(x) for -p normalize=minmax (one round trip), else None."""
+    if params["normalize"] != "minmax":
+        return None
+    parts = client.gather([client.submit(uwe_range, path, params["uncertainty"], pure=False, **_placement(client, i))
+                           for i, (path, _, _) in enumerate(_shards(ctx.pool))])
+    stats.rounds += 1
+    parts = [p for p in parts if p is not None]
+    return min(p[0] for p in parts), max(p[1] for p in parts)
+
+
 def _winner(entries):
     """The race's winner over the shards' entries: weighted ones first, smallest (key, row)."""
     live = [e for e in entries if e[2] >= 0]
@@ -200,13 +211,7 @@ def d2_select(client, ctx, spec, params: dict, count: int):
     shards = _shards(ctx.pool)
     labeled_centers = name != "badge" or params.get("labeled_centers", False)
     n_centers = int(ctx.labeled.size) if labeled_centers else 0
-    bounds = None
-    if name == "uwe" and params["normalize"] == "minmax":
-        parts = [p for p in client.gather([client.submit(uwe_range, path, params["uncertainty"], pure=False,
-                                                         **_placement(client, i))
-                                           for i, (path, _, _) in enumerate(shards)]) if p is not None]
-        stats.rounds += 1
-        bounds = (min(p[0] for p in parts), max(p[1] for p in parts))
+    bounds = uwe_bounds(client, ctx, params, stats) if name == "uwe" else None
     capacity = n_centers + count
     states = [client.submit(d2_build, path, start, name, params, _local(ctx.labeled, start, rows), capacity, bounds,
                             pure=False, **_placement(client, i))

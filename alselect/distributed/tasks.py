@@ -49,17 +49,56 @@ def shard_top(path: str, start: int, strategy: str, params: dict, seed, labeled_
         return start + order, key[order], tie[order], scores[order]
 
 
-class KCenterShard:
+class GreedyShard:
+    """What every k-center shard state shares: ``live`` (pickable rows), ``D`` (their exact
+    minima), ``start``, ``labeled``; subclasses read the shard and define ``vectors``
+    (what the client and other shards need of some rows), ``first_candidates`` and ``fold``."""
+
+    def labeled_vectors(self):
+        return self.vectors(self.start + self.labeled)
+
+    def nth_pickable(self, index: int) -> int:
+        return int(self.start + np.flatnonzero(self.live)[index])
+
+    def distance(self, global_row: int) -> float:
+        return float(self.D[int(global_row) - self.start])
+
+    def top(self, m: int):
+        """The m best pickable rows by (D desc, row asc), their vectors, and the (m+1)-th as bound.
+
+        Returns (global rows, D, their ``vectors``, bound) with bound
+        ``(D, global row)`` or None when every pickable row was sent."""
+        rows = np.flatnonzero(self.live)
+        if rows.size > m + 1:
+            d = self.D[rows]
+            cut = np.partition(d, rows.size - (m + 1))[rows.size - (m + 1)]
+            rows = rows[d >= cut]
+        order = rows[np.lexsort((rows, -self.D[rows]))]
+        bound = None
+        if order.size > m:
+            bound = (float(self.D[order[m]]), int(self.start + order[m]))
+            order = order[:m]
+        return self.start + order, self.D[order].copy(), self.vectors(self.start + order), bound
+
+
+class KCenterShard(GreedyShard):
     """One shard's k-center state: its rows, which may still be picked, their exact minima."""
 
-    def __init__(self, path: str, start: int, features: str, labeled_local: np.ndarray):
+    def __init__(self, path: str, start: int, features: str, labeled_local: np.ndarray, uwe=None):
         from ..kernels import kcenter as kc
         from ..pool.reader import Pool
 
         with Pool(path) as pool:
             self.X = np.ascontiguousarray(pool.read(features, dtype=np.float32))
+            self.s = np.ones(self.X.shape[0])
+            if uwe is not None:  # uwe's k-center sampler: rows scaled by u(x)^tau
+                from ..validation import probability_matrix
+                from .d2 import uwe_finish, uwe_raw
+
+                uncertainty, tau, normalize, bounds = uwe
+                u = uwe_raw(probability_matrix("probs", pool.read("probs")), uncertainty)
+                self.s = np.ascontiguousarray(uwe_finish(u, tau, normalize, bounds), dtype=np.float64)
         self.start = start
-        self.s = np.ones(self.X.shape[0])
         self.n = kc.row_sqnorms(self.X, self.s)
         self.anorm = kc.row_norms_unscaled(self.X)
         self.live = np.ones(self.X.shape[0], dtype=bool)
@@ -80,12 +119,6 @@ class KCenterShard:
         """(X rows, scales, scaled squared norms) of some of this shard's rows, by global row."""
         local = np.asarray(global_rows, dtype=np.int64) - self.start
         return self.X[local], self.s[local], self.n[local]
-
-    def labeled_vectors(self):
-        return self.vectors(self.start + self.labeled)
-
-    def nth_pickable(self, index: int) -> int:
-        return int(self.start + np.flatnonzero(self.live)[index])
 
     def fold(self, parts, picked_global) -> "KCenterShard":
         """Fold new centers (a list of (X, s, n) triples) and drop picked rows of this shard."""
@@ -112,26 +145,8 @@ class KCenterShard:
                                                  C, cs, cn, cnorm, g_gemm, g64))
         return self
 
-    def top(self, m: int):
-        """The m best pickable rows by (D desc, row asc), their vectors, and the (m+1)-th as bound.
-
-        Returns (global rows, D, X rows, scales, scaled squared norms, bound) with bound
-        ``(D, global row)`` or None when every pickable row was sent."""
-        rows = np.flatnonzero(self.live)
-        if rows.size > m + 1:
-            d = self.D[rows]
-            cut = np.partition(d, rows.size - (m + 1))[rows.size - (m + 1)]
-            rows = rows[d >= cut]
-        order = rows[np.lexsort((rows, -self.D[rows]))]
-        bound = None
-        if order.size > m:
-            bound = (float(self.D[order[m]]), int(self.start + order[m]))
-            order = order[:m]
-        return (self.start + order, self.D[order].copy(), self.X[order], self.s[order], self.n[order], bound)
-
-
-def kcenter_build(path, start, features, labeled_local):
-    return KCenterShard(path, start, features, labeled_local)
+def kcenter_build(path, start, labeled_local, features, uwe=None):
+    return KCenterShard(path, start, features, labeled_local, uwe)
 
 
 def kcenter_fold(state: KCenterShard, parts, picked_global):
