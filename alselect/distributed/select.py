@@ -22,6 +22,14 @@ from . import tasks
 RANKING_STRATEGIES = ("entropy", "margin", "least-confidence", "bald", "variation-ratio", "dispersion", "score",
                       "random")
 SEQUENTIAL_STRATEGIES = ("kcenter", "kmeanspp", "badge", "uwe", "cdal-cs")
+#: strategies that run on one machine only, and how large a pool that machine handles
+ONE_MACHINE = {
+    "balanced": "its exact solve (LP column generation and MIP) holds the informativeness and the N x C "
+                "probabilities in float64 on one machine, 8*N*(C+2) bytes (10^7 rows x 10 classes: about 1 GB; "
+                "certified solves measured up to 50,000 rows x 100 classes)",
+    "balanced-kcenter": "its greedy holds the embeddings and the N x C probabilities on one machine (10^7 rows x 256 "
+                        "float16 + 10 classes: about 5.5 GB)",
+}
 #: candidates per shard and round: enough for several confirmed picks, few enough to stay light
 MIN_CANDIDATES = 16
 MAX_CANDIDATES = 2048
@@ -79,6 +87,9 @@ def check_supported(strategy: str, params: dict | None = None) -> None:
         raise SelectionError("--dask runs 'uwe' with -p level=image only; drop -p level or run on one machine")
     if spec.name in SEQUENTIAL_STRATEGIES:
         return
+    if spec.name in ONE_MACHINE:
+        raise SelectionError(f"--dask has no distributed engine for '{spec.name}': {ONE_MACHINE[spec.name]}; drop "
+                             "--dask to run it on one machine (a manifest's shards are then read in sequence)")
     supported = ", ".join(RANKING_STRATEGIES + SEQUENTIAL_STRATEGIES)
     kind = "sequential " if spec.order == SEQUENTIAL else ""
     raise SelectionError(f"--dask has no distributed engine for the {kind}strategy '{spec.name}' yet; it runs: "
