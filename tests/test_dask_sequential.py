@@ -51,7 +51,7 @@ def test_d2_sampling_same_picks_as_one_machine(client, sharded, strategy, params
     from alselect.distributed import select as dsel
 
     full, manifest, _ = sharded
-    for budget in (1, 40):
+    for budget in (1, 25):
         a, b = _same(client, full, manifest, strategy, budget, seed, **params)
         assert np.isnan(b.scores).all() and np.isnan(a.scores).all()
         assert dsel.LAST.rounds <= budget + 1  # one round trip per pick (+ the min-max bounds)
@@ -166,17 +166,21 @@ def test_cdal_region_layouts_same_sequence(client, tmp_path, layout):
 # ---- the console script and a killed worker
 
 def test_cli_dask_local_d2_and_cdal(sharded):
+    """The console script, one run per engine (the other strategies go through select(client=))."""
     full, manifest, _ = sharded
-    for args in (["-s", "badge", "-b", "20", "--seed", "4"], ["-s", "cdal-cs", "-b", "25"],
-                 ["-s", "uwe", "-p", "sampler=kmeanspp", "-b", "15", "--seed", "1"]):
+    for args in (["-s", "badge", "-b", "20", "--seed", "4"], ["-s", "cdal-cs", "-b", "25"]):
         one = subprocess.run([sys.executable, "-m", "alselect", "pick", full, *args], capture_output=True, text=True)
         many = subprocess.run([sys.executable, "-m", "alselect", "pick", manifest, *args, "--dask", "local:2"],
                               capture_output=True, text=True)
         assert many.returncode == 0, many.stderr
         assert one.returncode == 0 and many.stdout == one.stdout and one.stdout.strip()
-    bad = subprocess.run([sys.executable, "-m", "alselect", "pick", manifest, "-s", "uwe", "-p", "level=detection",
-                          "-b", "3", "--dask", "local:1"], capture_output=True, text=True)
-    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("Error: --dask runs 'uwe' with")
+
+
+def test_uwe_region_levels_are_one_clear_error(client, sharded):
+    from alselect.errors import SelectionError
+
+    with pytest.raises(SelectionError, match="--dask runs 'uwe' with -p level=image only"):
+        alselect.select(sharded[1], "uwe", 3, client=client, level="detection")
 
 
 def test_killed_worker_during_d2_sampling_gives_the_same_picks(sharded, tmp_path):
