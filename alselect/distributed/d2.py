@@ -91,14 +91,16 @@ class D2Shard:
 
     _ROW_FIELDS = ("A", "Q", "n", "s", "y", "psum", "fnorm", "anorm")
 
-    def payload(self, local: int) -> tuple:
-        """What another shard needs to fold this row as a center."""
-        return (self.start + local,) + tuple(np.copy(getattr(self, f)[local]) for f in self._ROW_FIELDS)
+    def payload(self, local) -> tuple:
+        """What another shard needs to fold these rows as centers: (global rows, then each row
+        array of ``_ROW_FIELDS`` at those rows)."""
+        local = np.asarray(local, dtype=np.int64).reshape(-1)
+        return (self.start + local,) + tuple(getattr(self, f)[local] for f in self._ROW_FIELDS)
 
-    def labeled_payloads(self) -> list:
-        return [self.payload(int(i)) for i in self.labeled]
+    def labeled_payload(self) -> tuple:
+        return self.payload(self.labeled)
 
-    def _append(self, data: tuple) -> int:
+    def _append(self, data: tuple, k: int) -> int:
         if self.rows == self.A.shape[0]:  # grow the row arrays (doubling the appended part)
             extra = max(16, self.rows - self.N)
             for f in self._ROW_FIELDS + ("nrm", "d2", "assign", "active"):
@@ -107,18 +109,17 @@ class D2Shard:
                 setattr(self, f, np.concatenate([a, pad]))
         r = self.rows
         for f, v in zip(self._ROW_FIELDS, data[1:]):
-            getattr(self, f)[r] = v
+            getattr(self, f)[r] = v[k]
         self.nrm[r] = np.sqrt(self.n[r])
         self.d2[r], self.assign[r], self.active[r] = 0.0, -1, False
         self.rows += 1
         return r
 
-    def fold(self, payloads) -> "D2Shard":
-        """Make each payload's row a center (dropping it from the pickable rows if it is ours)."""
+    def fold(self, payload) -> "D2Shard":
+        """Make the payload's rows centers, in order (dropping them from the pickable rows if ours)."""
         from ..kernels.d2sampling import _add_center
 
-        for data in payloads:
-            g = int(data[0])
+        for k, g in enumerate(np.asarray(payload[0]).tolist()):
             if g in self.folded:
                 continue
             self.folded.add(g)
@@ -127,7 +128,7 @@ class D2Shard:
                 self.active[c] = False
                 self.d2[c] = 0.0
             else:
-                c = self._append(data)
+                c = self._append(payload, k)
             self.centers[self.q] = c
             ev, _, _ = _add_center(self.A, self.Q, self.has_q, self.n, self.nrm, self.s, c, self.q, self.d2,
                                    self.assign, self.active, self.maxd2, self.centers, self.skip, self.cc2, self.y,
@@ -148,7 +149,7 @@ class D2Shard:
             return False, np.inf, -1, None
         weighted = not uniform and bool(has_weight(self.d2[:N], self.active[:N]))
         key, row = race(self.d2[:N], self.active[:N], np.uint64(pick_base(seed_base, t)), self.start, weighted)
-        return weighted, float(key), int(self.start + row), self.payload(int(row))
+        return weighted, float(key), int(self.start + row), self.payload([row])
 
     def max_norm(self):
         """(largest squared norm among pickable rows, its lowest global row, payload) or None."""
@@ -156,15 +157,15 @@ class D2Shard:
         if rows.size == 0:
             return None
         i = int(rows[int(np.argmax(self.n[rows]))])
-        return float(self.n[i]), int(self.start + i), self.payload(i)
+        return float(self.n[i]), int(self.start + i), self.payload([i])
 
 
 def d2_build(path, start, strategy, params, labeled_local, capacity, uwe_bounds):
     return D2Shard(path, start, strategy, params, labeled_local, capacity, uwe_bounds)
 
 
-def d2_fold(state: D2Shard, payloads):
-    return state.fold(payloads)
+def d2_fold(state: D2Shard, payload):
+    return state.fold(payload)
 
 
 def d2_call(state: D2Shard, method: str, *args):
@@ -217,9 +218,9 @@ def d2_select(client, ctx, spec, params: dict, count: int):
                             pure=False, **_placement(client, i))
               for i, (path, start, rows) in enumerate(shards)]
 
-    def fold(payloads):
+    def fold(payload):
         nonlocal states
-        states = [client.submit(d2_fold, st, payloads, pure=False) for st in states]
+        states = [client.submit(d2_fold, st, payload, pure=False) for st in states]
 
     def call(method, *args):
         return client.gather([client.submit(d2_call, st, method, *args, pure=False) for st in states])
@@ -227,8 +228,8 @@ def d2_select(client, ctx, spec, params: dict, count: int):
     base = race_seed(ctx.seed)
     picks: list[int] = []
     if n_centers:  # labeled rows are the initial centers; their data go worker to worker
-        labeled = [client.submit(d2_call, st, "labeled_payloads", pure=False) for st in states]
-        fold(client.submit(_flatten, labeled, pure=False))
+        labeled = [client.submit(d2_call, st, "labeled_payload", pure=False) for st in states]
+        fold(client.submit(_concat, labeled, pure=False))
         pending = None
     else:
         if name == "kmeanspp" and params.get("init") == "random":
@@ -238,11 +239,11 @@ def d2_select(client, ctx, spec, params: dict, count: int):
             best = max((m for m in call("max_norm") if m is not None), key=lambda m: (m[0], -m[1]))
             payload = best[2]
         stats.rounds += 1
-        picks.append(int(payload[0]))
+        picks.append(int(payload[0][0]))
         pending = payload
     while len(picks) < count:
         if pending is not None:
-            fold([pending])
+            fold(pending)
             stats.bytes_to_workers += len(shards) * _nbytes(pending)
         entries = call("race", base, len(picks))
         stats.rounds += 1
@@ -254,10 +255,11 @@ def d2_select(client, ctx, spec, params: dict, count: int):
     return np.asarray(picks, dtype=np.int64), np.full(len(picks), np.nan)
 
 
-def _flatten(lists):
-    out = [p for part in lists for p in part]
-    out.sort(key=lambda p: p[0])  # global row order, as the engine folds its initial centers
-    return out
+def _concat(payloads):
+    """One payload of the shards' payloads, in global row order (the engine's order of initial
+    centers; the minima do not depend on it, the pruning groups are then the same)."""
+    order = np.argsort(np.concatenate([p[0] for p in payloads]), kind="stable")
+    return tuple(np.concatenate([p[f] for p in payloads])[order] for f in range(len(payloads[0])))
 
 
 def _nbytes(payload) -> int:
