@@ -208,3 +208,14 @@ with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
     assert r.returncode == 0, r.stderr[-3000:]
     assert "killed 1" in r.stdout
     np.testing.assert_array_equal(np.load(out), alselect.select(full, "kmeanspp", 60, seed=6).indices)
+
+
+def test_kcenter_and_uwe_on_a_float64_pool_use_the_float64_values(client, tmp_path):
+    """Rows that differ below float32's resolution: the sequence is the float64 one of the stored values."""
+    arrays = pool_arrays(seed=3)
+    rng = np.random.default_rng(5)
+    arrays["embeddings"] = rng.normal(size=(240, 6)) * 1e3 + rng.normal(size=(240, 6)) * 1e-5
+    full, manifest, _ = make_sharded(tmp_path, arrays)
+    for strategy in ("kcenter", "uwe"):
+        a, b = _same(client, full, manifest, strategy, 100, None)
+        np.testing.assert_allclose(b.scores, a.scores, rtol=1e-12)

@@ -150,7 +150,7 @@ class EuclidSpace(Space):
         self.init = init
 
     def merge(self, payloads):
-        X = np.ascontiguousarray(np.concatenate([p[0] for p in payloads]).astype(np.float32))
+        X = np.ascontiguousarray(np.concatenate([p[0] for p in payloads]))
         return X, np.concatenate([p[1] for p in payloads]), np.concatenate([p[2] for p in payloads])
 
     def take(self, payload, idx):

@@ -88,8 +88,10 @@ class KCenterShard(GreedyShard):
         from ..kernels import kcenter as kc
         from ..pool.reader import Pool
 
-        with Pool(path) as pool:
-            self.X = np.ascontiguousarray(pool.read(features, dtype=np.float32))
+        from ..validation import as_float_matrix
+
+        with Pool(path) as pool:  # float16 widened to float32, float32 and float64 kept: the engine's values
+            self.X = as_float_matrix("X", pool.read(features))
             self.s = np.ones(self.X.shape[0])
             if uwe is not None:  # uwe's k-center sampler: rows scaled by u(x)^tau
                 from ..validation import probability_matrix
@@ -131,12 +133,13 @@ class KCenterShard(GreedyShard):
         parts = [p for p in parts if len(p[0])]
         if not parts or not self.live.any():
             return self
-        C = np.ascontiguousarray(np.concatenate([p[0] for p in parts]).astype(np.float32))
+        C = np.ascontiguousarray(np.concatenate([p[0] for p in parts]).astype(self.X.dtype))
         cs = np.concatenate([p[1] for p in parts])
         cn = np.concatenate([p[2] for p in parts])
         cnorm = kc.row_norms_unscaled(C)
         K = self.X.shape[1]
-        g_gemm, g64 = kc.gamma(K + 2, 2.0 ** -24), kc.gamma(K + 2, 2.0 ** -53)
+        unit = 2.0 ** -24 if self.X.dtype == np.float32 else 2.0 ** -53  # the screening product's precision
+        g_gemm, g64 = kc.gamma(K + 2, unit), kc.gamma(K + 2, 2.0 ** -53)
         CT = np.ascontiguousarray(C.T)
         step = max(64, FOLD_ENTRIES // C.shape[0])
         for r0 in range(0, self.X.shape[0], step):
