@@ -57,16 +57,25 @@ class KCenterShard:
         from ..pool.reader import Pool
 
         with Pool(path) as pool:
-            self.X = np.ascontiguousarray(pool.read(features, dtype=np.float32))
+            # float16 stays float16 (half the memory) and is widened block by block: exact
+            dtype = np.float16 if pool.dtype(features) == np.float16 else np.float32
+            self.X = np.ascontiguousarray(pool.read(features, dtype=dtype))
         self.start = start
         self.s = np.ones(self.X.shape[0])
-        self.n = kc.row_sqnorms(self.X, self.s)
-        self.anorm = kc.row_norms_unscaled(self.X)
+        self.n, self.anorm = np.empty(self.X.shape[0]), np.empty(self.X.shape[0])
+        step = max(1, FOLD_ENTRIES // max(1, self.X.shape[1]))
+        for r0 in range(0, self.X.shape[0], step):
+            block = self._rows32(r0, r0 + step)
+            self.n[r0:r0 + step] = kc.row_sqnorms(block, self.s[r0:r0 + step])
+            self.anorm[r0:r0 + step] = kc.row_norms_unscaled(block)
         self.live = np.ones(self.X.shape[0], dtype=bool)
         self.live[labeled_local] = False
         self.labeled = np.asarray(labeled_local, dtype=np.int64)
         self.D = np.full(self.X.shape[0], np.inf)
         self.exact_pairs = 0
+
+    def _rows32(self, lo: int, hi: int) -> np.ndarray:
+        return np.ascontiguousarray(self.X[lo:hi], dtype=np.float32)
 
     def first_candidates(self):
         """(pickable rows, the largest scaled squared norm, its lowest global row) for max-norm."""
@@ -107,8 +116,11 @@ class KCenterShard:
         CT = np.ascontiguousarray(C.T)
         step = max(64, FOLD_ENTRIES // C.shape[0])
         for r0 in range(0, self.X.shape[0], step):
-            dots = self.X[r0:r0 + step] @ CT
-            self.exact_pairs += int(fold_centers(self.X, self.s, self.n, self.anorm, self.live, self.D, r0, dots,
+            r1 = r0 + step
+            block = self._rows32(r0, r1)
+            dots = block @ CT
+            self.exact_pairs += int(fold_centers(block, self.s[r0:r1], self.n[r0:r1], self.anorm[r0:r1],
+                                                 self.live[r0:r1], self.D[r0:r1], 0, dots,
                                                  C, cs, cn, cnorm, g_gemm, g64))
         return self
 
