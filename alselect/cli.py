@@ -357,7 +357,10 @@ def manifest(shards, output, labeled_file):
               help="Also report the class balance of this selection (one row, or id with --ids, per line).")
 @click.option("--ids", "use_ids", is_flag=True, help="--picks holds sample ids.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def inspect(pool, picks_file, use_ids, as_json):
+@click.option("--dask", "dask_address", metavar="ADDRESS|local:W",
+              help="Check the shards' values in parallel on a Dask cluster: a scheduler address (tcp://HOST:8786) "
+                   "or local:W (needs the [dask] extra).")
+def inspect(pool, picks_file, use_ids, as_json, dask_address=None):
     """Describe POOL and validate every value in it (exit status 1 when invalid).
 
     With --picks, add the predicted-class histogram of the selection next to the pool's and
@@ -369,8 +372,19 @@ def inspect(pool, picks_file, use_ids, as_json):
 
     if picks_file == "-" and pool == "-":
         raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    import contextlib
+
+    from .stdout_guard import stdout_to_stderr
+
+    if dask_address is not None:
+        from .distributed import connect
+
+        cluster = connect(dask_address)
+    else:
+        cluster = contextlib.nullcontext()
     with pool_source(pool) as (source, name):
-        report = describe(source, progress=_progress_factory(), name=name)
+        with stdout_to_stderr(), cluster as client:  # a cluster's log must not reach stdout
+            report = describe(source, progress=_progress_factory(), name=name, client=client)
         if picks_file is not None and not report["problems"]:
             from .pool import open_pool
 

@@ -83,6 +83,15 @@ def timed(fn):
     return out, time.perf_counter() - w0, time.process_time() - c0
 
 
+def peak_mib():
+    """This process's peak resident memory (VmHWM; ru_maxrss would count the forking parent's)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker_cpu(client):
     return sum(client.run(time.process_time).values())
 
@@ -129,7 +138,7 @@ def main():
         if args.budget and not args.skip_single_kcenter:
             one_k, w1k, c1k = timed(lambda: alselect.select(manifest, "kcenter", args.budget))
             rep.say(f"(one machine kcenter done: {w1k:.1f} s)")
-        client_peak_single = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        client_peak_single = peak_mib()
         t0 = time.perf_counter()
         with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                       dashboard_address=None, silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
@@ -147,7 +156,7 @@ def main():
                 many_k, wdk, cdk = timed(lambda: alselect.select(manifest, "kcenter", args.budget, client=client))
                 sk = dsel.LAST.as_dict()
                 cpu_k = worker_cpu(client) - base
-            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            peaks = client.run(peak_mib)
         same_e = bool(np.array_equal(one_e.indices, many_e.indices))
         assert same_e, "entropy picks differ"
         peak_text = ", ".join(f"{v:.0f}" for v in peaks.values())
@@ -184,7 +193,7 @@ def main():
                     identical=same_k, rounds=sk["rounds"], bytes_to_client=sk["bytes_to_client"],
                     bytes_to_workers=sk["bytes_to_workers"], worker_cpu_s=round(cpu_k, 3),
                     peak_worker_mib=[round(v) for v in peaks.values()])
-        rep.say(f"peak RSS per worker (MiB): {peak_text}; client before the cluster runs: {client_peak_single:.0f}")
+        rep.say(f"peak RSS per worker (MiB): {peak_text}; client (after the one-machine runs): {client_peak_single:.0f}")
     finally:
         if not (args.dir and args.keep):
             shutil.rmtree(folder, ignore_errors=True)
