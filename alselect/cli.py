@@ -266,7 +266,8 @@ def _pack_options(func):
 
 @cli.command()
 @click.option("-o", "--output", required=True, metavar="POOL.h5",
-              help="Pool file to write (atomically; '-' streams it to stdout).")
+              help="Pool file to write (atomically; '-' streams it to stdout); a POOL.zarr path or a URL "
+                   "writes a Zarr v3 store (needs the [zarr] extra).")
 @_pack_options
 @click.option("--motion-stride", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Pixels per motion-grid cell.")
@@ -298,7 +299,10 @@ def pack(output, motion_stride, **options):
     stdin_users = [option for option, path in inputs if path == "-"]
     if len(stdin_users) > 1:
         raise InvalidInputError(f"only one input can read stdin ('-'); {', '.join(stdin_users)} all do")
-    check_output(output, inputs)
+    from .pool.zarr_store import is_url
+
+    if output == "-" or not is_url(output):  # a URL (a Zarr store in object storage) is written in place
+        check_output(output, inputs)
     if output == "-" and sys.stdout.isatty():
         raise InvalidInputError("pack -o - writes a binary HDF5 file to stdout, which is a terminal; "
                                 "redirect it (> pool.h5) or pipe it into another command")

@@ -156,7 +156,9 @@ class ZarrPool(Pool):
                 f"more than the {MAX_CHUNK_BYTES} bytes a reader decodes at once; rewrite it with smaller chunks "
                 f"(`alselect pack -o {self.path} ...`)"
             )
-        want, stored = int(ds.nchunks), int(ds.nchunks_initialized)
+        # the grid's size by arithmetic, the stored chunks by listing: neither costs O(claimed)
+        want = int(np.prod([-(-size // step) for size, step in zip(ds.shape, chunks)], dtype=object))
+        stored = _stored_chunks(ds)
         if stored < want:
             raise PoolFormatError(
                 f"dataset '{name}' in '{self.path}' claims shape {tuple(ds.shape)} in {want} chunks, but the store "
@@ -191,6 +193,18 @@ class ZarrPool(Pool):
 
     def close(self) -> None:
         self.file = None  # nothing to release: zarr opens objects per read
+
+
+def _stored_chunks(ds) -> int:
+    """How many chunk (or shard) objects the store holds for array ``ds``."""
+    from zarr.core.sync import sync
+
+    store, prefix = ds.store_path.store, ds.store_path.path + "/"
+
+    async def count():
+        return sum([1 async for key in store.list_prefix(prefix) if key != prefix + "zarr.json"])
+
+    return sync(count())
 
 
 class ZarrPoolWriter(PoolWriter):
