@@ -180,6 +180,11 @@ def test_bad_store_is_one_error_line(store, tmp_path, case):
     assert out.read_text() == "old\n"
 
 
+def test_label_refuses_a_store(store, tmp_path):
+    (tmp_path / "labels.csv").write_text("row,label\n1,0\n")
+    assert_clean_error(run("label", store, "--from", tmp_path / "labels.csv"), "Zarr store", "HDF5")
+
+
 def test_a_file_named_zarr_and_a_missing_store(tmp_path):
     bad = tmp_path / "x.zarr"
     bad.write_text("hello")
