@@ -11,7 +11,9 @@ on the SAME pool:
 * entropy top-K: ``select(manifest, "entropy", K)`` on one machine (shards read in sequence)
   against ``select(..., client=...)`` on W single-threaded worker processes;
 * exact kcenter for the FULL budget (the whole greedy sequence, measured, not extrapolated):
-  the single-machine engine (alselect.kernels.kcenter) against the distributed rounds.
+  the single-machine engine (alselect.kernels.kcenter) against the distributed rounds. The
+  workers fold the labeled rows and the picks of every round but the last into all their rows;
+  the client folds each confirmed pick into that round's candidates.
 Both runs must give identical picks (checked). Reported: wall and CPU time (client process;
 plus the workers' CPU for the cluster runs), round trips (client <-> cluster gathers), bytes
 sent to the client and broadcast to the workers, and the peak resident memory of each worker.
@@ -173,13 +175,17 @@ def main():
         if args.budget:
             same_k = None if one_k is None else bool(np.array_equal(one_k.indices, many_k.indices))
             assert same_k is not False, "kcenter picks differ"
-            pairs = float(args.rows) * (n_labeled + args.budget)
+            # centers the workers folded into every row: the labeled ones, then the picks confirmed
+            # in every round but the last (each broadcast as float32 vector + scale + norm + row)
+            folded = sk["bytes_to_workers"] // (args.shards * (4 * args.dim + 24))
+            pairs = float(args.rows) * (n_labeled + folded)
             line = (f"kcenter budget {args.budget} (full sequence, measured), {n_labeled} labeled: cluster {wdk:.2f} s "
                     f"wall (client cpu {cdk:.2f} s, workers cpu {cpu_k:.2f} s), {sk['rounds']} round trips "
                     f"({wdk / sk['rounds']:.3f} s per round, {args.budget / sk['rounds']:.1f} picks per round), "
                     f"{sk['bytes_to_client'] / 2**20:.2f} MiB to the client, {sk['bytes_to_workers'] / 2**20:.2f} MiB "
-                    f"broadcast to the workers; {pairs / wdk:,.3g} row-center pairs/s wall, "
-                    f"{pairs / max(cpu_k, 1e-9):,.3g} per worker-cpu-second ({pairs:.3g} pairs: rows x (labeled + budget))")
+                    f"broadcast to the workers ({folded} picks folded on the workers); {pairs:.3g} row-center pairs "
+                    f"folded on the workers (rows x (labeled + picks broadcast)), {pairs / max(cpu_k, 1e-9):,.3g} per "
+                    "worker-cpu-second, shard reading included")
             if one_k is not None:
                 line += (f"; one machine {w1k:.2f} s wall / {c1k:.2f} s cpu; ratio one/cluster {w1k / wdk:.2f}x; "
                          "identical picks: True")
@@ -191,7 +197,7 @@ def main():
                     (wdk, cdk + cpu_k), None if one_k is None else (w1k, c1k),
                     "the single-machine engine on the same pool" if one_k is not None else "none",
                     identical=same_k, rounds=sk["rounds"], bytes_to_client=sk["bytes_to_client"],
-                    bytes_to_workers=sk["bytes_to_workers"], worker_cpu_s=round(cpu_k, 3),
+                    bytes_to_workers=sk["bytes_to_workers"], worker_cpu_s=round(cpu_k, 3), worker_pairs=pairs,
                     peak_worker_mib=[round(v) for v in peaks.values()])
         rep.say(f"peak RSS per worker (MiB): {peak_text}; client (after the one-machine runs): {client_peak_single:.0f}")
     finally:

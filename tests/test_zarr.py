@@ -58,7 +58,8 @@ def test_same_datasets_attributes_and_values(twins):
 
 
 def _strategies():
-    return [spec for spec in REGISTRY.values()]
+    """Every core strategy (the torch-trained learned ones read the same datasets through the same reader)."""
+    return [spec for spec in REGISTRY.values() if not spec.impl.startswith("alselect.strategies.learned:")]
 
 
 @pytest.mark.parametrize("spec", _strategies(), ids=lambda s: s.name)
