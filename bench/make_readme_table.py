@@ -36,11 +36,11 @@ BENCHES = [
     "bench_cdal.py",
     "bench_video.py",
     "bench_dask.py --rows 1000000 --dim 256 --shards 16 --budget 1000 --labeled-every 10000",
-    "bench_dask.py --rows 10000000 --dim 256 --shards 16 --budget 10000 --labeled-every 10000 --skip-single-kcenter",
+    "bench_dask.py --rows 10000000 --dim 256 --shards 16 --budget 3000 --labeled-every 10000 --skip-single-kcenter",
 ]
 #: entries `--run` skips unless `--only` names them: the 10^7-row Dask run writes 5 GB and takes
 #: most of an hour on 2 cores
-SLOW = {"bench_dask.py --rows 10000000 --dim 256 --shards 16 --budget 10000 --labeled-every 10000 --skip-single-kcenter"}
+SLOW = {"bench_dask.py --rows 10000000 --dim 256 --shards 16 --budget 3000 --labeled-every 10000 --skip-single-kcenter"}
 
 REQUIRED = {"bench": str, "workload": str, "compared": str, "alselect_s": float, "alselect_cpu_s": float,
             "reference": str, "extrapolated": bool, "load": int, "cores": int, "command": str}
