@@ -240,3 +240,16 @@ def test_zarr_shards_on_a_local_cluster(zarr_sharded):
     par = _cli("inspect", manifest, "--json", "--dask", "local:2")
     assert seq.returncode == par.returncode == 0, par.stderr
     assert json.loads(par.stdout) == json.loads(seq.stdout)
+
+
+@pytest.mark.dask
+@pytest.mark.parametrize("strategy", ["entropy", "bald", "kcenter"])
+def test_zarr_shards_on_an_in_process_cluster(zarr_sharded, strategy):
+    distributed = pytest.importorskip("distributed")
+    full, manifest, _ = zarr_sharded
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        for budget in (1, 40):
+            a = alselect.select(full, strategy, budget, seed=6)
+            b = alselect.select(manifest, strategy, budget, seed=6, client=client)
+            np.testing.assert_array_equal(b.indices, a.indices)
