@@ -338,7 +338,8 @@ def manifest(shards, output, labeled_file):
     """Build the manifest of a sharded pool from SHARD.h5 files, in row order.
 
     Checks that every shard agrees with the first on format version, classes and datasets;
-    row numbers of the sharded pool run through the shards in the order given.
+    row numbers of the sharded pool run through the shards in the order given. A shard may
+    also be a Zarr store (SHARD.zarr, or a URL such as s3://bucket/shard.zarr), mixed with files.
 
     \b
     Example:

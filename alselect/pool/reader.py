@@ -128,7 +128,7 @@ class Pool:
     _on_disk = False
     _state = None
     #: what the storage is called in messages (a backend overrides it)
-    KIND = "HDF5 file"
+    KIND = "an HDF5 file"
     #: exceptions of the storage library that mean corrupt metadata or data
     STORAGE_ERRORS = H5_ERRORS
 
@@ -218,7 +218,7 @@ class Pool:
         fmt = _text_attr(attrs.get(ATTR_FORMAT))
         if not isinstance(fmt, str) or fmt != FORMAT_NAME:
             raise PoolFormatError(
-                f"'{self.path}' is a{'n' if self.KIND[0] in 'AEHIO' else ''} {self.KIND} but not an alselect pool (root attribute "
+                f"'{self.path}' is {self.KIND} but not an alselect pool (root attribute "
                 f"'{ATTR_FORMAT}' is {repr(fmt)[:60]}, expected {FORMAT_NAME!r}); convert your arrays with `alselect pack`"
             )
         version = attrs.get(ATTR_VERSION)

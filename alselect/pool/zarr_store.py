@@ -71,7 +71,7 @@ def store_bytes(path: str) -> int | None:
 class ZarrPool(Pool):
     """A read-only pool in a Zarr v3 store (use :func:`~alselect.pool.open_pool`, or ``Pool(path)``)."""
 
-    KIND = "Zarr store"
+    KIND = "a Zarr store"
 
     def __init__(self, path, *, name=None):
         zarr = _zarr()
