@@ -56,7 +56,7 @@ def _dot(A, i, j):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pair_dist(A, Q, has_q, n, s, i, j):
     """Distance (1) between rows i and j, clipped at 0 below ZERO_REL."""
     g = _dot(A, i, j)
@@ -90,7 +90,7 @@ def sqnorms(A, Q, has_q, s):
     return out
 
 
-@njit(no_cpython_wrapper=True)
+@njit(cache=True, inline="always")
 def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2):
     """Lower bound on the BADGE distance (1) from O(1) reads of row i.
 
@@ -116,7 +116,7 @@ def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2):
     return n[i] + n[c] - 2.0 * amax * fnorm[i] * fnorm[c]
 
 
-@njit(no_cpython_wrapper=True)
+@njit(cache=True, inline="always")
 def _badge_class_bound(n, anorm, y, psum, fnorm, i, c, pc_yi, pc_max, pc2, xmax):
     """``_badge_lower_bound`` without reading row i of Q.
 
@@ -236,7 +236,7 @@ def _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers
     return evals, total, remaining
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _draw(d2, active, total, remaining, u, prefix):
     """The sampling rule of the module docstring.
 
