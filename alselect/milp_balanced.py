@@ -80,6 +80,22 @@ DEFAULT_TIME_LIMIT = 10.0
 SWAP_CHUNK = 8
 #: The exact MIP is attempted only on at most this many free columns (memory stays O(N + C*b)).
 MIP_MAX_FREE = 20000
+#: Columns on each side of the threshold used by the kick-and-descend search.
+KICK_BAND = 128
+#: Largest number of random swaps in one kick.
+KICK_MAX = 3
+#: Swaps allowed in the descent after each kick.
+KICK_DESCENT_SWAPS = 64
+#: Kick rounds per numba call (deadline / Ctrl-C checked between calls): at most 50, fewer
+#: on wide rows, so that one call's worst case (every descent using all its swaps) stays
+#: near this many band-pair evaluations times C.
+KICK_CHUNK_WORK = 8_192_000
+#: The search stops after this many rounds in a row without improvement ...
+KICK_PATIENCE = 1000
+#: ... or after this many rounds in all ...
+KICK_MAX_ROUNDS = 40000
+#: ... or once it has used this share of the time left.
+KICK_TIME_SHARE = 0.4
 
 
 @dataclass
@@ -282,11 +298,13 @@ class _LPMaster:
 
 
 def _compile_kernels():
-    from .kernels.balanced_swap import swap_descent
+    from .kernels.balanced_swap import kick_descent, swap_descent
 
     one = np.ones((1, 1))
     swap_descent(one, np.zeros(1), np.zeros(1, np.int64), one.copy(), np.zeros(1), np.zeros(1, np.int64),
                  np.zeros(1), 1.0, 1, SWAP_MIN_GAIN)
+    kick_descent(one.copy(), np.zeros(1), np.zeros(1, np.int64), one.copy(), np.zeros(1),
+                 np.zeros(1, np.int64), np.zeros(1), 1.0, 1, 1, 0, SWAP_MIN_GAIN, 1)
 
 
 def _swap_improve(u_c, P, cand, omega, lam, sel, w, band, deadline):
@@ -311,6 +329,43 @@ def _swap_improve(u_c, P, cand, omega, lam, sel, w, band, deadline):
         n = swap_descent(PS, us, ids_s, PU, uu, ids_u, r, float(lam), SWAP_CHUNK, SWAP_MIN_GAIN)
         if n < SWAP_CHUNK or (deadline is not None and time.perf_counter() > deadline):
             break
+    insel[s_pos] = False
+    insel[ids_s] = True
+    return np.flatnonzero(insel)
+
+
+def _kick_improve(u_c, P, cand, omega, lam, sel, w, deadline):
+    """Iterated local search (``kick_descent``) from the 1-swap local optimum ``sel``.
+
+    Bands of :data:`KICK_BAND` columns on each side of the threshold by ``w``; runs until
+    :data:`KICK_PATIENCE` rounds in a row bring nothing, :data:`KICK_MAX_ROUNDS` rounds, or
+    the deadline.  The seed of each chunk is its index, so the result does not depend on
+    timing unless the deadline stops it.  Returns the new positions.
+    """
+    from .kernels.balanced_swap import kick_descent
+
+    insel = np.zeros(u_c.size, dtype=bool)
+    insel[sel] = True
+    s_pos = np.flatnonzero(insel)
+    s_pos = s_pos[np.argsort(w[s_pos], kind="stable")[:KICK_BAND]]
+    u_pos = np.flatnonzero(~insel)
+    u_pos = u_pos[np.argsort(-w[u_pos], kind="stable")[:KICK_BAND]]
+    if s_pos.size == 0 or u_pos.size == 0:
+        return np.sort(sel)
+    PS = np.asarray(P[cand[s_pos]], dtype=np.float64).copy()
+    PU = np.asarray(P[cand[u_pos]], dtype=np.float64).copy()
+    us, uu = u_c[s_pos].copy(), u_c[u_pos].copy()
+    ids_s, ids_u = s_pos.copy(), u_pos.copy()
+    r = omega - np.asarray(P[cand[sel]], dtype=np.float64).sum(axis=0)
+    per_call = int(np.clip(KICK_CHUNK_WORK // (s_pos.size * u_pos.size * PS.shape[1]), 1, 50))
+    chunk, idle = 0, 0
+    while chunk * per_call < KICK_MAX_ROUNDS and idle < KICK_PATIENCE:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        hit = kick_descent(PS, us, ids_s, PU, uu, ids_u, r, float(lam), per_call, KICK_MAX, chunk,
+                           SWAP_MIN_GAIN, KICK_DESCENT_SWAPS)
+        idle = 0 if hit else idle + per_call
+        chunk += 1
     insel[s_pos] = False
     insel[ids_s] = True
     return np.flatnonzero(insel)
@@ -346,10 +401,11 @@ def _quota_solve(u_c, P, cand, omega, b, lam):
     return order[pick]
 
 
-def _mip_highs(u_f, P_f, r1, k, lam, time_limit, abs_gap, start):
+def _mip_highs(u_f, P_f, r1, k, lam, deadline, abs_gap, start):
     """Exact MIP on the free columns with HiGHS (highspy, arrays, no modelling layer).
 
-    Returns (positions or None, objective, dual bound, status string), all without the
+    ``deadline`` (``time.perf_counter()`` value or None) becomes HiGHS's time limit just
+    before it runs, so building the model does not stretch the solve past it.  Returns (positions or None, objective, dual bound, status string), all without the
     constant of the fixed columns.  ``start`` (bool, free columns) seeds the search.
     """
     import highspy
@@ -364,8 +420,6 @@ def _mip_highs(u_f, P_f, r1, k, lam, time_limit, abs_gap, start):
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
     h.setOptionValue("primal_feasibility_tolerance", 1e-9)
     h.setOptionValue("mip_abs_gap", max(float(abs_gap), MIP_ABS_GAP))
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(float(time_limit), 0.05))
     if start is not None:
         res = r1 - P_f[start].sum(axis=0)
         sol = highspy.HighsSolution()
@@ -381,6 +435,8 @@ def _mip_highs(u_f, P_f, r1, k, lam, time_limit, abs_gap, start):
 
         h.cbMipInterrupt.subscribe(poll)
         h.cbSimplexInterrupt.subscribe(poll)
+        if deadline is not None:
+            h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 0.05))
         h.run()
     status = h.getModelStatus()
     info = h.getInfo()
@@ -518,6 +574,13 @@ def solve_balanced_program(u, P, omega, budget, lam, *, candidates, gap_tol=DEFA
     if _rel_gap(ub, g) > gap_tol:
         inc = _swap_improve(u_c, P, cand, omega, lam, inc, w, SWAP_BAND, deadline)
         ub = program_objective(u, P, omega, lam, cand[inc])
+    if _rel_gap(ub, g) > gap_tol and not late():
+        left = remaining()
+        kick_deadline = None if left is None else time.perf_counter() + KICK_TIME_SHARE * left
+        cand_inc = _kick_improve(u_c, P, cand, omega, lam, inc, w, kick_deadline)
+        val = program_objective(u, P, omega, lam, cand[cand_inc])
+        if val < ub:
+            inc, ub = cand_inc, val
     timings["incumbent"] = time.perf_counter() - ts
     say(f"balanced: LP bound {g:.6f}, incumbent {ub:.6f}, {n_frac} fractional LP columns")
     info = {"method": "lp+swap", "rounds": rounds, **timings}
@@ -550,7 +613,7 @@ def solve_balanced_program(u, P, omega, budget, lam, *, candidates, gap_tol=DEFA
         start = None
     abs_gap = gap_tol * max(abs(ub), GAP_FLOOR)
     zr, val, dual, st = _mip_highs(u_c[free], np.asarray(P[cand[free]], dtype=np.float64), r1, k, lam,
-                                   remaining(), abs_gap, start)
+                                   deadline, abs_gap, start)
     timings["mip"] = time.perf_counter() - ts
     best, lb = cand[inc], g
     if zr is not None and zr.size == k:

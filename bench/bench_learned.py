@@ -128,8 +128,6 @@ def case_daal(batches: int, device, *, reference: bool = False):
               "decoder": list(net.vae.decoder.parameters()),
               "dis": list(net.u_dis.parameters()) + list(net.r_dis.parameters())}
     opts = {k: torch.optim.Adam(v, lr=cfg.lr) for k, v in groups.items()}
-    objectives = {"rater": lambda L: L["recon"] + L["prior"] + L["sparsity"],
-                  "decoder": lambda L: L["recon"] + L["gan"], "dis": lambda L: -L["gan"]}
     g = generator(0, device)
 
     def step():
@@ -137,14 +135,15 @@ def case_daal(batches: int, device, *, reference: bool = False):
         jdx = torch.randint(n_l, (cfg.batch,), generator=g, device=device)
         if reference:  # a forward and a backward pass per update
             for key in ("rater", "decoder", "dis"):
-                L = net.losses(xu[idx], xl[jdx], cfg.sigma)
+                L = net.losses(xu[idx], xl[jdx], cfg)
                 for opt in opts.values():
                     opt.zero_grad(set_to_none=True)
-                objectives[key](L).backward()
+                daal_mod.objectives(L, cfg)[key].backward()
                 opts[key].step()
         else:
-            L = net.losses(xu[idx], xl[jdx], cfg.sigma)
-            grads = {k: daal_mod._grads(groups[k], objectives[k](L), k != "dis") for k in groups}
+            L = net.losses(xu[idx], xl[jdx], cfg)
+            obj = daal_mod.objectives(L, cfg)
+            grads = {k: daal_mod._grads(groups[k], obj[k], k != "dis") for k in groups}
             for k, opt in opts.items():
                 daal_mod._apply(opt, groups[k], grads[k])
 

@@ -57,6 +57,47 @@ def test_exact_against_brute_force_across_lambda(lam, kind):
     assert res.objective == pytest.approx(-res.informativeness_term + lam * res.l1_term, abs=1e-9)
 
 
+
+@pytest.mark.parametrize("lam", [1.0, 10.0, 100.0])
+@pytest.mark.parametrize("kind", ["trained", "dirichlet", "one-hot"])
+@pytest.mark.parametrize("integral", [True, False])
+def test_tight_quota_against_brute_force(lam, kind, integral):
+    """sum(Omega) = b (a first cycle below every class's share): the subset-sum regime."""
+    rng = np.random.default_rng(int(lam) + 7 * len(kind) + 3 * integral)
+    N, C, b = 16, 5, 6
+    if kind == "dirichlet":
+        P = rng.dirichlet(np.full(C, 0.3), N)
+    elif kind == "trained":
+        P = trained_like(rng, N, C)
+    else:
+        P = np.eye(C)[rng.integers(0, C, N)]
+    u = rng.uniform(0, 1, N)
+    om = np.array([2.0, 1.0, 0.0, 2.0, 1.0]) if integral else np.array([1.7, 1.1, 0.4, 2.3, 0.5])
+    assert om.sum() == pytest.approx(b)
+    res = solve_balanced(u, P, om, b, lam, gap_tol=0.0, time_limit=None)
+    opt, _ = brute_force(u, P, om, b, lam)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(opt, abs=1e-7)
+    assert res.lower_bound <= opt + 1e-7
+
+
+@pytest.mark.parametrize("lam", [1.0, 10.0, 100.0])
+def test_tight_quota_against_cvxpy_highs(lam):
+    """Beyond enumeration: HiGHS on the whole program, solved to optimality."""
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(int(lam) + 40)
+    N, C, b = 28, 4, 6      # already at N = 40, lam = 100 either solver needs 15-30 s
+    P = trained_like(rng, N, C)
+    u = -(P * np.log(P)).sum(axis=1)
+    om = np.array([2.0, 2.0, 1.0, 1.0])
+    res = solve_balanced(u, P, om, b, lam, gap_tol=0.0, time_limit=None)
+    z = cp.Variable(N, boolean=True)
+    prob = cp.Problem(cp.Minimize(-u @ z + lam * cp.norm1(om - P.T @ z)), [cp.sum(z) == b])
+    prob.solve(solver=cp.HIGHS, mip_rel_gap=0.0, mip_abs_gap=1e-10)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(prob.value, abs=1e-6 * max(1.0, abs(prob.value)))
+    assert res.lower_bound <= prob.value + 1e-6
+
 @pytest.mark.parametrize("lam", [0.0, 1e-3, 0.7, 2.0, 100.0])
 def test_matches_cvxpy_highs_on_trained_probabilities(lam):
     cp = pytest.importorskip("cvxpy")

@@ -54,6 +54,48 @@ def test_daal_scores_every_unlabeled_row_in_unit_interval(make_pool, rng):
     assert np.isfinite(s).all() and ((s >= 0) & (s <= 1)).all()
 
 
+def _daal_batch(rng, init="kaiming", adversary=1.0, seed=0):
+    from alselect.learned.daal import Daal, DaalConfig
+
+    x = rng.normal(size=(96, 32))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # -p scale=l2
+    xu, xl = torch.as_tensor(x[:64], dtype=torch.float32), torch.as_tensor(x[64:], dtype=torch.float32)
+    cfg = DaalConfig(width=64, latent=8, dropout=0.0, init=init, adversary=adversary)
+    torch.manual_seed(seed)
+    net = Daal(32, cfg)
+    kept = {}
+    score = net.score_net.score
+    net.score_net.score = lambda v: kept.setdefault("s", score(v))
+    return net, cfg, net.losses(xu, xl, cfg), kept
+
+
+def test_daal_objectives_give_the_rater_the_generator_side_of_l_gan(rng):
+    from alselect.learned.daal import objectives
+
+    net, cfg, L, _ = _daal_batch(rng, adversary=0.5)
+    obj = objectives(L, cfg)
+    base = L["recon"] + L["prior"] + L["sparsity"]
+    assert torch.allclose(obj["rater"], base + 0.5 * L["gen"])
+    assert torch.allclose(obj["decoder"], L["recon"] + L["gen"]) and torch.equal(obj["dis"], -L["gan"])
+    # the discriminators' judgement reaches the ScoreNet only through L_G (L_GAN's x_l, x_u terms
+    # do not depend on it)
+    g = torch.autograd.grad(L["gen"], list(net.score_net.parameters()))
+    assert sum(float(t.abs().sum()) for t in g) > 0
+    _, cfg0, L0, _ = _daal_batch(rng, adversary=0.0)
+    assert torch.allclose(objectives(L0, cfg0)["rater"], L0["recon"] + L0["prior"] + L0["sparsity"])
+
+
+def test_kaiming_vae_passes_the_discriminators_signal_to_the_scores(rng):
+    """Through the Xavier-initialised 7-layer VAE the gradient that L_recon + L_G send to the
+    scores is ~1e-6 of the sparsity loss's (the ScoreNet then learns from L_sparsity alone)."""
+    ratios = {}
+    for init in ("xavier", "kaiming"):
+        _, _, L, kept = _daal_batch(np.random.default_rng(3), init=init)
+        adv = torch.autograd.grad(L["recon"] + L["gen"], kept["s"], retain_graph=True)[0].abs().mean()
+        ratios[init] = float(adv / torch.autograd.grad(L["sparsity"], kept["s"])[0].abs().mean())
+    assert ratios["kaiming"] > 100 * ratios["xavier"]
+
+
 @pytest.mark.parametrize("strategy", ["daal", "vaal"])
 def test_needs_a_labeled_set(make_pool, rng, strategy):
     path = make_pool(probs=random_probs(rng, 20, 3), embeddings=rng.normal(size=(20, 4)).astype(np.float32))
@@ -69,6 +111,10 @@ def test_bad_parameters_are_selection_errors(make_pool, rng):
         alselect.select(path, "vaal", 3, epochs=0)
     with pytest.raises(SelectionError, match="device"):
         alselect.select(path, "daal", 3, device="tpu")
+    with pytest.raises(SelectionError, match="gan"):
+        alselect.select(path, "daal", 3, gan="wasserstein")
+    with pytest.raises(SelectionError, match="dpp"):
+        alselect.select(path, "daal", 3, dpp=-1)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")

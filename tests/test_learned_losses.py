@@ -49,6 +49,19 @@ def test_gan_value_is_eq4(t_rng):
     assert float(losses.gan_value(T([-50.0]), T([0.0]))) == pytest.approx(log_sigmoid(-50.0) + np.log(0.5))
 
 
+@pytest.mark.parametrize("form", ["nonsaturating", "minimax"])
+def test_generator_value_is_the_generator_side_of_eq4(t_rng, form):
+    fake = t_rng.normal(size=7) * 3
+    d_fake = 1 / (1 + np.exp(-fake))
+    want = -np.mean(np.log(d_fake)) if form == "nonsaturating" else np.mean(np.log(1 - d_fake))
+    assert float(losses.generator_value(T(fake), form)) == pytest.approx(want, rel=1e-10)
+    assert np.isfinite(float(losses.generator_value(T([-200.0, 200.0]), form)))
+    # minimising either moves D(fake) towards 1 (the fake passes as real)
+    z = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+    losses.generator_value(z, form).backward()
+    assert float(z.grad) < 0
+
+
 def test_length_regulariser():
     s = T([0.1, 0.5, 0.9, 0.3])
     assert float(losses.length_regulariser(s, 0.2)) == pytest.approx(abs(0.2 - 0.45))
@@ -94,6 +107,27 @@ def test_sparsity_is_lr_plus_dpp(t_rng):
         float(losses.length_regulariser(s, 0.2)) + float(losses.dpp_loss(s, x, 0.2)), rel=1e-12)
 
 
+def test_sparsity_weights_the_dpp_term(t_rng):
+    s, x = T(t_rng.uniform(0.1, 1, 9)), T(t_rng.normal(size=(9, 5)))
+    lr, dpp = float(losses.length_regulariser(s, 0.2)), float(losses.dpp_loss(s, x, 0.2))
+    assert float(losses.sparsity(s, x, 0.2, dpp=0.25)) == pytest.approx(lr + 0.25 * dpp, rel=1e-12)
+    assert float(losses.sparsity(s, x, 0.2, dpp=0.0)) == lr
+
+
+def test_dpp_gradient_on_the_scores(t_rng):
+    """d L_DPP / d s_i = (2 / s_i) ([D (D + I)^-1]_ii - [i in x']): the subset term pushes every
+    member of x' up by 2 / s_i whatever its features, and log|D + I| pushes every sample down in
+    proportion to its leverage (docs/learned.md)."""
+    n, d, sigma = 10, 16, 0.4  # x' (4 rows in 16 dimensions) well conditioned: the jitter is negligible
+    s_np, x = t_rng.uniform(0.2, 1.0, size=n), t_rng.normal(size=(n, d))
+    s = torch.tensor(s_np, requires_grad=True)
+    losses.dpp_loss(s, T(x), sigma).backward()
+    D = np.outer(s_np, s_np) * (x @ x.T)
+    leverage = np.diag(D @ np.linalg.inv(D + np.eye(n)))
+    member = np.isin(np.arange(n), np.argsort(-s_np)[:4])
+    np.testing.assert_allclose(s.grad.numpy(), 2 / s_np * (leverage - member), rtol=1e-5, atol=1e-8)
+
+
 def test_vaal_reconstruction(t_rng):
     x, y = t_rng.normal(size=(3, 4)), t_rng.normal(size=(3, 4))
     assert float(losses.vaal_reconstruction(T(x), T(y))) == pytest.approx(np.mean(np.sum((x - y) ** 2, 1)))
@@ -117,3 +151,9 @@ def test_architectures_follow_daal_section_3_1():
         assert float(layer.weight.abs().max()) <= bound and float(layer.bias.abs().max()) == 0.0
     h, logit = dis(torch.zeros(2, 10))
     assert h.shape == (2, 8) and logit.shape == (2,)
+    he = VAE(10, 64, 3, dropout=0.4, init="kaiming")
+    wide = linears(he.encoder)[1]  # 64 -> 64: He bound sqrt(6 / 64) = 0.31 > Xavier's sqrt(6 / 128) = 0.22
+    for layer in linears(he):  # He-uniform bound sqrt(6 / fan_in), zero bias
+        assert float(layer.weight.abs().max()) <= math.sqrt(6.0 / layer.in_features)
+        assert float(layer.bias.abs().max()) == 0.0
+    assert float(wide.weight.abs().max()) > math.sqrt(6.0 / 128)

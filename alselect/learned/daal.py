@@ -4,9 +4,13 @@ Algorithm 1, per batch (x_l labeled, x_u unlabeled):
 
 1. s = ScoreNet(x_u);  (e_hat, e_tilde) = Encoder((1 - s) x_u, s x_u);
    (x_hat, x_tilde) = Decoder(e_hat, e_tilde)   (uncertainty, representativeness branches)
-2. {ScoreNet, Encoder} <- L_recon + L_prior + L_sparsity
-3. {Decoder}           <- L_recon + L_GAN
+2. {ScoreNet, Encoder} <- L_recon + L_prior + L_sparsity + adversary * L_G
+3. {Decoder}           <- L_recon + L_G
 4. {uDis, rDis}        <- maximise L_GAN
+
+L_G is the generator's side of L_GAN (Eq. 4): x_hat should pass uDis as labeled and x_tilde pass
+rDis as original. ``adversary=0`` (default) is line 14 of Algorithm 1 as printed; a positive
+weight follows the text instead, which has the rater "trained to trick the discriminators".
 
 All three gradients come from the one forward pass of step 1 (as Algorithm 1 writes it: the
 forward lines 10-12, then three updates), each through its own Adam optimiser.
@@ -35,18 +39,23 @@ class DaalConfig:
     latent: int = 32
     dropout: float = 0.4
     threads: int | None = 1  # CPU intra-op threads; None: torch's setting
+    adversary: float = 0.0  # weight of L_G in the rater's update; 0: Algorithm 1 line 14 as printed
+    gan: str = "minimax"  # generator loss form, see losses.generator_value
+    dpp: float = 1.0  # weight of L_DPP in L_sparsity (Eq. 5: 1)
+    init: str = "kaiming"  # VAE weights, see nets.kaiming_
 
 
 class Daal(torch.nn.Module):
     def __init__(self, d: int, cfg: DaalConfig):
         super().__init__()
         self.score_net = ScoreMLP(d, cfg.width, cfg.dropout)
-        self.vae = VAE(d, cfg.width, cfg.latent, cfg.dropout)
+        self.vae = VAE(d, cfg.width, cfg.latent, cfg.dropout, cfg.init)
         self.u_dis = ScoreMLP(d, cfg.width)
         self.r_dis = ScoreMLP(d, cfg.width)
 
-    def losses(self, x_u: torch.Tensor, x_l: torch.Tensor, sigma: float) -> dict[str, torch.Tensor]:
-        """Every loss of Eq. 1-7 for one batch (one forward pass)."""
+    def losses(self, x_u: torch.Tensor, x_l: torch.Tensor, cfg: DaalConfig) -> dict[str, torch.Tensor]:
+        """Every loss of Eq. 1-7 for one batch (one forward pass), and the generator's side of
+        L_GAN as ``gen``."""
         s = self.score_net.score(x_u)
         mu_h, lv_h = self.vae.encode((1.0 - s)[:, None] * x_u)
         mu_t, lv_t = self.vae.encode(s[:, None] * x_u)
@@ -60,9 +69,17 @@ class Daal(torch.nn.Module):
         return {
             "recon": losses.feature_nll(phi_u, phi_hat) + losses.feature_nll(psi_u, psi_tilde),
             "prior": losses.prior_kl(mu_h, lv_h) + losses.prior_kl(mu_t, lv_t),
-            "sparsity": losses.sparsity(s, x_u, sigma),
+            "sparsity": losses.sparsity(s, x_u, cfg.sigma, cfg.dpp),
             "gan": losses.gan_value(logit_l, logit_hat) + losses.gan_value(logit_u, logit_tilde),
+            "gen": losses.generator_value(logit_hat, cfg.gan) + losses.generator_value(logit_tilde, cfg.gan),
         }
+
+
+def objectives(L: dict[str, torch.Tensor], cfg: DaalConfig) -> dict[str, torch.Tensor]:
+    """What each parameter group minimises (lines 14-16 of Algorithm 1, see the module docstring)."""
+    return {"rater": L["recon"] + L["prior"] + L["sparsity"] + cfg.adversary * L["gen"],
+            "decoder": L["recon"] + L["gen"],
+            "dis": -L["gan"]}
 
 
 def _grads(params: list, loss: torch.Tensor, retain: bool) -> list:
@@ -96,12 +113,11 @@ def train_daal(x_u: np.ndarray, x_l: np.ndarray, cfg: DaalConfig, *, device: tor
             batches = epoch_batches(xu.shape[0], cfg.batch, g)
             last = {}
             for idx in batches:
-                L = net.losses(xu[idx], xl[labeled.take(idx.shape[0])], cfg.sigma)
+                L = net.losses(xu[idx], xl[labeled.take(idx.shape[0])], cfg)
                 # all gradients before any update: the steps must not change the weights the
                 # other two gradients are taken at
-                grads = {"rater": _grads(groups["rater"], L["recon"] + L["prior"] + L["sparsity"], True),
-                         "decoder": _grads(groups["decoder"], L["recon"] + L["gan"], True),
-                         "dis": _grads(groups["dis"], -L["gan"], False)}
+                obj = objectives(L, cfg)
+                grads = {k: _grads(groups[k], obj[k], k != "dis") for k in ("rater", "decoder", "dis")}
                 for key, opt in opts.items():
                     _apply(opt, groups[key], grads[key])
                 last = L

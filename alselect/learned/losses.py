@@ -36,6 +36,18 @@ def gan_value(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tenso
     return F.logsigmoid(real_logit).mean() + F.logsigmoid(-fake_logit).mean()
 
 
+GAN_FORMS = ("nonsaturating", "minimax")
+
+
+def generator_value(fake_logit: torch.Tensor, form: str) -> torch.Tensor:
+    """The generator's side of one discriminator's L_GAN term, to be minimised: ``minimax``
+    E log(1 - D(fake)) (Eq. 4 as written; its gradient vanishes when D rejects the fake
+    confidently) or ``nonsaturating`` -E log D(fake) (the same fixed point, Goodfellow et al. §3)."""
+    if form == "minimax":
+        return F.logsigmoid(-fake_logit).mean()
+    return -F.logsigmoid(fake_logit).mean()
+
+
 def length_regulariser(s: torch.Tensor, sigma: float) -> torch.Tensor:
     """L_LR (Eq. 6): || sigma - mean(s) ||_2 (a scalar, so its absolute value)."""
     return (sigma - s.mean()).abs()
@@ -70,9 +82,10 @@ def dpp_loss(s: torch.Tensor, x: torch.Tensor, sigma: float, jitter: float = DPP
     return (_logdet_pd(D + eye) - _logdet_pd(sub)).to(s.dtype)
 
 
-def sparsity(s: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """L_sparsity = L_LR + L_DPP (Eq. 5)."""
-    return length_regulariser(s, sigma) + dpp_loss(s, x, sigma)
+def sparsity(s: torch.Tensor, x: torch.Tensor, sigma: float, dpp: float = 1.0) -> torch.Tensor:
+    """L_sparsity = L_LR + dpp * L_DPP (Eq. 5 with dpp = 1); dpp = 0 skips the determinants."""
+    lr = length_regulariser(s, sigma)
+    return lr + dpp * dpp_loss(s, x, sigma) if dpp else lr
 
 
 def vaal_reconstruction(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,16 @@ def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def kaiming_(module: nn.Module) -> nn.Module:
+    """He-uniform weights (gain for ReLU) and zero biases on every linear layer: the variance of
+    the activations is kept through a deep ReLU stack, where Xavier's halves at every layer."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return module
+
+
 def xavier_(module: nn.Module) -> nn.Module:
     """Xavier-uniform weights and zero biases on every linear layer (DAAL §3.1)."""
     for m in module.modules():
@@ -26,6 +36,9 @@ def xavier_(module: nn.Module) -> nn.Module:
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
     return module
+
+
+INITS = {"xavier": xavier_, "kaiming": kaiming_}
 
 
 class ScoreMLP(nn.Module):
@@ -56,15 +69,17 @@ class ScoreMLP(nn.Module):
 
 class VAE(nn.Module):
     """Encoder and decoder, 7-layer MLPs each (DAAL §3.1) with dropout after every hidden layer.
-    The encoder's last layer gives the mean and log-variance of q(e|x)."""
+    The encoder's last layer gives the mean and log-variance of q(e|x). ``init``: ``xavier`` or
+    ``kaiming`` weights (see ``kaiming_``)."""
 
     LAYERS = 7
 
-    def __init__(self, d_in: int, width: int, latent: int, dropout: float):
+    def __init__(self, d_in: int, width: int, latent: int, dropout: float, init: str = "xavier"):
         super().__init__()
         self.latent = latent
-        self.encoder = xavier_(mlp([d_in] + [width] * (self.LAYERS - 1) + [2 * latent], dropout))
-        self.decoder = xavier_(mlp([latent] + [width] * (self.LAYERS - 1) + [d_in], dropout))
+        init_ = INITS[init]
+        self.encoder = init_(mlp([d_in] + [width] * (self.LAYERS - 1) + [2 * latent], dropout))
+        self.decoder = init_(mlp([latent] + [width] * (self.LAYERS - 1) + [d_in], dropout))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=-1)

@@ -135,7 +135,8 @@ def _split_features(ctx: Context, strategy: str, scale: str):
 
 
 def daal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, sigma: float, width: int, latent: int,
-         dropout: float, scale: str, device: str, threads: int) -> Ranking:
+         dropout: float, scale: str, device: str, threads: int, adversary: float = 0.0, gan: str = "minimax",
+         dpp: float = 1.0, init: str = "kaiming") -> Ranking:
     _torch("daal")
     from ..learned.daal import DaalConfig, train_daal
     from ..learned.runtime import resolve_device, torch_seed
@@ -143,7 +144,7 @@ def daal(ctx: Context, budget: int, epochs: int, batch: int, lr: float, sigma: f
     dev = resolve_device(device, "daal")
     x_u, x_l = _split_features(ctx, "daal", scale)
     cfg = DaalConfig(epochs=epochs, batch=batch, lr=lr, sigma=sigma, width=width, latent=latent, dropout=dropout,
-                     threads=threads or None)
+                     threads=threads or None, adversary=adversary, gan=gan, dpp=dpp, init=init)
     steps = epochs * -(-x_u.shape[0] // batch)
     with ctx.progress("daal: training", steps) as update:
         s = train_daal(x_u, x_l, cfg, device=dev, seed=torch_seed(ctx.seed, ctx.rng), progress=update)
@@ -226,7 +227,17 @@ SPECS = [
                          _BATCH, _LR,
                          Param("sigma", 0.2, "sigma of the length regulariser and DPP subset (Eq. 6)",
                                type=_fraction),
-                         _WIDTH, _LATENT, _DROPOUT, _SCALE, _DEVICE, _THREADS),
+                         _WIDTH, _LATENT, _DROPOUT, _SCALE, _DEVICE, _THREADS,
+                         Param("adversary", 0.0, "weight of the generator side of L_GAN in the ScoreNet and "
+                               "encoder update: 0 is Algorithm 1 line 14; > 0 the text's 'rater trained to trick "
+                               "the discriminators'", type=float, range=Range(0)),
+                         Param("gan", "minimax", "generator loss of the decoder and the rater: minimax "
+                               "(log(1 - D(fake)), Eq. 4 as written) or nonsaturating (-log D(fake))",
+                               choices=("minimax", "nonsaturating")),
+                         Param("dpp", 1.0, "weight of the DPP loss in L_sparsity (Eq. 5: 1; 0 leaves only the "
+                               "length regulariser)", type=float, range=Range(0)),
+                         Param("init", "kaiming", "VAE weight initialisation: kaiming (He, for its 7 ReLU "
+                               "layers) or xavier (as the ScoreNet's)", choices=("kaiming", "xavier"))),
                  reference="DAAL (Wang et al.) §3, Algorithm 1, Eq. 1-7, §4.2",
                  test_params={"epochs": 1, "width": 16, "latent": 4},
                  extra_needs="a labeled set"),
