@@ -88,12 +88,14 @@ def _seeded_uniforms(seed, count):
 
 # ------------------------------------------------------------ k-center greedy
 
-def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=None):
+def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=None,
+                 anorm=None):
     from alselect.kernels import kcenter as kc
     from alselect.kernels.progress_hook import every_for, reporting
 
     N, K = A.shape
-    anorm = kc.row_norms_unscaled(A)
+    if anorm is None:
+        anorm = kc.row_norms_unscaled(A)
     bnorm = anorm if B is A else kc.row_norms_unscaled(B)
     u = _U32 if A.dtype == np.float32 else _U64
     g64 = kc.gamma(K + 2, _U64)
@@ -180,12 +182,12 @@ def kcenter_greedy(X, budget, *, labeled=None, init="max-norm", seed=None,
         return np.empty(0, dtype=np.int64), np.empty(0)
     from alselect.kernels import kcenter as kc
 
-    n = kc.row_sqnorms(X, s)
+    n, anorm = kc.row_sqnorms_and_norms(X, s)
     first = -1
     if not lab.any():
         first = _first_pick(init, pickable, n, seed)
     picks, mind2 = _kcenter_run(kc.MODE_EUCLID, X, X, n, s, pickable, lab, first, budget,
-                                progress)
+                                progress, anorm=anorm)
     return picks, np.sqrt(np.maximum(mind2, 0.0))
 
 

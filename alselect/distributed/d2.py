@@ -117,7 +117,7 @@ class D2Shard:
 
     def fold(self, payload) -> "D2Shard":
         """Make the payload's rows centers, in order (dropping them from the pickable rows if ours)."""
-        from ..kernels.d2sampling import _add_center
+        from ..kernels.d2sampling import add_center
 
         for k, g in enumerate(np.asarray(payload[0]).tolist()):
             if g in self.folded:
@@ -130,9 +130,9 @@ class D2Shard:
             else:
                 c = self._append(payload, k)
             self.centers[self.q] = c
-            ev, _, _ = _add_center(self.A, self.Q, self.has_q, self.n, self.nrm, self.s, c, self.q, self.d2,
-                                   self.assign, self.active, self.maxd2, self.centers, self.skip, self.cc2, self.y,
-                                   self.psum, self.fnorm, self.anorm, self.pmax_cls)
+            ev, _, _ = add_center(self.A, self.Q, self.has_q, self.n, self.nrm, self.s, c, self.q, self.d2,
+                                  self.assign, self.active, self.maxd2, self.centers, self.skip, self.cc2, self.y,
+                                  self.psum, self.fnorm, self.anorm, self.pmax_cls)
             self.evals += int(ev)
             self.q += 1
         return self

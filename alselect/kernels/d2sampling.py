@@ -36,7 +36,7 @@ slack ``PRUNE_SLACK`` so that rounding never prunes a row that would change.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .progress_hook import tick
 from .race import pick_base, race
@@ -56,7 +56,7 @@ def _dot(A, i, j):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pair_dist(A, Q, has_q, n, s, i, j):
     """Distance (1) between rows i and j, clipped at 0 below ZERO_REL."""
     g = _dot(A, i, j)
@@ -68,7 +68,7 @@ def pair_dist(A, Q, has_q, n, s, i, j):
     return d
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)  # one pass over the data: a parallel region costs more to compile than it saves
 def sqnorms(A, Q, has_q, s):
     """n[i] = s_i^2 ||A_i||^2 (* ||Q_i||^2 when has_q), float64.
 
@@ -82,7 +82,7 @@ def sqnorms(A, Q, has_q, s):
     """
     N = A.shape[0]
     out = np.empty(N)
-    for i in prange(N):
+    for i in range(N):
         v = s[i] * s[i] * _dot(A, i, i)
         if has_q:
             v *= _dot(Q, i, i)
@@ -90,7 +90,7 @@ def sqnorms(A, Q, has_q, s):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2):
     """Lower bound on the BADGE distance (1) from O(1) reads of row i.
 
@@ -116,7 +116,7 @@ def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2):
     return n[i] + n[c] - 2.0 * amax * fnorm[i] * fnorm[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _badge_class_bound(n, anorm, y, psum, fnorm, i, c, pc_yi, pc_max, pc2, xmax):
     """``_badge_lower_bound`` without reading row i of Q.
 
@@ -139,7 +139,7 @@ def _badge_class_bound(n, anorm, y, psum, fnorm, i, c, pc_yi, pc_max, pc2, xmax)
     return n[i] + n[c] - 2.0 * amax * fnorm[i] * fnorm[c]
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
                 skip, cc2, y, psum, fnorm, anorm, pmax_cls):
     """Fold center c (slot q) into the min-distance state; pruned, exact.
@@ -231,6 +231,15 @@ def _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers
 
 
 @njit(cache=True)
+def add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
+               skip, cc2, y, psum, fnorm, anorm, pmax_cls):
+    """``_add_center`` callable from Python (a shard's fold on a Dask worker); compiled only
+    when a distributed selection first calls it, so one machine's first run never pays for it."""
+    return _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
+                       skip, cc2, y, psum, fnorm, anorm, pmax_cls)
+
+
+@njit(cache=True)
 def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_base, y, psum,
               fnorm, anorm, every=0):
     """k-means++ seeding on distance (1).
@@ -263,20 +272,30 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_bas
     picks = np.empty(budget, dtype=np.int64)
     if budget == 0:
         return picks, 0
-    active = pickable.copy()
-    d2 = np.full(N, np.inf)
+    # np.empty and fill loops only: each np.full / np.zeros / ufunc signature is one
+    # more compile on first use
+    active = np.empty(N, dtype=np.bool_)
+    d2 = np.empty(N)
+    nrm = np.empty(N)
+    assign = np.empty(N, dtype=np.int64)
     for i in range(N):
-        if not active[i]:
-            d2[i] = 0.0
-    nrm = np.sqrt(n)
-    assign = np.full(N, -1, dtype=np.int64)
+        active[i] = pickable[i]
+        d2[i] = np.inf if active[i] else 0.0
+        nrm[i] = np.sqrt(n[i])
+        assign[i] = -1
     nmax = L + budget
     centers = np.empty(nmax, dtype=np.int64)
-    maxd2 = np.full(nmax, np.inf)
-    skip = np.zeros(nmax, dtype=np.bool_)
-    cc2 = np.zeros(nmax, dtype=np.float64)
+    maxd2 = np.empty(nmax)
+    skip = np.empty(nmax, dtype=np.bool_)
+    cc2 = np.empty(nmax)
+    for j in range(nmax):
+        maxd2[j] = np.inf
+        skip[j] = False
+        cc2[j] = 0.0
     pmax_cls = class_table(Q, has_q, y, active)
-    q = 0
+    # int64 from the start (not literals): one compile of _add_center
+    q = np.int64(0)
+    q0 = np.int64(0)
     evals = 0
     total = 0.0
     for t in range(L):
@@ -292,7 +311,7 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_bas
         active[first] = False
         d2[first] = 0.0
         centers[0] = first
-        ev, total, _ = _add_center(A, Q, has_q, n, nrm, s, first, 0, d2, assign, active,
+        ev, total, _ = _add_center(A, Q, has_q, n, nrm, s, first, q0, d2, assign, active,
                                    maxd2, centers, skip, cc2, y, psum, fnorm, anorm, pmax_cls)
         evals += ev
         q = 1
@@ -318,7 +337,10 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_bas
 def class_table(Q, has_q, y, active):
     """BADGE's (C, C) table [m, k]: max p_i[m] over active rows i of class k (a bound only)."""
     C = Q.shape[1] if has_q else 1
-    pmax_cls = np.zeros((C, C))
+    pmax_cls = np.empty((C, C))
+    for m in range(C):
+        for k in range(C):
+            pmax_cls[m, k] = 0.0
     if has_q:
         for i in range(Q.shape[0]):
             if active[i]:
