@@ -282,7 +282,8 @@ def _pack_options(func):
 
 @cli.command()
 @click.option("-o", "--output", required=True, metavar="POOL.h5",
-              help="Pool file to write (atomically; '-' streams it to stdout).")
+              help="Pool file to write (atomically; '-' streams it to stdout); a POOL.zarr path or a URL "
+                   "writes a Zarr v3 store (needs the [zarr] extra).")
 @_pack_options
 @click.option("--motion-stride", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Pixels per motion-grid cell.")
@@ -314,7 +315,10 @@ def pack(output, motion_stride, **options):
     stdin_users = [option for option, path in inputs if path == "-"]
     if len(stdin_users) > 1:
         raise InvalidInputError(f"only one input can read stdin ('-'); {', '.join(stdin_users)} all do")
-    check_output(output, inputs)
+    from .pool.zarr_store import is_url
+
+    if output == "-" or not is_url(output):  # a URL (a Zarr store in object storage) is written in place
+        check_output(output, inputs)
     if output == "-" and sys.stdout.isatty():
         raise InvalidInputError("pack -o - writes a binary HDF5 file to stdout, which is a terminal; "
                                 "redirect it (> pool.h5) or pipe it into another command")
@@ -350,7 +354,8 @@ def manifest(shards, output, labeled_file):
     """Build the manifest of a sharded pool from SHARD.h5 files, in row order.
 
     Checks that every shard agrees with the first on format version, classes and datasets;
-    row numbers of the sharded pool run through the shards in the order given.
+    row numbers of the sharded pool run through the shards in the order given. A shard may
+    also be a Zarr store (SHARD.zarr, or a URL such as s3://bucket/shard.zarr), mixed with files.
 
     \b
     Example:
@@ -373,7 +378,10 @@ def manifest(shards, output, labeled_file):
               help="Also report the class balance of this selection (one row, or id with --ids, per line).")
 @click.option("--ids", "use_ids", is_flag=True, help="--picks holds sample ids.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def inspect(pool, picks_file, use_ids, as_json):
+@click.option("--dask", "dask_address", metavar="ADDRESS|local:W",
+              help="Check the shards' values in parallel on a Dask cluster: a scheduler address (tcp://HOST:8786) "
+                   "or local:W (needs the [dask] extra).")
+def inspect(pool, picks_file, use_ids, as_json, dask_address=None):
     """Describe POOL and validate every value in it (exit status 1 when invalid).
 
     With --picks, add the predicted-class histogram of the selection next to the pool's and
@@ -385,8 +393,19 @@ def inspect(pool, picks_file, use_ids, as_json):
 
     if picks_file == "-" and pool == "-":
         raise InvalidInputError("POOL and --picks cannot both read stdin ('-')")
+    import contextlib
+
+    from .stdout_guard import stdout_to_stderr
+
+    if dask_address is not None:
+        from .distributed import connect
+
+        cluster = connect(dask_address)
+    else:
+        cluster = contextlib.nullcontext()
     with pool_source(pool) as (source, name):
-        report = describe(source, progress=_progress_factory(), name=name)
+        with stdout_to_stderr(), cluster as client:  # a cluster's log must not reach stdout
+            report = describe(source, progress=_progress_factory(), name=name, client=client)
         if picks_file is not None and not report["problems"]:
             from .pool import open_pool
 

@@ -88,12 +88,14 @@ def _seeded_uniforms(seed, count):
 
 # ------------------------------------------------------------ k-center greedy
 
-def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=None):
+def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=None,
+                 anorm=None):
     from alselect.kernels import kcenter as kc
     from alselect.kernels.progress_hook import every_for, reporting
 
     N, K = A.shape
-    anorm = kc.row_norms_unscaled(A)
+    if anorm is None:
+        anorm = kc.row_norms_unscaled(A)
     bnorm = anorm if B is A else kc.row_norms_unscaled(B)
     u = _U32 if A.dtype == np.float32 else _U64
     g64 = kc.gamma(K + 2, _U64)
@@ -132,11 +134,11 @@ def _single_threaded_blas():
     return threadpool_limits(1, user_api="blas")
 
 
-def _first_pick(init, pickable, norms2, seed, rng_u=None):
+def _first_pick(init, pickable, norms2, seed):
     """Largest norm (ties lowest row) or the seeded random pickable row."""
     rows = np.flatnonzero(pickable)
     if init == "random":
-        u = _seeded_uniforms(seed, 1)[0] if rng_u is None else rng_u
+        u = _seeded_uniforms(seed, 1)[0]
         return int(rows[min(int(np.floor(u * rows.size)), rows.size - 1)])
     vals = norms2[rows]
     return int(rows[int(np.argmax(vals))])  # argmax returns the first maximum
@@ -180,12 +182,12 @@ def kcenter_greedy(X, budget, *, labeled=None, init="max-norm", seed=None,
         return np.empty(0, dtype=np.int64), np.empty(0)
     from alselect.kernels import kcenter as kc
 
-    n = kc.row_sqnorms(X, s)
+    n, anorm = kc.row_sqnorms_and_norms(X, s)
     first = -1
     if not lab.any():
         first = _first_pick(init, pickable, n, seed)
     picks, mind2 = _kcenter_run(kc.MODE_EUCLID, X, X, n, s, pickable, lab, first, budget,
-                                progress)
+                                progress, anorm=anorm)
     return picks, np.sqrt(np.maximum(mind2, 0.0))
 
 
@@ -261,9 +263,10 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
 
 # ------------------------------------------------------------ D^2 sampling
 
-def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None, progress=None):
+def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, seed, init, P=None, progress=None):
     from alselect.kernels import d2sampling as d2
     from alselect.kernels.progress_hook import every_for, reporting
+    from alselect.rowkeys import race_seed
 
     N = A.shape[0]
     if Q is None:
@@ -278,14 +281,25 @@ def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, u, init, P=None, pro
     else:
         y = np.zeros(N, dtype=np.int64)
         psum = fnorm = anorm = np.zeros(N)
+    base = race_seed(seed)
     first = -1
     if not centers_mask.any():
-        first = _first_pick(init, pickable, n, None, rng_u=u[0])
+        first = _d2_first(init, pickable, n, base)
     init_c = np.flatnonzero(centers_mask).astype(np.int64)
     with reporting(progress):
-        picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, u, y, psum,
+        picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, budget, base, y, psum,
                                 fnorm, anorm, every_for(budget, progress))
     return picks
+
+
+def _d2_first(init, pickable, norms2, seed_base):
+    """First center with no centers: the largest norm (ties lowest row), or pick 0's race with
+    equal weights (a uniform pickable row, from the same stream as the later picks)."""
+    if init == "random":
+        from alselect.kernels.race import draw, pick_base
+
+        return int(draw(np.zeros(pickable.shape[0]), pickable, pick_base(seed_base, 0), 0))
+    return _first_pick("max-norm", pickable, norms2, None)
 
 
 def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, progress=None,
@@ -293,9 +307,9 @@ def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, pr
     """k-means++ seeding (D^2 sampling without replacement) on embeddings.
 
     Labeled rows are the initial centers; with none, the first center is the
-    row of largest norm (ties lowest row) or, with ``init="random"``, the
-    ``floor(u[0] * R)``-th unlabeled row.  Pick t consumes ``u[t]`` of
-    ``np.random.default_rng(seed).random(budget)``; see docs/diversity.md.
+    row of largest norm (ties lowest row) or, with ``init="random"``, a
+    uniform unlabeled row.  Pick t is the exponential race of
+    ``alselect.kernels.race`` keyed by (seed, t, row); see docs/diversity.md.
 
     Parameters
     ----------
@@ -322,10 +336,10 @@ def kmeanspp(X, budget, *, labeled=None, seed, init="max-norm", weights=None, pr
         pickable &= _row_set(candidates, N, "candidates")
     budget = _check_budget(budget, int(pickable.sum()), "pickable rows (unlabeled candidates)")
     s = _check_weights(weights, N)
-    u = _seeded_uniforms(seed, budget)
+    seed = check_seed(seed, required=True)
     if budget == 0:
         return np.empty(0, dtype=np.int64)
-    return _d2_run(X, None, False, s, pickable, lab, budget, u, init, progress=progress)
+    return _d2_run(X, None, False, s, pickable, lab, budget, seed, init, progress=progress)
 
 
 def badge_embedding_factors(probs):
@@ -374,12 +388,12 @@ def badge(probs, features, budget, *, labeled=None, seed, labeled_as_centers=Fal
     if candidates is not None:
         pickable &= _row_set(candidates, N, "candidates")
     budget = _check_budget(budget, int(pickable.sum()), "pickable rows (unlabeled candidates)")
-    u = _seeded_uniforms(seed, budget)
+    seed = check_seed(seed, required=True)
     if budget == 0:
         return np.empty(0, dtype=np.int64)
     a = badge_embedding_factors(P)
     init_centers = (lab | extra) if labeled_as_centers else extra
-    return _d2_run(F, a, True, np.ones(N), pickable, init_centers, budget, u, "max-norm", P=P,
+    return _d2_run(F, a, True, np.ones(N), pickable, init_centers, budget, seed, "max-norm", P=P,
                    progress=progress)
 
 

@@ -28,25 +28,34 @@ def predicted_histogram(pool, progress=None) -> np.ndarray:
     return counts
 
 
-def describe(path: str, progress=None, *, name=None) -> dict:
+def describe(path: str, progress=None, *, name=None, client=None) -> dict:
     """Everything ``inspect`` prints, as a JSON-ready dict. Raises on pools that cannot be opened.
 
-    ``name``: how to call the pool when ``path`` is a spooled copy (of stdin, a pipe)."""
+    ``name``: how to call the pool when ``path`` is a spooled copy (of stdin, a pipe).
+    ``client``: a ``dask.distributed`` client; every shard's values are then checked on its
+    workers (:mod:`alselect.distributed.inspect`), with the same report."""
     progress = progress or no_progress
     with open_pool(path, name=name) as pool:
         datasets = pool.listing()
-        with progress("validating", pool.validation_rows()) as update:
-            problems = pool.problems(progress=update)
+        hist = None
+        if client is not None:
+            from .distributed.inspect import values
+
+            with progress("validating on the cluster", pool.n_rows) as update:
+                problems, counts = values(client, pool, progress=update)
+            hist = None if counts is None else counts.tolist()
+        else:
+            with progress("validating", pool.validation_rows()) as update:
+                problems = pool.problems(progress=update)
+            try:
+                hist = predicted_histogram(pool).tolist()
+            except AlselectError:
+                pass
         labeled = None
         try:
             labeled = int(pool.labeled_rows().size)
         except AlselectError:
             pass  # already listed in problems
-        hist = None
-        try:
-            hist = predicted_histogram(pool).tolist()
-        except AlselectError:
-            pass
         names = None
         try:
             names = pool.class_names()

@@ -47,3 +47,28 @@ def tie_keys(seed: int | None, rows) -> np.ndarray:
 def uniform(seed: int, rows) -> np.ndarray:
     """float64 in [0, 1): the top 53 bits of the row's ``random`` key."""
     return (row_hash(seed, RANDOM, rows) >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+#: stream of D² sampling's exponential race (alselect.kernels.race); pick t has its own sub-stream
+D2_RACE = 0xD25A
+_PICK = np.uint64(0xD1B54A32D192ED03)
+
+
+def race_seed(seed: int) -> np.uint64:
+    """The uint64 key of ``seed``'s race stream (the kernels derive each pick's key from it)."""
+    return _mix(np.array([((int(seed) << 32) + D2_RACE) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0]
+
+
+def race_base(seed: int, pick: int) -> np.uint64:
+    """The uint64 key of pick ``pick``'s race under ``seed`` (what the rows are hashed with)."""
+    with np.errstate(over="ignore"):
+        return _mix(np.array([race_seed(seed) ^ (np.uint64(pick) * _PICK)], dtype=np.uint64))[0]
+
+
+def race_uniforms(seed: int, pick: int, rows) -> np.ndarray:
+    """float64 in (0, 1] of the given global rows for pick ``pick``: the top 53 bits of the
+    row's hash, plus one, times 2**-53 (never 0, so ``-log`` is finite)."""
+    rows = np.asarray(rows, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = _mix(rows * _GOLDEN + race_base(seed, pick))
+    return ((h >> np.uint64(11)) + np.uint64(1)).astype(np.float64) * 2.0 ** -53

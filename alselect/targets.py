@@ -75,7 +75,7 @@ def resolve(path) -> Target:
         st = None
     except OSError as exc:
         raise OutputError(f"cannot write '{path}': {exc.strerror}") from None
-    if st is not None and stat.S_ISDIR(st.st_mode):
+    if st is not None and stat.S_ISDIR(st.st_mode) and not path.rstrip("/").endswith(".zarr"):  # a Zarr store is one
         raise OutputError(f"-o '{path}' is a directory; give a file name inside it")
     if st is not None and not stat.S_ISREG(st.st_mode):
         return Target(path, "direct")

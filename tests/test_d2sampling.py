@@ -1,19 +1,30 @@
 """k-means++ / BADGE D^2 sampling against explicit NumPy references that
-consume the same uniforms (u = default_rng(seed).random(budget)) with the same
-rule: first row whose float64 cumulative D^2 (row order) exceeds u * total."""
+consume the same uniforms (alselect.rowkeys.race_uniforms(seed, pick, row)) with the
+same rule: the exponential race, smallest -log(U) / D^2 (ties lowest row)."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from alselect.diversity import badge, kmeanspp
+from alselect.rowkeys import race_uniforms
+
+
+def race_pick(weights, alive, seed, t):
+    """The race of pick t: weighted over alive rows with weight > 0, else uniform over alive."""
+    E = -np.log(race_uniforms(seed, t, np.arange(weights.size)))
+    w = np.where(alive, weights, 0.0)
+    if (w > 0).any():
+        key = np.where(w > 0, E / np.where(w > 0, w, 1.0), np.inf)
+    else:
+        key = np.where(alive, E, np.inf)
+    return int(np.argmin(key))  # the first minimum: lowest row on ties
 
 
 def d2_reference(G, budget, seed, centers0=(), pickable=None, init="max-norm"):
     """Explicit k-means++ on the rows of G (float64, full distances)."""
     G = np.asarray(G, dtype=np.float64)
     N = G.shape[0]
-    u = np.random.default_rng(seed).random(budget)
     alive = np.ones(N, bool) if pickable is None else pickable.copy()
     d2 = np.full(N, np.inf)
     for c in centers0:
@@ -25,16 +36,11 @@ def d2_reference(G, budget, seed, centers0=(), pickable=None, init="max-norm"):
             if init == "max-norm":
                 w = int(rows[np.argmax((G[rows] ** 2).sum(1))])
             else:
-                w = int(rows[min(int(u[0] * rows.size), rows.size - 1)])
+                w = race_pick(np.zeros(N), alive, seed, 0)
         else:
             p = np.where(alive, d2, 0.0)
             p[p <= 1e-12 * ((G ** 2).sum(1) + 0)] = 0.0
-            total = p.sum()
-            if total > 0:
-                w = int(np.argmax(np.cumsum(p) > u[t] * np.cumsum(p)[-1]))
-            else:
-                rows = np.flatnonzero(alive)
-                w = int(rows[min(int(u[t] * rows.size), rows.size - 1)])
+            w = race_pick(p, alive, seed, t)
         picks.append(w)
         alive[w] = False
         d2 = np.minimum(d2, ((G - G[w]) ** 2).sum(1))
@@ -122,6 +128,7 @@ def test_d2_distribution_chi_square():
     d2[3] = 0
     expected = d2 / d2.sum()
     from alselect.kernels import d2sampling as d2
+    from alselect.rowkeys import race_seed
 
     trials = 4000
     counts = np.zeros(5)
@@ -130,14 +137,12 @@ def test_d2_distribution_chi_square():
     zeros_i, zeros_f = np.zeros(5, dtype=np.int64), np.zeros(5)
     pickable = np.ones(5, dtype=bool)
     none = np.empty(0, dtype=np.int64)
-    for seed in range(trials):  # the kernel directly: same uniforms as kmeanspp
-        u = np.random.default_rng(seed).random(2)
-        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, u, zeros_i,
+    for seed in range(trials):  # the kernel directly: the stream kmeanspp uses
+        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, 2, race_seed(seed), zeros_i,
                             zeros_f, zeros_f, zeros_f)
         counts[p[1]] += 1
     for seed in range(20):  # ... which is what the public function runs
-        u = np.random.default_rng(seed).random(2)
-        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, u, zeros_i,
+        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, 2, race_seed(seed), zeros_i,
                             zeros_f, zeros_f, zeros_f)
         np.testing.assert_array_equal(kmeanspp(X, 2, seed=seed), p)
     assert counts[3] == 0
@@ -181,47 +186,10 @@ def test_progress_sums_to_budget_and_keeps_picks(labeled):
         assert sum(got) == 203 and all(n > 0 for n in got)
 
 
-def linear_draw(d2, active, u):
-    """The sampling rule walked over all rows (what the block walk must reproduce)."""
-    p = np.where(active, d2, 0.0)
-    total = 0.0
-    for v in p:
-        total += v
-    thr, cum, last = u * total, 0.0, -1
-    for i, v in enumerate(p):
-        if v > 0:
-            cum += v
-            last = i
-            if cum > thr:
-                return i
-    return last
-
-
-def test_block_walk_draw_matches_the_linear_rule():
-    from alselect.kernels import d2sampling as d2
-
-    rng = np.random.default_rng(3)
-    N = 5 * d2.SUM_BLOCK + 17
-    d2v = rng.exponential(size=N) * (rng.random(N) < 0.3)
-    d2v[-2 * d2.SUM_BLOCK:] = 0.0  # trailing blocks without mass: u * total == total
-    active = rng.random(N) < 0.8
-    d2v[~active] = 0.0
-    prefix = np.zeros(N // d2.SUM_BLOCK + 2)
-    total = 0.0
-    for b in range(prefix.size - 1):
-        prefix[b] = total
-        for v in d2v[b * d2.SUM_BLOCK:(b + 1) * d2.SUM_BLOCK]:
-            total += v
-    prefix[-1] = total
-    for u in list(rng.random(300)) + [0.0, 1.0, np.nextafter(1.0, 0.0)]:
-        assert d2._draw(d2v, active, total, int(active.sum()), u, prefix) == \
-            linear_draw(d2v, active, u)
-
-
 @pytest.mark.parametrize("labeled_as_centers", [False, True])
 def test_badge_many_blocks_identical_to_explicit(labeled_as_centers):
     # confident probabilities: the class-table, pseudo-label and center-pair
-    # bounds prune most rows; N spans several SUM_BLOCK blocks
+    # bounds prune most rows; N is large enough for many pruned groups
     rng = np.random.default_rng(12)
     N, C = 1300, 6
     y = rng.integers(0, C, N)

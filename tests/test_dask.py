@@ -97,8 +97,11 @@ def test_kcenter_with_few_candidates_per_round(client, sharded, monkeypatch, m):
 
 
 def test_unsupported_strategy_is_one_clear_error(client, sharded):
-    with pytest.raises(SelectionError, match="no distributed engine.*badge"):
-        alselect.select(sharded[1], "badge", 3, seed=1, client=client)
+    with pytest.raises(SelectionError, match="no distributed engine for the strategy 'svm-margin' yet"):
+        alselect.select(sharded[1], "svm-margin", 3, seed=1, client=client)
+    for name in ("balanced", "balanced-kcenter"):
+        with pytest.raises(SelectionError, match=f"no distributed engine for '{name}'.*one machine.*drop --dask"):
+            alselect.select(sharded[1], name, 3, client=client)
     with pytest.raises(SelectionError, match="aggregate=image"):
         alselect.select(sharded[1], "entropy", 3, client=client, aggregate="mean")
 

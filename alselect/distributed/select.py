@@ -4,16 +4,13 @@ Ranking strategies: each shard returns its best ``budget`` rows with their sort 
 merging those lists by (key desc, tie key asc) is exactly the single-machine order, because
 the tie keys (alselect.rowkeys) depend only on the seed and the global row.
 
-``kcenter``: each worker keeps its shard's exact running minima ``D64``; per round every shard
-sends its top ``m`` pickable rows (with their vectors) and the (D, row) of its (m+1)-th as a
-bound for everything unsent (minima only fall as centers are added). The driver then confirms
-picks greedily among the candidates while the best beats every shard's bound, folding each
-confirmed pick into the remaining candidates exactly, and sends the confirmed centers back.
+``kcenter``, ``uwe`` (k-center sampler), ``cdal-cs``: the exact greedy sequence by rounds with
+per-shard bounds (alselect.distributed.rounds), one driver for every distance.
+``kmeanspp``, ``badge``, ``uwe -p sampler=kmeanspp``: D² sampling by the exponential race,
+one round trip per pick (alselect.distributed.d2).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -24,7 +21,15 @@ from . import tasks
 #: strategies with a distributed engine
 RANKING_STRATEGIES = ("entropy", "margin", "least-confidence", "bald", "variation-ratio", "dispersion", "score",
                       "random")
-SEQUENTIAL_STRATEGIES = ("kcenter",)
+SEQUENTIAL_STRATEGIES = ("kcenter", "kmeanspp", "badge", "uwe", "cdal-cs")
+#: strategies that run on one machine only, and how large a pool that machine handles
+ONE_MACHINE = {
+    "balanced": "its exact solve (LP column generation and MIP) holds the informativeness and the N x C "
+                "probabilities in float64 on one machine, 8*N*(C+2) bytes (10^7 rows x 10 classes: about 1 GB; "
+                "certified solves measured up to 50,000 rows x 100 classes)",
+    "balanced-kcenter": "its greedy holds the embeddings and the N x C probabilities on one machine (10^7 rows x 256 "
+                        "float16 + 10 classes: about 5.5 GB)",
+}
 #: candidates per shard and round: enough for several confirmed picks, few enough to stay light
 MIN_CANDIDATES = 16
 MAX_CANDIDATES = 2048
@@ -78,8 +83,13 @@ def check_supported(strategy: str, params: dict | None = None) -> None:
             raise SelectionError(f"--dask runs '{spec.name}' with -p aggregate=image only; drop -p aggregate "
                                  "or run on one machine")
         return
+    if spec.name == "uwe" and (params or {}).get("level", "image") != "image":
+        raise SelectionError("--dask runs 'uwe' with -p level=image only; drop -p level or run on one machine")
     if spec.name in SEQUENTIAL_STRATEGIES:
         return
+    if spec.name in ONE_MACHINE:
+        raise SelectionError(f"--dask has no distributed engine for '{spec.name}': {ONE_MACHINE[spec.name]}; drop "
+                             "--dask to run it on one machine (a manifest's shards are then read in sequence)")
     supported = ", ".join(RANKING_STRATEGIES + SEQUENTIAL_STRATEGIES)
     kind = "sequential " if spec.order == SEQUENTIAL else ""
     raise SelectionError(f"--dask has no distributed engine for the {kind}strategy '{spec.name}' yet; it runs: "
@@ -91,7 +101,11 @@ def select_distributed(client, ctx, spec, params: dict, count: int):
     check_supported(spec.name, params)
     if spec.name in RANKING_STRATEGIES:
         return _ranking(client, ctx, spec, params, count)
-    return _kcenter(client, ctx, params, count)
+    if spec.name in ("kmeanspp", "badge") or (spec.name == "uwe" and params["sampler"] == "kmeanspp"):
+        from .d2 import d2_select
+
+        return d2_select(client, ctx, spec, params, count)
+    return _kcenter(client, ctx, spec, params, count)
 
 
 def _ranking(client, ctx, spec, params, count):
@@ -112,90 +126,21 @@ def _ranking(client, ctx, spec, params, count):
     return rows[order], scores[order]
 
 
-def _beats(d: float, row: int, bound) -> bool:
-    """(d, row) comes before ``bound`` in the greedy order (larger D first, then lower row)."""
-    return bound is None or d > bound[0] or (d == bound[0] and row < bound[1])
-
-
-def _kcenter(client, ctx, params, count):
-    """Exact distributed K-Center-Greedy (see the module docstring)."""
-    from ..kernels.sharded_kcenter import fold_candidates
+def _kcenter(client, ctx, spec, params, count):
+    """Exact distributed K-Center-Greedy (``kcenter``, ``uwe``'s k-center sampler, ``cdal-cs``)."""
+    from .rounds import EuclidSpace, greedy_rounds
 
     global LAST
     LAST = stats = Stats()
-    features, init = params["features"], params["init"]
-    shards = _shards(ctx.pool)
-    states = [client.submit(tasks.kcenter_build, path, start, features, _local(ctx.labeled, start, rows),
-                            pure=False, **_placement(client, i))
-              for i, (path, start, rows) in enumerate(shards)]
+    if spec.name == "cdal-cs":
+        from .cdal import cdal_select
 
-    def call(method, *args):
-        return client.gather([client.submit(tasks.kcenter_call, st, method, *args, pure=False) for st in states])
+        return cdal_select(client, ctx, params, count, stats, MIN_CANDIDATES, MAX_CANDIDATES)
+    if spec.name == "uwe":
+        from .d2 import uwe_bounds
 
-    def fold(parts, picked):
-        nonlocal states
-        states = [client.submit(tasks.kcenter_fold, st, parts, picked, pure=False) for st in states]
-
-    picks: list[int] = []
-    dists: list[float] = []
-    if ctx.labeled.size:  # labeled rows are the initial centers; their vectors go worker to worker
-        fold([client.submit(tasks.kcenter_call, st, "labeled_vectors", pure=False) for st in states],
-             np.empty(0, np.int64))
+        uwe = (params["uncertainty"], params["tau"], params["normalize"], uwe_bounds(client, ctx, params, stats))
+        space = EuclidSpace("embeddings", "max-norm", uwe)
     else:
-        firsts = call("first_candidates")
-        stats.rounds += 1
-        if init == "random":
-            from ..diversity import _seeded_uniforms
-
-            total = sum(f[0] for f in firsts)
-            index = min(int(np.floor(_seeded_uniforms(ctx.seed, 1)[0] * total)), total - 1)
-            for (n_pick, _, _), st in zip(firsts, states):
-                if index < n_pick:
-                    first = client.submit(tasks.kcenter_call, st, "nth_pickable", index, pure=False).result()
-                    break
-                index -= n_pick
-        else:  # the largest norm, ties to the lowest row
-            best = max((f for f in firsts if f[0] > 0), key=lambda f: (f[1], -f[2]))
-            first = best[2]
-        owner = next(i for i, (_, start, rows) in enumerate(shards) if start <= first < start + rows)
-        vec = client.submit(tasks.kcenter_call, states[owner], "vectors", [first], pure=False)
-        picks.append(int(first))
-        dists.append(np.inf)
-        fold([vec], np.array([first], dtype=np.int64))
-    while len(picks) < count:
-        left = count - len(picks)
-        m = int(min(MAX_CANDIDATES, max(MIN_CANDIDATES, math.ceil(2 * left / len(shards)))))
-        tops = call("top", m)
-        stats.rounds += 1
-        rows = np.concatenate([t[0] for t in tops])
-        if rows.size == 0:
-            break
-        D = np.concatenate([t[1] for t in tops])
-        X = np.ascontiguousarray(np.concatenate([t[2] for t in tops]).astype(np.float32))
-        xs = np.concatenate([t[3] for t in tops])
-        xn = np.concatenate([t[4] for t in tops])
-        bounds = [t[5] for t in tops if t[5] is not None]
-        stats.candidates += int(rows.size)
-        stats.bytes_to_client += int(rows.nbytes + D.nbytes + X.nbytes + xs.nbytes)
-        alive = np.ones(rows.size, dtype=bool)
-        new: list[int] = []
-        while len(picks) < count and alive.any():
-            idx = np.flatnonzero(alive)
-            best = idx[np.lexsort((rows[idx], -D[idx]))[0]]
-            if not all(_beats(D[best], rows[best], b) for b in bounds):
-                break
-            picks.append(int(rows[best]))
-            dists.append(float(D[best]))
-            new.append(best)
-            alive[best] = False
-            rest = np.flatnonzero(alive)
-            if rest.size:
-                Dr = D[rest].copy()
-                fold_candidates(X[rest], xs[rest], Dr, X[best:best + 1], xs[best:best + 1])
-                D[rest] = Dr
-        sel = np.array(new, dtype=np.int64)
-        if len(picks) < count:
-            fold([(X[sel], xs[sel], xn[sel])], rows[sel])
-            stats.bytes_to_workers += len(shards) * int(X[sel].nbytes + xs[sel].nbytes + xn[sel].nbytes + sel.nbytes)
-    picked = np.asarray(picks, dtype=np.int64)
-    return picked, np.sqrt(np.maximum(np.asarray(dists, dtype=np.float64), 0.0))
+        space = EuclidSpace(params["features"], params["init"])
+    return greedy_rounds(client, ctx, space, count, stats, MIN_CANDIDATES, MAX_CANDIDATES)

@@ -49,24 +49,78 @@ def shard_top(path: str, start: int, strategy: str, params: dict, seed, labeled_
         return start + order, key[order], tie[order], scores[order]
 
 
-class KCenterShard:
+class GreedyShard:
+    """What every k-center shard state shares: ``live`` (pickable rows), ``D`` (their exact
+    minima), ``start``, ``labeled``; subclasses read the shard and define ``vectors``
+    (what the client and other shards need of some rows), ``first_candidates`` and ``fold``."""
+
+    def labeled_vectors(self):
+        return self.vectors(self.start + self.labeled)
+
+    def nth_pickable(self, index: int) -> int:
+        return int(self.start + np.flatnonzero(self.live)[index])
+
+    def distance(self, global_row: int) -> float:
+        return float(self.D[int(global_row) - self.start])
+
+    def top(self, m: int):
+        """The m best pickable rows by (D desc, row asc), their vectors, and the (m+1)-th as bound.
+
+        Returns (global rows, D, their ``vectors``, bound) with bound
+        ``(D, global row)`` or None when every pickable row was sent."""
+        rows = np.flatnonzero(self.live)
+        if rows.size > m + 1:
+            d = self.D[rows]
+            cut = np.partition(d, rows.size - (m + 1))[rows.size - (m + 1)]
+            rows = rows[d >= cut]
+        order = rows[np.lexsort((rows, -self.D[rows]))]
+        bound = None
+        if order.size > m:
+            bound = (float(self.D[order[m]]), int(self.start + order[m]))
+            order = order[:m]
+        return self.start + order, self.D[order].copy(), self.vectors(self.start + order), bound
+
+
+class KCenterShard(GreedyShard):
     """One shard's k-center state: its rows, which may still be picked, their exact minima."""
 
-    def __init__(self, path: str, start: int, features: str, labeled_local: np.ndarray):
+    def __init__(self, path: str, start: int, features: str, labeled_local: np.ndarray, uwe=None):
         from ..kernels import kcenter as kc
         from ..pool.reader import Pool
 
+        from ..validation import as_float_matrix
+
         with Pool(path) as pool:
-            self.X = np.ascontiguousarray(pool.read(features, dtype=np.float32))
+            # float16 stays float16 (half the memory) and is widened block by block, exactly, to the
+            # engine's float32; float32 and float64 are kept: the engine's values
+            if pool.dtype(features) == np.float16:
+                self.X = np.ascontiguousarray(pool.read(features, dtype=np.float16))
+            else:
+                self.X = as_float_matrix("X", pool.read(features))
+            self.work = np.float32 if self.X.dtype == np.float16 else self.X.dtype
+            self.s = np.ones(self.X.shape[0])
+            if uwe is not None:  # uwe's k-center sampler: rows scaled by u(x)^tau
+                from ..validation import probability_matrix
+                from .d2 import uwe_finish, uwe_raw
+
+                uncertainty, tau, normalize, bounds = uwe
+                u = uwe_raw(probability_matrix("probs", pool.read("probs")), uncertainty)
+                self.s = np.ascontiguousarray(uwe_finish(u, tau, normalize, bounds), dtype=np.float64)
         self.start = start
-        self.s = np.ones(self.X.shape[0])
-        self.n = kc.row_sqnorms(self.X, self.s)
-        self.anorm = kc.row_norms_unscaled(self.X)
+        self.n, self.anorm = np.empty(self.X.shape[0]), np.empty(self.X.shape[0])
+        step = max(1, FOLD_ENTRIES // max(1, self.X.shape[1]))
+        for r0 in range(0, self.X.shape[0], step):
+            block = self._rows(r0, r0 + step)
+            self.n[r0:r0 + step] = kc.row_sqnorms(block, self.s[r0:r0 + step])
+            self.anorm[r0:r0 + step] = kc.row_norms_unscaled(block)
         self.live = np.ones(self.X.shape[0], dtype=bool)
         self.live[labeled_local] = False
         self.labeled = np.asarray(labeled_local, dtype=np.int64)
         self.D = np.full(self.X.shape[0], np.inf)
         self.exact_pairs = 0
+
+    def _rows(self, lo: int, hi: int) -> np.ndarray:
+        return np.ascontiguousarray(self.X[lo:hi], dtype=self.work)
 
     def first_candidates(self):
         """(pickable rows, the largest scaled squared norm, its lowest global row) for max-norm."""
@@ -79,13 +133,7 @@ class KCenterShard:
     def vectors(self, global_rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(X rows, scales, scaled squared norms) of some of this shard's rows, by global row."""
         local = np.asarray(global_rows, dtype=np.int64) - self.start
-        return self.X[local], self.s[local], self.n[local]
-
-    def labeled_vectors(self):
-        return self.vectors(self.start + self.labeled)
-
-    def nth_pickable(self, index: int) -> int:
-        return int(self.start + np.flatnonzero(self.live)[index])
+        return np.asarray(self.X[local], dtype=self.work), self.s[local], self.n[local]
 
     def fold(self, parts, picked_global) -> "KCenterShard":
         """Fold new centers (a list of (X, s, n) triples) and drop picked rows of this shard."""
@@ -98,40 +146,26 @@ class KCenterShard:
         parts = [p for p in parts if len(p[0])]
         if not parts or not self.live.any():
             return self
-        C = np.ascontiguousarray(np.concatenate([p[0] for p in parts]).astype(np.float32))
+        C = np.ascontiguousarray(np.concatenate([p[0] for p in parts]).astype(self.work))
         cs = np.concatenate([p[1] for p in parts])
         cn = np.concatenate([p[2] for p in parts])
         cnorm = kc.row_norms_unscaled(C)
         K = self.X.shape[1]
-        g_gemm, g64 = kc.gamma(K + 2, 2.0 ** -24), kc.gamma(K + 2, 2.0 ** -53)
+        unit = 2.0 ** -24 if self.work == np.float32 else 2.0 ** -53  # the screening product's precision
+        g_gemm, g64 = kc.gamma(K + 2, unit), kc.gamma(K + 2, 2.0 ** -53)
         CT = np.ascontiguousarray(C.T)
         step = max(64, FOLD_ENTRIES // C.shape[0])
         for r0 in range(0, self.X.shape[0], step):
-            dots = self.X[r0:r0 + step] @ CT
-            self.exact_pairs += int(fold_centers(self.X, self.s, self.n, self.anorm, self.live, self.D, r0, dots,
+            r1 = r0 + step
+            block = self._rows(r0, r1)
+            dots = block @ CT
+            self.exact_pairs += int(fold_centers(block, self.s[r0:r1], self.n[r0:r1], self.anorm[r0:r1],
+                                                 self.live[r0:r1], self.D[r0:r1], 0, dots,
                                                  C, cs, cn, cnorm, g_gemm, g64))
         return self
 
-    def top(self, m: int):
-        """The m best pickable rows by (D desc, row asc), their vectors, and the (m+1)-th as bound.
-
-        Returns (global rows, D, X rows, scales, scaled squared norms, bound) with bound
-        ``(D, global row)`` or None when every pickable row was sent."""
-        rows = np.flatnonzero(self.live)
-        if rows.size > m + 1:
-            d = self.D[rows]
-            cut = np.partition(d, rows.size - (m + 1))[rows.size - (m + 1)]
-            rows = rows[d >= cut]
-        order = rows[np.lexsort((rows, -self.D[rows]))]
-        bound = None
-        if order.size > m:
-            bound = (float(self.D[order[m]]), int(self.start + order[m]))
-            order = order[:m]
-        return (self.start + order, self.D[order].copy(), self.X[order], self.s[order], self.n[order], bound)
-
-
-def kcenter_build(path, start, features, labeled_local):
-    return KCenterShard(path, start, features, labeled_local)
+def kcenter_build(path, start, labeled_local, features, uwe=None):
+    return KCenterShard(path, start, features, labeled_local, uwe)
 
 
 def kcenter_fold(state: KCenterShard, parts, picked_global):

@@ -178,6 +178,11 @@ def run_infer(model, data, output, *, weights: str | None = None, task: str = "c
         raise InferError(f"--mc-samples is supported for --task classification only (got --task {task})")
     if storage_dtype not in ("float32", "float16"):
         raise InferError(f"--storage-dtype must be float32 or float16, got {storage_dtype!r}")
+    from ..pool.zarr_store import is_zarr_path
+
+    if is_zarr_path(output):
+        raise InferError(f"-o {output}: infer writes HDF5 pool files (-o POOL.h5); Zarr stores are written by "
+                         "`alselect pack -o POOL.zarr` or `alselect.write_pool`, and a manifest may list both kinds")
     dev = resolve_device(device)
     forward_ctx = autocast(dev, precision)  # validates the precision before any work
     if seed is not None:

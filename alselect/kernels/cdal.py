@@ -279,7 +279,7 @@ def cd_set_sum_kernel(x, g, row_off, pos, picks, mean):
 # --------------------------------------------------------------------------- #
 # K-Center-Greedy with CD
 # --------------------------------------------------------------------------- #
-@numba.njit(cache=True, parallel=True)
+@numba.njit(parallel=True, no_cpython_wrapper=True)
 def _update_min(x, g, row_off, pos, cand, mind, center, mean):
     for t in numba.prange(cand.shape[0]):
         if mind[t] >= 0.0:  # -1 marks rows already picked
@@ -346,7 +346,7 @@ def _before(ka, ia, kb, ib):
     return ka > kb or (ka == kb and ia < ib)
 
 
-@numba.njit(cache=True)
+@numba.njit(no_cpython_wrapper=True)
 def _sift_down(key, idx, size, pos):
     k = key[pos]
     r = idx[pos]
@@ -366,7 +366,7 @@ def _sift_down(key, idx, size, pos):
     idx[pos] = r
 
 
-@numba.njit(cache=True)
+@numba.njit(no_cpython_wrapper=True)
 def _heap_remove(key, idx, size, h):
     """Remove heap slot ``h`` (max-heap by ``_before``); returns the new size."""
     size -= 1
@@ -390,7 +390,7 @@ def _heap_remove(key, idx, size, h):
     return size
 
 
-@numba.njit(cache=True)
+@numba.njit(no_cpython_wrapper=True)
 def _heap_push(key, idx, size, k, r):
     """Insert (``k``, ``r``) into the max-heap (order ``_before``); returns the new size."""
     pos = size
@@ -407,7 +407,7 @@ def _heap_push(key, idx, size, k, r):
     return size + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(no_cpython_wrapper=True)
 def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, segoff, nflat):
     """Append image ``j`` as center ``m`` to the class-major center store.
 
@@ -438,10 +438,14 @@ def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, s
             total += stage_n[c]
         if nflat + total > flat_ids.shape[0]:
             cap = max(2 * flat_ids.shape[0], nflat + total)
+            # element loops, not slice assignment (whose error path compiles string
+            # formatting on first use)
             nf = np.empty(cap * C2, dtype=flat.dtype)
-            nf[:nflat * C2] = flat[:nflat * C2]
+            for k in range(nflat * C2):
+                nf[k] = flat[k]
             ni = np.empty(cap, dtype=flat_ids.dtype)
-            ni[:nflat] = flat_ids[:nflat]
+            for k in range(nflat):
+                ni[k] = flat_ids[k]
             flat = nf
             flat_ids = ni
         for c in range(K):
@@ -459,7 +463,7 @@ def _store_add(x, g, row_off, j, m, stage, stage_ids, stage_n, flat, flat_ids, s
     return flat, flat_ids, nflat
 
 
-@numba.njit(cache=True)
+@numba.njit(no_cpython_wrapper=True)
 def _segment_terms(xa, q, buf, base, stride, jj0, n, ids, idbase, acc, dist, cnt):
     """Add class row ``q`` of ``xa``'s symmetric KL to the centers of one segment.
 
@@ -506,13 +510,14 @@ def _first_at_least(ids, base, n, u):
     return lo
 
 
-@numba.njit(cache=True)
+@numba.njit(no_cpython_wrapper=True)
 def _block_min(x, g, row_off, i, b, first_u, ncent, v, mean,
                stage, stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt):
     """Lower ``v`` to the min CD of image ``i`` to the centers of block ``b``
     from offset ``first_u`` on (up to ``ncent``). Each distance equals
     ``cd_pair`` bit for bit (same class order, same lanes)."""
     C2 = x.shape[1]
+    stage_stride = np.int64(CENTER_BLOCK)  # not the literal: one compile of _segment_terms
     lo = b * CENTER_BLOCK
     hi = min(lo + CENTER_BLOCK, ncent)
     complete = lo + CENTER_BLOCK <= ncent
@@ -532,7 +537,7 @@ def _block_min(x, g, row_off, i, b, first_u, ncent, v, mean,
             sb = c * CENTER_BLOCK
             jj0 = _first_at_least(stage_ids, sb, n, first_u)
             if jj0 < n:
-                _segment_terms(x, q, stage, sb * C2, CENTER_BLOCK, jj0, n, stage_ids, sb, acc,
+                _segment_terms(x, q, stage, sb * C2, stage_stride, jj0, n, stage_ids, sb, acc,
                                dist, cnt)
     for u in range(first_u, hi - lo):
         d = dist[u]
@@ -543,7 +548,7 @@ def _block_min(x, g, row_off, i, b, first_u, ncent, v, mean,
     return v
 
 
-@numba.njit(cache=True)
+@numba.njit(no_cpython_wrapper=True)
 def _refresh_batch(x, g, row_off, cand, rows, keys, stamp, nb, ncent, floor_val, mean,
                    stage, stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt):
     """Refresh candidates ``rows[:nb]`` (bounds ``keys``) to the current centers.
@@ -607,25 +612,38 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     M = init_centers.shape[0] + budget
     stage = np.empty(K * C2 * CENTER_BLOCK, dtype=x.dtype)
     stage_ids = np.empty(K * CENTER_BLOCK, dtype=np.int64)
-    stage_n = np.zeros(K, dtype=np.int64)
+    stage_n = np.empty(K, dtype=np.int64)
+    for c in range(K):
+        stage_n[c] = 0
     cap = 4 * CENTER_BLOCK
     flat = np.empty(cap * C2, dtype=x.dtype)
     flat_ids = np.empty(cap, dtype=np.int64)
-    segoff = np.zeros((M // CENTER_BLOCK + 1, K + 1), dtype=np.int64)
-    nflat = 0
+    segoff = np.empty((M // CENTER_BLOCK + 1, K + 1), dtype=np.int64)
+    for b in range(segoff.shape[0]):
+        for c in range(K + 1):
+            segoff[b, c] = 0
+    # counters typed int64 from the start: a literal argument (or a variable numba
+    # first infers as one) makes every jitted callee compile an extra copy
+    nflat = np.int64(0)
+    top = np.int64(0)
+    one = np.int64(1)
     acc = np.empty((LANES, CENTER_BLOCK), dtype=np.float64)
     dist = np.empty(CENTER_BLOCK, dtype=np.float64)
     cnt = np.empty(CENTER_BLOCK, dtype=np.int64)
     brow = np.empty(REFRESH_BATCH, dtype=np.int64)
     bkey = np.empty(REFRESH_BATCH, dtype=np.float64)
-    ncent = 0
+    ncent = np.int64(0)
     for m in range(init_centers.shape[0]):
         flat, flat_ids, nflat = _store_add(x, g, row_off, init_centers[m], ncent, stage,
                                            stage_ids, stage_n, flat, flat_ids, segoff, nflat)
         ncent += 1
-    stamp = np.zeros(T, dtype=np.int64)
-    key = np.full(T, np.inf)
-    idx = np.arange(T)
+    stamp = np.empty(T, dtype=np.int64)
+    key = np.empty(T, dtype=np.float64)
+    idx = np.empty(T, dtype=np.int64)
+    for t in range(T):
+        stamp[t] = 0
+        key[t] = np.inf
+        idx[t] = t
     size = T
     evals = 0
     last = 0
@@ -637,7 +655,7 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
             i = cand[first]
             brow[0] = first
             bkey[0] = np.inf
-            evals += _refresh_batch(x, g, row_off, cand, brow, bkey, stamp, 1, ncent, -np.inf,
+            evals += _refresh_batch(x, g, row_off, cand, brow, bkey, stamp, one, ncent, -np.inf,
                                     mean, stage, stage_ids, stage_n, flat, flat_ids, segoff,
                                     acc, dist, cnt)
             v = bkey[0]
@@ -651,7 +669,7 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
                 while nb < REFRESH_BATCH and size > 0 and stamp[idx[0]] < ncent:
                     brow[nb] = idx[0]
                     bkey[nb] = key[0]
-                    size = _heap_remove(key, idx, size, 0)
+                    size = _heap_remove(key, idx, size, top)
                     nb += 1
                 evals += _refresh_batch(x, g, row_off, cand, brow, bkey, stamp, nb, ncent,
                                         floor_val, mean, stage, stage_ids, stage_n, flat,
@@ -662,7 +680,7 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
                     size = _heap_push(key, idx, size, bkey[p], brow[p])
             i = cand[idx[0]]
             v = key[0]
-            size = _heap_remove(key, idx, size, 0)
+            size = _heap_remove(key, idx, size, top)
         out_picks[s] = i
         out_dist[s] = v
         flat, flat_ids, nflat = _store_add(x, g, row_off, i, ncent, stage, stage_ids, stage_n,

@@ -15,13 +15,14 @@ with q(i, j) = <Q[i], Q[j]> when ``has_q`` and 1 otherwise.
 Values of (1) below ``ZERO_REL * (n_i + n_j)`` are rounding noise around an
 exact duplicate and are set to 0.
 
-Sampling rule (shared with the NumPy references)
-------------------------------------------------
-Pick t consumes ``u[t]``, one uniform in [0, 1).  With D2 the current
-min-distance vector (0 for centers, labeled rows and non-candidates), the pick
-is the first row i (row order) whose float64 cumulative sum of D2 exceeds
-``u[t] * total``; when total == 0 (only duplicates of centers remain) it is the
-``floor(u[t] * R)``-th of the R remaining pickable rows in row order.
+Sampling rule (shared with the NumPy references and the sharded engine)
+-----------------------------------------------------------------------
+Pick t is an exponential race (``alselect.kernels.race``): with D2 the current
+min-distance vector, the pickable row of smallest ``-log(U(seed, t, row)) / D2``
+(ties lowest row), rows with D2 = 0 left out; when every pickable row has
+D2 = 0 (only duplicates of centers remain) the smallest ``-log U`` among them.
+Exactly P(i) = D2_i / sum D2, with no sum whose rounding depends on the order
+of the rows, so a sharded pool gives the same picks.
 
 Pruning (exact; Euclidean geometry of the g space)
 --------------------------------------------------
@@ -35,16 +36,15 @@ slack ``PRUNE_SLACK`` so that rounding never prunes a row that would change.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .progress_hook import tick
+from .race import pick_base, race
 
 #: relative size below which a computed distance is treated as exactly 0
 ZERO_REL = 1e-12
 #: relative slack of the pruning tests
 PRUNE_SLACK = 1e-9
-#: rows per block of the running D2 totals kept for the draw
-SUM_BLOCK = 256
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -56,7 +56,7 @@ def _dot(A, i, j):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pair_dist(A, Q, has_q, n, s, i, j):
     """Distance (1) between rows i and j, clipped at 0 below ZERO_REL."""
     g = _dot(A, i, j)
@@ -68,7 +68,7 @@ def pair_dist(A, Q, has_q, n, s, i, j):
     return d
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)  # one pass over the data: a parallel region costs more to compile than it saves
 def sqnorms(A, Q, has_q, s):
     """n[i] = s_i^2 ||A_i||^2 (* ||Q_i||^2 when has_q), float64.
 
@@ -82,7 +82,7 @@ def sqnorms(A, Q, has_q, s):
     """
     N = A.shape[0]
     out = np.empty(N)
-    for i in prange(N):
+    for i in range(N):
         v = s[i] * s[i] * _dot(A, i, i)
         if has_q:
             v *= _dot(Q, i, i)
@@ -90,7 +90,7 @@ def sqnorms(A, Q, has_q, s):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2):
     """Lower bound on the BADGE distance (1) from O(1) reads of row i.
 
@@ -116,7 +116,7 @@ def _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2):
     return n[i] + n[c] - 2.0 * amax * fnorm[i] * fnorm[c]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _badge_class_bound(n, anorm, y, psum, fnorm, i, c, pc_yi, pc_max, pc2, xmax):
     """``_badge_lower_bound`` without reading row i of Q.
 
@@ -139,16 +139,15 @@ def _badge_class_bound(n, anorm, y, psum, fnorm, i, c, pc_yi, pc_max, pc2, xmax)
     return n[i] + n[c] - 2.0 * amax * fnorm[i] * fnorm[c]
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
-                skip, cc2, y, psum, fnorm, anorm, prefix, pmax_cls):
+                skip, cc2, y, psum, fnorm, anorm, pmax_cls):
     """Fold center c (slot q) into the min-distance state; pruned, exact.
 
     One pass over the rows does the fold and the bookkeeping of the next
-    draw: the float64 total of D2 in row order, the running total before each
-    block of ``SUM_BLOCK`` rows (``prefix``; ``prefix[-1]`` is the total) and
-    the per-center group maximum of D2 (``maxd2``, read only before the pass
-    to decide the group skips, so it is rebuilt in place).
+    draw: the float64 total of D2 (only its sign matters: whether the race
+    is weighted) and the per-center group maximum of D2 (``maxd2``, read only
+    before the pass to decide the group skips, so it is rebuilt in place).
 
     ``nrm`` is sqrt(n); ``y, psum, fnorm, anorm`` (argmax class, probability
     row sums, |f|, |a|) enable the O(1) BADGE bound when ``has_q``; unused
@@ -159,7 +158,7 @@ def _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers
     Returns
     -------
     evals : int  distances evaluated
-    total : float  float64 sum of D2 over active rows, row order
+    total : float  float64 sum of D2 over active rows (> 0 iff some D2 > 0)
     remaining : int  active rows
     """
     N = A.shape[0]
@@ -192,93 +191,56 @@ def _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers
         maxd2[j] = 0.0
     total = 0.0
     remaining = 0
-    nb = 0
-    for b0 in range(0, N, SUM_BLOCK):
-        prefix[nb] = total
-        nb += 1
-        for i in range(b0, min(b0 + SUM_BLOCK, N)):
-            if not active[i]:
-                continue
-            remaining += 1
-            di = d2[i]
-            j = assign[i]
-            # the bounds inline (a call per row costs more than the tests)
-            move = di > 0.0
-            if move and j >= 0:
-                move = not skip[j] and cc2[j] < 4.0 * di * (1.0 + PRUNE_SLACK)
-            if move:
-                lb = nrm[i] - nrm_c
-                move = lb * lb < di * (1.0 + PRUNE_SLACK)
-            if move and has_q:
-                yi = y[i]
-                lbq = _badge_class_bound(n, anorm, y, psum, fnorm, i, c,
-                                         np.float64(Q[c, yi]) + (1.0 if yi == y[c] else 0.0),
-                                         pc_max, pc2, pmax_cls[yc, yi])
+    for i in range(N):
+        if not active[i]:
+            continue
+        remaining += 1
+        di = d2[i]
+        j = assign[i]
+        # the bounds inline (a call per row costs more than the tests)
+        move = di > 0.0
+        if move and j >= 0:
+            move = not skip[j] and cc2[j] < 4.0 * di * (1.0 + PRUNE_SLACK)
+        if move:
+            lb = nrm[i] - nrm_c
+            move = lb * lb < di * (1.0 + PRUNE_SLACK)
+        if move and has_q:
+            yi = y[i]
+            lbq = _badge_class_bound(n, anorm, y, psum, fnorm, i, c,
+                                     np.float64(Q[c, yi]) + (1.0 if yi == y[c] else 0.0),
+                                     pc_max, pc2, pmax_cls[yc, yi])
+            move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
+        if move and has_q:
+            lbq = _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2)
+            move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
+            if move:  # second stage: exact a_i.a_c (C values) before the D features
+                lbq = n[i] + n[c] - 2.0 * abs(_dot(Q, i, c)) * fnorm[i] * fnorm[c]
                 move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
-            if move and has_q:
-                lbq = _badge_lower_bound(Q, n, anorm, y, psum, fnorm, i, c, pc2)
-                move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
-                if move:  # second stage: exact a_i.a_c (C values) before the D features
-                    lbq = n[i] + n[c] - 2.0 * abs(_dot(Q, i, c)) * fnorm[i] * fnorm[c]
-                    move = lbq < di * (1.0 + PRUNE_SLACK) + ZERO_REL * (n[i] + n[c])
-            if move:
-                evals += 1
-                d = pair_dist(A, Q, has_q, n, s, i, c)
-                if d < di:
-                    d2[i] = d
-                    assign[i] = q
-                    j = q
-                    di = d
-            total += di
-            if j >= 0 and di > maxd2[j]:
-                maxd2[j] = di
-    prefix[nb] = total
+        if move:
+            evals += 1
+            d = pair_dist(A, Q, has_q, n, s, i, c)
+            if d < di:
+                d2[i] = d
+                assign[i] = q
+                j = q
+                di = d
+        total += di
+        if j >= 0 and di > maxd2[j]:
+            maxd2[j] = di
     return evals, total, remaining
 
 
 @njit(cache=True)
-def _draw(d2, active, total, remaining, u, prefix):
-    """The sampling rule of the module docstring.
-
-    The cumulative sum is monotone, so the pick lies in the last block whose
-    running total before it (``prefix``, from ``_add_center``) is <= u*total;
-    the walk restarts there from that exact float64 running total, which
-    reproduces the row-order cumulative sums bit for bit.
-    """
-    N = d2.shape[0]
-    if total > 0.0:
-        thr = u * total
-        lo = 0
-        hi = (N + SUM_BLOCK - 1) // SUM_BLOCK - 1
-        while lo < hi:  # last block b with prefix[b] <= thr (prefix[0] = 0)
-            mid = (lo + hi + 1) // 2
-            if prefix[mid] <= thr:
-                lo = mid
-            else:
-                hi = mid - 1
-        cum = prefix[lo]
-        for i in range(lo * SUM_BLOCK, N):
-            if active[i] and d2[i] > 0.0:
-                cum += d2[i]
-                if cum > thr:
-                    return i
-        for i in range(N - 1, -1, -1):  # u * total rounded up to the total
-            if active[i] and d2[i] > 0.0:
-                return i
-        return -1
-    r = int(np.floor(u * remaining))
-    if r >= remaining:
-        r = remaining - 1
-    for i in range(N):
-        if active[i]:
-            if r == 0:
-                return i
-            r -= 1
-    return -1
+def add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
+               skip, cc2, y, psum, fnorm, anorm, pmax_cls):
+    """``_add_center`` callable from Python (a shard's fold on a Dask worker); compiled only
+    when a distributed selection first calls it, so one machine's first run never pays for it."""
+    return _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
+                       skip, cc2, y, psum, fnorm, anorm, pmax_cls)
 
 
 @njit(cache=True)
-def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
+def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_base, y, psum,
               fnorm, anorm, every=0):
     """k-means++ seeding on distance (1).
 
@@ -291,7 +253,9 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
     pickable : (N,) bool
     init_centers : (L,) int64  initial centers (may be empty)
     first : int  first pick when L == 0, else ignored
-    u : (budget,) float64  uniforms in [0, 1); u[t] drives pick t
+    budget : int  number of picks
+    seed_base : uint64  the seed's race key (``alselect.rowkeys.race_seed``); pick t
+        races with ``race.pick_base(seed_base, t)``
     y : (N,) int64  argmax class (BADGE; any values otherwise)
     psum : (N,) float64  row sums of the probabilities (BADGE)
     fnorm, anorm : (N,) float64  |A_i| and |Q_i| (BADGE)
@@ -304,44 +268,41 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
     evals : int  distances evaluated (the rest were pruned)
     """
     N = A.shape[0]
-    budget = u.shape[0]
     L = init_centers.shape[0]
     picks = np.empty(budget, dtype=np.int64)
     if budget == 0:
         return picks, 0
-    active = pickable.copy()
-    d2 = np.full(N, np.inf)
+    # np.empty and fill loops only: each np.full / np.zeros / ufunc signature is one
+    # more compile on first use
+    active = np.empty(N, dtype=np.bool_)
+    d2 = np.empty(N)
+    nrm = np.empty(N)
+    assign = np.empty(N, dtype=np.int64)
     for i in range(N):
-        if not active[i]:
-            d2[i] = 0.0
-    nrm = np.sqrt(n)
-    assign = np.full(N, -1, dtype=np.int64)
+        active[i] = pickable[i]
+        d2[i] = np.inf if active[i] else 0.0
+        nrm[i] = np.sqrt(n[i])
+        assign[i] = -1
     nmax = L + budget
     centers = np.empty(nmax, dtype=np.int64)
-    maxd2 = np.full(nmax, np.inf)
-    skip = np.zeros(nmax, dtype=np.bool_)
-    cc2 = np.zeros(nmax, dtype=np.float64)
-    prefix = np.zeros((N + SUM_BLOCK - 1) // SUM_BLOCK + 1)
-    C = Q.shape[1] if has_q else 1
-    pmax_cls = np.zeros((C, C))  # [m, k]: max p_i[m] over active rows i of class k
-    if has_q:
-        for i in range(N):
-            if active[i]:
-                k = y[i]
-                for m in range(C):
-                    v = np.float64(Q[i, m]) + (1.0 if m == k else 0.0)
-                    if v > pmax_cls[m, k]:
-                        pmax_cls[m, k] = v
-    q = 0
+    maxd2 = np.empty(nmax)
+    skip = np.empty(nmax, dtype=np.bool_)
+    cc2 = np.empty(nmax)
+    for j in range(nmax):
+        maxd2[j] = np.inf
+        skip[j] = False
+        cc2[j] = 0.0
+    pmax_cls = class_table(Q, has_q, y, active)
+    # int64 from the start (not literals): one compile of _add_center
+    q = np.int64(0)
+    q0 = np.int64(0)
     evals = 0
     total = 0.0
-    remaining = 0
     for t in range(L):
         c = init_centers[t]
         centers[q] = c
-        ev, total, remaining = _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active,
-                                           maxd2, centers, skip, cc2, y, psum, fnorm, anorm,
-                                           prefix, pmax_cls)
+        ev, total, _ = _add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active,
+                                   maxd2, centers, skip, cc2, y, psum, fnorm, anorm, pmax_cls)
         evals += ev
         q += 1
     t0 = 0
@@ -350,24 +311,42 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, u, y, psum,
         active[first] = False
         d2[first] = 0.0
         centers[0] = first
-        ev, total, remaining = _add_center(A, Q, has_q, n, nrm, s, first, 0, d2, assign, active,
-                                           maxd2, centers, skip, cc2, y, psum, fnorm, anorm,
-                                           prefix, pmax_cls)
+        ev, total, _ = _add_center(A, Q, has_q, n, nrm, s, first, q0, d2, assign, active,
+                                   maxd2, centers, skip, cc2, y, psum, fnorm, anorm, pmax_cls)
         evals += ev
         q = 1
         t0 = 1
     last = tick(t0, 0, every, budget)
     for t in range(t0, budget):
-        w = _draw(d2, active, total, remaining, u[t], prefix)
+        w = race(d2, active, pick_base(seed_base, t), 0, total > 0.0)[1]
         picks[t] = w
         active[w] = False
         d2[w] = 0.0
         centers[q] = w
         if t + 1 < budget:
-            ev, total, remaining = _add_center(A, Q, has_q, n, nrm, s, w, q, d2, assign,
-                                               active, maxd2, centers, skip, cc2, y, psum,
-                                               fnorm, anorm, prefix, pmax_cls)
+            ev, total, _ = _add_center(A, Q, has_q, n, nrm, s, w, q, d2, assign,
+                                       active, maxd2, centers, skip, cc2, y, psum,
+                                       fnorm, anorm, pmax_cls)
             evals += ev
         q += 1
         last = tick(t + 1, last, every, budget)
     return picks, evals
+
+
+@njit(cache=True)
+def class_table(Q, has_q, y, active):
+    """BADGE's (C, C) table [m, k]: max p_i[m] over active rows i of class k (a bound only)."""
+    C = Q.shape[1] if has_q else 1
+    pmax_cls = np.empty((C, C))
+    for m in range(C):
+        for k in range(C):
+            pmax_cls[m, k] = 0.0
+    if has_q:
+        for i in range(Q.shape[0]):
+            if active[i]:
+                k = y[i]
+                for m in range(C):
+                    v = np.float64(Q[i, m]) + (1.0 if m == k else 0.0)
+                    if v > pmax_cls[m, k]:
+                        pmax_cls[m, k] = v
+    return pmax_cls

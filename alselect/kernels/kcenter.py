@@ -123,7 +123,36 @@ def row_norms_unscaled(A):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def row_sqnorms_and_norms(A, s):
+    """``row_sqnorms(A, s)`` and ``row_norms_unscaled(A)`` in one pass (same bits).
+
+    One serial kernel instead of two parallel ones: a pass over the data is
+    memory-bound, and every ``prange`` loop costs a parallel-region compile
+    (about half a second) on first use.
+
+    Returns
+    -------
+    (N,) float64 scaled squared norms, (N,) float64 unscaled norms
+    """
+    N, K = A.shape
+    out = np.empty(N)
+    nrm = np.empty(N)
+    for i in range(N):
+        si = s[i]
+        acc = 0.0
+        acc_u = 0.0
+        for k in range(K):
+            a = np.float64(A[i, k])
+            v = si * a
+            acc += v * v
+            acc_u += a * a
+        out[i] = acc
+        nrm[i] = np.sqrt(acc_u)
+    return out, nrm
+
+
+@njit(cache=True)
 def row_error_bounds(anorm, bnorm, n, s, g_gemm, g64):
     """Per-row bound E[i] >= |a(i, c) - d64(i, c)| for every possible center c.
 
@@ -157,7 +186,7 @@ def row_error_bounds(anorm, bnorm, n, s, g_gemm, g64):
         if abs(n[j]) > nmax:
             nmax = abs(n[j])
     out = np.empty(N)
-    for i in prange(N):
+    for i in range(N):  # O(N): not worth a parallel region
         ai = abs(s[i]) * anorm[i]
         mag = abs(n[i]) + nmax + 2.0 * ai * bmax
         dot_err = 2.0 * ai * bmax * (g_gemm + g64)
@@ -182,7 +211,7 @@ def _exact_pair(mode, A, B, n, s, i, j):
     return n[i] + n[j] - 2.0 * s[i] * s[j] * acc
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(fastmath={"reassoc", "contract"}, no_cpython_wrapper=True)
 def _fast_dot(A, i, B, j):
     """Reassociated (vectorised) float64-accumulated dot of A[i] and B[j]."""
     K = A.shape[1]
@@ -192,7 +221,7 @@ def _fast_dot(A, i, B, j):
     return acc
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _fold_block(i, ni, si, cn, cs, cid, dots, m1, m2, c1):
     """Fold a block of centers into row i's (min, second min, argmin).
 
@@ -216,7 +245,7 @@ def _fold_block(i, ni, si, cn, cs, cid, dots, m1, m2, c1):
     c1[i] = bc
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True, no_cpython_wrapper=True)
 def _bulk_min(A, B, n, s, centers, rows_live, m1, m2, c1):
     """Fold ``centers`` into (m1, m2, c1) of every live row, blocked GEMMs.
 
@@ -230,19 +259,21 @@ def _bulk_min(A, B, n, s, centers, rows_live, m1, m2, c1):
     """
     N, K = A.shape
     L = centers.shape[0]
-    nbmax = min(L, CENTER_BLOCK)
-    cbuf = np.empty((nbmax, K), dtype=B.dtype)
-    cn = np.empty(nbmax)
-    cs = np.empty(nbmax)
     for c0 in range(0, L, CENTER_BLOCK):
         c1_ = min(L, c0 + CENTER_BLOCK)
         nb = c1_ - c0
+        # explicit loops, not slice assignment (whose error path compiles string
+        # formatting on first use)
+        cbuf = np.empty((nb, K), dtype=B.dtype)
+        cn = np.empty(nb)
+        cs = np.empty(nb)
         for c in range(nb):
             j = centers[c0 + c]
-            cbuf[c, :] = B[j, :]
+            for k in range(K):
+                cbuf[c, k] = B[j, k]
             cn[c] = n[j]
             cs[c] = s[j]
-        cblkT = np.ascontiguousarray(cbuf[:nb].T)
+        cblkT = cbuf.T  # the engine's refresh GEMM has the same operand layouts: one compile
         cid = centers[c0:c1_]
         # one single-threaded BLAS GEMM per row block, blocks spread over the
         # cores (the caller limits BLAS to one thread: nested threading
@@ -255,19 +286,19 @@ def _bulk_min(A, B, n, s, centers, rows_live, m1, m2, c1):
             for r in range(r1 - r0):
                 i = r0 + r
                 if rows_live[i]:
-                    _fold_block(i, n[i], s[i], cn[:nb], cs[:nb], cid, dots[r],
+                    _fold_block(i, n[i], s[i], cn, cs, cid, dots[r],
                                 m1, m2, c1)
 
 
 # ---------------------------------------------------------------- max-heap
 # keys float64 (larger first), values int64 rows (smaller first on equal keys)
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _above(hk, hv, a, b):
     return hk[a] > hk[b] or (hk[a] == hk[b] and hv[a] < hv[b])
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _sift_down(hk, hv, size, pos):
     while True:
         left = 2 * pos + 1
@@ -285,7 +316,7 @@ def _sift_down(hk, hv, size, pos):
             return
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _push(hk, hv, size, key, val):
     pos = size
     hk[pos] = key
@@ -301,19 +332,19 @@ def _push(hk, hv, size, key, val):
     return size + 1
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _pop(hk, hv, size):
     val = hv[0]
     size -= 1
     hk[0] = hk[size]
     hv[0] = hv[size]
-    _sift_down(hk, hv, size, 0)
+    _sift_down(hk, hv, size, np.int64(0))  # not the literal: one compile of _sift_down
     return val, size
 
 
 # ---------------------------------------------------------------- engine
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _exact_min(mode, A, B, n, s, E, i, allc, nall, scratch):
     """D64(i) = min over centers allc[:nall] of d64(i, c), screened.
 
@@ -337,7 +368,7 @@ def _exact_min(mode, A, B, n, s, E, i, allc, nall, scratch):
     return best
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _exact_row(mode, A, B, n, s, E, i, m1, m2, c1, allc, nall, scratch, stats):
     """D64(i) for a fresh row: one exact distance when its nearest center is
     separated from the others by more than 2 E[i], else a screened scan."""
@@ -348,7 +379,7 @@ def _exact_row(mode, A, B, n, s, E, i, m1, m2, c1, allc, nall, scratch, stats):
     return _exact_min(mode, A, B, n, s, E, i, allc, nall, scratch)
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1, allc, nall):
     """Replace row i's screening values from the input-precision GEMM pass
     (error Elo) by float64-accumulated ones (error Ehi).
@@ -380,7 +411,7 @@ def _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1, allc, nall):
     return nall
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(fastmath={"reassoc", "contract"}, no_cpython_wrapper=True)
 def _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, elo, ehi, m1, m2, c1,
                    stats):
     """Fold centers lo..lo+len(dots)-1 into row i from input-precision dots.
@@ -436,7 +467,7 @@ def _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, elo, ehi, m1, m2, c1
     c1[i] = bc
 
 
-@njit(cache=True)
+@njit(no_cpython_wrapper=True)
 def _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf,
                  Elo, Ehi, stats):
     """Fold picked centers lo..nc-1 into row i (float64 quality)."""
@@ -458,7 +489,7 @@ def _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbu
                    stats)
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(fastmath={"reassoc", "contract"}, no_cpython_wrapper=True)
 def _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi, i, lo, nc,
                     m1, m2, c1, stats):
     """Fold picked centers lo..nc-1 into row i, skipping provably far ones.
@@ -546,26 +577,41 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     L = init_centers.shape[0]
     picks = np.empty(budget, dtype=np.int64)
     mind2 = np.empty(budget)
-    stats = np.zeros(10, dtype=np.int64)
+    stats = np.empty(10, dtype=np.int64)
+    for q in range(10):
+        stats[q] = 0
     if budget == 0:
         return picks, mind2, stats
-    live = pickable.copy()
+    live = np.empty(N, dtype=np.bool_)
+    for i in range(N):
+        live[i] = pickable[i]
     allc = np.empty(L + budget, dtype=np.int64)
-    allc[:L] = init_centers
+    for t in range(L):
+        allc[t] = init_centers[t]
     nall = L
     cbuf = np.empty((budget, K))  # picked centers' B rows, float64
     cbufA = np.empty((budget, K), dtype=A.dtype)  # the same, input precision
     cn = np.empty(budget)
     cs = np.empty(budget)
     cid = np.empty(budget, dtype=np.int64)
-    m1 = np.full(N, np.inf)
-    m2 = np.full(N, np.inf)
-    c1 = np.full(N, -1, dtype=np.int64)
-    lastc = np.zeros(N, dtype=np.int64)
-    tight = np.zeros(N, dtype=np.bool_)
+    # np.empty and fill loops only: each np.full / np.zeros signature is one more
+    # compile on first use
+    m1 = np.empty(N)
+    m2 = np.empty(N)
+    c1 = np.empty(N, dtype=np.int64)
+    lastc = np.empty(N, dtype=np.int64)
+    tight = np.empty(N, dtype=np.bool_)
+    for i in range(N):
+        m1[i] = np.inf
+        m2[i] = np.inf
+        c1[i] = -1
+        lastc[i] = 0
+        tight[i] = False
     use_tri = use_tri and mode == MODE_EUCLID
     cc = np.empty((budget, budget) if use_tri else (1, 1), dtype=np.float32)
-    slot_of = np.full(N if use_tri else 1, -1, dtype=np.int64)
+    slot_of = np.empty(N if use_tri else 1, dtype=np.int64)
+    for i in range(slot_of.shape[0]):
+        slot_of[i] = -1
     if use_tri and L == 0:
         slot_of[first] = 0
     nc = 0  # picked centers so far (rows of cbuf)
@@ -591,7 +637,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     ninit = nall
     hk = np.empty(N)
     hv = np.empty(N, dtype=np.int64)
-    size = 0
+    size = np.int64(0)  # int64 from the start: no literal-typed compile of the heap helpers
     for i in range(N):
         if live[i]:
             hk[size] = m1[i] + Elo[i]
@@ -727,9 +773,9 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         if use_tri:
             slot_of[w] = nc
             if nc > 0:
-                dd = np.dot(cbuf[:nc], cbuf[nc])
                 for q in range(nc):
-                    v = cn[q] + cn[nc] - 2.0 * cs[q] * cs[nc] * dd[q]
+                    dd = _fast_dot(cbuf, q, cbuf, nc)
+                    v = cn[q] + cn[nc] - 2.0 * cs[q] * cs[nc] * dd
                     cc[nc, q] = v
                     cc[q, nc] = v
             cc[nc, nc] = 0.0

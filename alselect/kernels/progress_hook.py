@@ -75,7 +75,10 @@ def reporting(progress):
         _local.update, _local.pending = prev
 
 
-@njit(cache=True)
+# One explicit signature: callers pass literal constants (``tick(t0, 0, ...)``) and
+# counters whose type numba first infers as a literal, and each literal would otherwise
+# compile another copy of this function and its object-mode block.
+@njit("int64(int64, int64, int64, int64)", cache=True)
 def tick(done, last, every, total):
     """Report ``done - last`` picks when ``every`` of them (or all) are done.
 

@@ -258,8 +258,13 @@ def apply_labels(path, entries: list[LabelEntry], *, overwrite: bool = False, cy
     Raises :class:`InvalidInputError` (nothing written) for unknown ids, rows or class names, and
     for a sample already labeled with a different class unless ``overwrite``."""
     from ..pool import open_pool
+    from ..pool.zarr_store import is_zarr_path
 
     path = os.fspath(path)
+    if is_zarr_path(path):
+        raise InvalidInputError(f"'{path}' is a Zarr store; labels are recorded in HDF5 pool files only (Zarr stores "
+                                "are written whole by `alselect pack`): label the HDF5 pool, or list the labeled rows "
+                                "in a manifest ('labeled', `alselect manifest --labeled`)")
     if cycle is not None and (isinstance(cycle, bool) or not isinstance(cycle, (int, np.integer)) or cycle < 1):
         raise InvalidInputError(f"cycle must be an integer >= 1, got {cycle!r} (cycle 0 is the initial labeled set)")
     with open_pool(path) as pool:

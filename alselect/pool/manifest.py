@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import PoolFormatError, PoolNotFoundError
 from .spec import FORMAT_VERSION
+from .zarr_store import is_url
 
 #: Value of the manifest's ``format`` member.
 MANIFEST_FORMAT = "alselect-sharded-pool"
@@ -108,8 +109,11 @@ def read_manifest(path) -> Manifest:
         if rel is None and rows != 0:
             raise _fail(path, f"shard {i} has {rows} rows but no 'path'")
         if rel is not None and (not isinstance(rel, str) or not rel or os.path.isabs(rel)):
-            raise _fail(path, f"shard {i} has 'path' {rel!r}; it must be a non-empty path relative to the manifest")
-        shards.append(ShardEntry(None if rel is None else os.path.normpath(os.path.join(base, rel)), rows, start))
+            raise _fail(path, f"shard {i} has 'path' {rel!r}; it must be a non-empty path relative to the manifest "
+                        "(or the URL of a Zarr store)")
+        if rel is not None and not is_url(rel):
+            rel = os.path.normpath(os.path.join(base, rel))
+        shards.append(ShardEntry(rel, rows, start))
         start += rows
     if start == 0:
         raise _fail(path, "lists shards holding 0 rows in all; a pool needs at least one sample")
@@ -163,10 +167,13 @@ def describe_mismatch(ref: dict, sig: dict, ref_path: str) -> str | None:
 def build_manifest(output, shard_paths, *, labeled=None) -> Manifest:
     """Check that the shards agree and write the manifest ``output`` atomically.
 
-    Shard paths are stored relative to the manifest's folder, so the set can be moved as a whole.
+    Shard paths are stored relative to the manifest's folder, so the set can be moved as a whole;
+    URLs (Zarr stores in object storage) are stored as given. HDF5 files and Zarr stores may be
+    mixed: each shard is read by its own backend.
     """
     from ..output import write_text
     from .reader import Pool
+    from .zarr_store import is_zarr_path
 
     output = os.fspath(output)
     if not shard_paths:
@@ -175,8 +182,8 @@ def build_manifest(output, shard_paths, *, labeled=None) -> Manifest:
     entries, ref, ref_path = [], None, None
     for shard in shard_paths:
         shard = os.fspath(shard)
-        if not os.path.isfile(shard):
-            raise PoolNotFoundError(f"shard '{shard}' not found (or not a file); check the path")
+        if not is_url(shard) and not (os.path.isfile(shard) or is_zarr_path(shard) and os.path.isdir(shard)):
+            raise PoolNotFoundError(f"shard '{shard}' not found (or not a pool file or Zarr store); check the path")
         try:
             with Pool(shard) as pool:
                 sig = signature(pool)
@@ -189,7 +196,8 @@ def build_manifest(output, shard_paths, *, labeled=None) -> Manifest:
             why = describe_mismatch(ref, sig, ref_path)
             if why:
                 raise PoolFormatError(f"shard '{shard}' {why}")
-        entries.append({"path": os.path.relpath(os.path.abspath(shard), base), "rows": rows})
+        entries.append({"path": shard if is_url(shard) else os.path.relpath(os.path.abspath(shard), base),
+                        "rows": rows})
     doc = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,

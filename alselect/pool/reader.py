@@ -89,8 +89,9 @@ def _decoded(value) -> str:
 
 def open_pool(path, *, name=None) -> "Pool":
     """Open and structurally validate a pool file (``name``: how messages call it, when
-    ``path`` is a spooled copy, e.g. of stdin), or the manifest of a sharded pool (a
-    :class:`~alselect.pool.sharded.ShardedPool`, same interface).
+    ``path`` is a spooled copy, e.g. of stdin), a Zarr v3 store (a ``*.zarr`` directory or a
+    URL, :class:`~alselect.pool.zarr_store.ZarrPool`), or the manifest of a sharded pool (a
+    :class:`~alselect.pool.sharded.ShardedPool`); all have the same interface.
 
     Raises
     ------
@@ -106,7 +107,7 @@ def open_pool(path, *, name=None) -> "Pool":
         from .sharded import ShardedPool
 
         return ShardedPool(path)
-    return Pool(path, name=name)
+    return Pool(path, name=name)  # a Zarr store opens as a ZarrPool (see Pool.__new__)
 
 
 class Pool:
@@ -126,6 +127,19 @@ class Pool:
     #: False for images that are not a file on disk (no locking, no reopening)
     _on_disk = False
     _state = None
+    #: what the storage is called in messages (a backend overrides it)
+    KIND = "an HDF5 file"
+    #: exceptions of the storage library that mean corrupt metadata or data
+    STORAGE_ERRORS = H5_ERRORS
+
+    def __new__(cls, path=None, *args, **kwargs):
+        # the storage backend seam: a Zarr store path or URL opens as a ZarrPool
+        if cls is Pool and path is not None:
+            from .zarr_store import ZarrPool, is_zarr_path
+
+            if is_zarr_path(path):
+                return super().__new__(ZarrPool)
+        return super().__new__(cls)
 
     def __init__(self, path, *, name=None):
         #: the file opened; ``path`` (what messages name) differs when it is a spooled copy
@@ -204,7 +218,7 @@ class Pool:
         fmt = _text_attr(attrs.get(ATTR_FORMAT))
         if not isinstance(fmt, str) or fmt != FORMAT_NAME:
             raise PoolFormatError(
-                f"'{self.path}' is an HDF5 file but not an alselect pool (root attribute "
+                f"'{self.path}' is {self.KIND} but not an alselect pool (root attribute "
                 f"'{ATTR_FORMAT}' is {repr(fmt)[:60]}, expected {FORMAT_NAME!r}); convert your arrays with `alselect pack`"
             )
         version = attrs.get(ATTR_VERSION)
@@ -299,16 +313,7 @@ class Pool:
     def _check_dataset(self, name: str, sizes: dict) -> None:
         spec = dataset_spec(name)
         ds = self._present[name]
-        if ds.is_virtual:
-            raise PoolFormatError(
-                f"dataset '{name}' in '{self.path}' is a virtual dataset; alselect never reads data from outside "
-                "the pool file: store the data in the pool itself (`alselect pack`)"
-            )
-        if ds.external:
-            raise PoolFormatError(
-                f"dataset '{name}' in '{self.path}' keeps its data in external files; alselect never reads data "
-                "from outside the pool file: store the data in the pool itself (`alselect pack`)"
-            )
+        self._check_local(name, ds)
         self._check_dtype(name, spec, ds.dtype)
         shape = tuple(int(s) for s in ds.shape)
         want = match_dims(spec, shape, sizes, SHARED_DIMS)
@@ -337,13 +342,31 @@ class Pool:
             self._committed_epochs(ds, name)
         self._check_storage(name, spec, ds)
 
+    def _check_local(self, name: str, ds) -> None:
+        """Refuse datasets whose data lives outside the pool file (HDF5 virtual and external storage)."""
+        if ds.is_virtual:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' is a virtual dataset; alselect never reads data from outside "
+                "the pool file: store the data in the pool itself (`alselect pack`)"
+            )
+        if ds.external:
+            raise PoolFormatError(
+                f"dataset '{name}' in '{self.path}' keeps its data in external files; alselect never reads data "
+                "from outside the pool file: store the data in the pool itself (`alselect pack`)"
+            )
+
+    @staticmethod
+    def _is_string(dtype: np.dtype) -> bool:
+        """Whether a stored dtype holds UTF-8 strings (h5py's variable-length string type)."""
+        return h5py.check_string_dtype(dtype) is not None
+
     def _check_dtype(self, name: str, spec, dtype: np.dtype) -> None:
         kind = dtype.kind
         ok = {"float": dtype.name in checks.FLOAT_DTYPES,
               "integer": kind in "iu",
               "flags": kind in "iub",
-              "ids": kind in "iu" or h5py.check_string_dtype(dtype) is not None,
-              "string": h5py.check_string_dtype(dtype) is not None}[spec.dtype]
+              "ids": kind in "iu" or self._is_string(dtype),
+              "string": self._is_string(dtype)}[spec.dtype]
         if not ok:
             raise PoolFormatError(
                 f"dataset '{name}' in '{self.path}' has dtype {dtype}; it must be {DTYPE_RULES[spec.dtype]} "
@@ -483,7 +506,7 @@ class Pool:
 
         try:
             walk(self.file, "", 0)
-        except H5_ERRORS as exc:
+        except self.STORAGE_ERRORS as exc:
             raise self._corrupt("listing its datasets", exc) from None
         return sorted(found, key=lambda d: d["name"])
 
@@ -518,7 +541,7 @@ class Pool:
                     block = ds[:self._committed_epochs(ds, name), start:stop]
             except AlselectError:
                 raise
-            except H5_ERRORS as exc:
+            except self.STORAGE_ERRORS as exc:
                 raise self._corrupt(f"reading '{name}' rows {start}:{stop}", exc) from None
         return block
 

@@ -19,6 +19,7 @@ from .. import validation as checks
 from .manifest import Manifest, describe_mismatch, read_manifest, signature
 from .reader import READ_BLOCK_BYTES, Pool, Progress
 from .spec import dataset_spec
+from .zarr_store import is_url
 
 #: datasets whose values are CSR offsets into a per-region (or per-box) dataset
 _OFFSETS = {"regions/offsets": "regions/probs", "truth_boxes/offsets": "truth_boxes/boxes"}
@@ -81,7 +82,7 @@ class ShardedPool:
                 self.shards.append(None)
                 continue
             where = f"shard {i} ('{entry.path}') of manifest '{self.path}'"
-            if not os.path.exists(entry.path):
+            if not is_url(entry.path) and not os.path.exists(entry.path):
                 raise PoolFormatError(f"{where} is missing; restore the file or rebuild the manifest with `alselect manifest`")
             try:
                 shard = Pool(entry.path)
@@ -133,7 +134,8 @@ class ShardedPool:
 
     def size_bytes(self) -> int:
         """Bytes on disk: the manifest and every shard."""
-        return os.path.getsize(self.path) + sum(os.path.getsize(s.path) for _, s in self.live())
+        sizes = [s.size_bytes() if hasattr(s, "size_bytes") else os.path.getsize(s.path) for _, s in self.live()]
+        return os.path.getsize(self.path) + sum(v or 0 for v in sizes)
 
     def shape(self, name: str) -> tuple[int, ...]:
         base = list(self._ref.shape(name))

@@ -66,6 +66,15 @@ DTYPE_RULES = {
     "string": "UTF-8 strings",
 }
 
+#: The same rules as Zarr v3 data types (a pool in a Zarr store, docs/file-format.md "Zarr stores").
+ZARR_DTYPE_RULES = {
+    "float": "`float16`, `float32` or `float64`",
+    "integer": "`int8` ... `int64`, `uint8` ... `uint64`",
+    "flags": "`bool`, or an integer type holding only 0/1",
+    "ids": "an integer type, or `string`",
+    "string": "`string` (variable-length UTF-8)",
+}
+
 
 @dataclass(frozen=True)
 class DatasetSpec:

@@ -77,12 +77,22 @@ class PoolWriter:
     Parameters
     ----------
     path : str or os.PathLike
-        Final location of the pool file.
+        Final location of the pool file; a ``*.zarr`` path or a URL writes a Zarr v3 store
+        instead (:class:`~alselect.pool.zarr_store.ZarrPoolWriter`).
     n_rows : int
         Number of samples N in the pool.
     overwrite : bool, default True
         Replace an existing file at ``path`` on commit.
     """
+
+    def __new__(cls, path=None, *args, **kwargs):
+        # a Zarr store path or URL gets the Zarr writer (alselect.pool.zarr_store)
+        if cls is PoolWriter and path is not None:
+            from .zarr_store import ZarrPoolWriter, is_zarr_path
+
+            if is_zarr_path(path):
+                return super().__new__(ZarrPoolWriter)
+        return super().__new__(cls)
 
     def __init__(self, path, n_rows: int, *, overwrite: bool = True):
         self.path = os.fspath(path)
