@@ -129,22 +129,22 @@ def _region_arrays(seed=3, N=200, C=4):
     labels = np.full(N, -1)
     labels[60:80] = rng.integers(0, C, 20)
     mix, present, cnt = cdal.mixtures_from_regions(rp, offsets, n_classes=C)
-    return dict(probs=probs, region_probs=rp, region_offsets=offsets, labels=labels,
+    return dict(probs=probs, regions_probs=rp, regions_offsets=offsets, labels=labels,
                 class_names=["a", "b", "c", "d"]), (mix.astype(np.float32), present, cnt)
 
 
 def _write_region_shards(folder, arrays, cuts, cd=None):
     folder = str(folder)
     full = os.path.join(folder, "full.h5")
-    off = arrays["region_offsets"]
-    extra = {} if cd is None else dict(cd_mixtures=cd[0], class_present=cd[1], class_counts=cd[2])
+    off = arrays["regions_offsets"]
+    extra = {} if cd is None else dict(cd_mixtures=cd[0], cd_present=cd[1], cd_counts=cd[2])
     write_pool(full, labeled=MANIFEST_LABELED, **arrays, **extra)
     paths = []
     for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])):
         part = dict(probs=arrays["probs"][lo:hi], labels=arrays["labels"][lo:hi], class_names=arrays["class_names"],
-                    region_probs=arrays["region_probs"][off[lo]:off[hi]], region_offsets=off[lo:hi + 1] - off[lo])
+                    regions_probs=arrays["regions_probs"][off[lo]:off[hi]], regions_offsets=off[lo:hi + 1] - off[lo])
         if cd is not None:
-            part.update(cd_mixtures=cd[0][lo:hi], class_present=cd[1][lo:hi], class_counts=cd[2][lo:hi])
+            part.update(cd_mixtures=cd[0][lo:hi], cd_present=cd[1][lo:hi], cd_counts=cd[2][lo:hi])
         path = os.path.join(folder, f"shard-{i}.h5")
         write_pool(path, **part)
         paths.append(path)
