@@ -143,7 +143,7 @@ def main():
         client_peak_single = peak_mib()
         t0 = time.perf_counter()
         with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+                                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
             rep.say(f"cluster start-up: {time.perf_counter() - t0:.1f} s (not counted below)")
             # warm-up (not timed): workers load the numba caches and modules once
             alselect.select(manifest, "entropy", 10, client=client)

@@ -77,7 +77,7 @@ def main():
               f"1% labeled; {args.workers} worker processes x 1 thread; load {os.getloadavg()[0]:.1f}")
         one = {name: timed(lambda: alselect.select(manifest, name, b, **kw)) for name, b, kw in runs}
         with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
                 distributed.Client(cluster) as client:
             for name, _, kw in runs:  # warm-up (not timed): modules and numba caches
                 alselect.select(manifest, name, 2, client=client, **kw)

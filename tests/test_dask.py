@@ -25,7 +25,7 @@ KCENTER = [{}, {"init": "random"}, {"features": "probs"}]
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
         yield c
 
 
@@ -112,7 +112,7 @@ def _kill_run(manifest, out):
 import os, signal, threading, time, numpy as np, distributed, alselect
 from alselect.distributed import select as dsel
 dsel.MIN_CANDIDATES = dsel.MAX_CANDIDATES = 2  # many short rounds: the kill lands mid-run
-with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \\
+with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cl, \\
         distributed.Client(cl) as client:
     pids = client.run(os.getpid)
     killed = []

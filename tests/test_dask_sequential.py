@@ -29,7 +29,7 @@ GREEDY = [("uwe", {}), ("uwe", {"normalize": "minmax", "tau": 0.5}), ("cdal-cs",
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
         yield c
 
 
@@ -188,7 +188,7 @@ def test_killed_worker_during_d2_sampling_gives_the_same_picks(sharded, tmp_path
     out = str(tmp_path / "picks.npy")
     code = f"""
 import os, signal, threading, time, numpy as np, distributed, alselect
-with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \\
+with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cl, \\
         distributed.Client(cl) as client:
     pids = client.run(os.getpid)
     killed = []

@@ -248,7 +248,7 @@ def test_zarr_shards_on_an_in_process_cluster(zarr_sharded, strategy):
     distributed = pytest.importorskip("distributed")
     full, manifest, _ = zarr_sharded
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         for budget in (1, 40):
             a = alselect.select(full, strategy, budget, seed=6)
             b = alselect.select(manifest, strategy, budget, seed=6, client=client)

@@ -29,7 +29,7 @@ def connect(address: str):
         if not text.isdigit() or int(text) < 1:
             raise InvalidInputError(f"--dask {address!r}: local:W needs a worker count W >= 1, e.g. local:2")
         with distributed.LocalCluster(n_workers=int(text), threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
+                                      dashboard_address=":0", silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as client:
             yield client
         return
     if "://" not in address:
