@@ -307,11 +307,10 @@ def _compile_kernels():
                  np.zeros(1, np.int64), np.zeros(1), 1.0, 1, 1, 0, SWAP_MIN_GAIN, 1)
 
 
-def _swap_improve(u_c, P, cand, omega, lam, sel, w, band, deadline):
-    """1-swap descent (``alselect.kernels.balanced_swap``) between the ``band`` weakest
-    selected and ``band`` strongest unselected columns by ``w``; returns new positions."""
-    from .kernels.balanced_swap import swap_descent
-
+def _bands(u_c, P, cand, omega, sel, w, band):
+    """The swap searches' working set: the ``band`` weakest selected and ``band`` strongest
+    unselected columns by ``w``, their columns and values as float64 copies, and the
+    residual ``omega - P[sel].sum(0)``; None when one side is empty."""
     insel = np.zeros(u_c.size, dtype=bool)
     insel[sel] = True
     s_pos = np.flatnonzero(insel)
@@ -319,12 +318,22 @@ def _swap_improve(u_c, P, cand, omega, lam, sel, w, band, deadline):
     u_pos = np.flatnonzero(~insel)
     u_pos = u_pos[np.argsort(-w[u_pos], kind="stable")[:band]]
     if s_pos.size == 0 or u_pos.size == 0:
-        return np.sort(sel)
+        return None
     PS = np.asarray(P[cand[s_pos]], dtype=np.float64).copy()
     PU = np.asarray(P[cand[u_pos]], dtype=np.float64).copy()
-    us, uu = u_c[s_pos].copy(), u_c[u_pos].copy()
-    ids_s, ids_u = s_pos.copy(), u_pos.copy()
     r = omega - np.asarray(P[cand[sel]], dtype=np.float64).sum(axis=0)
+    return insel, s_pos, PS, PU, u_c[s_pos].copy(), u_c[u_pos].copy(), s_pos.copy(), u_pos.copy(), r
+
+
+def _swap_improve(u_c, P, cand, omega, lam, sel, w, band, deadline):
+    """1-swap descent (``alselect.kernels.balanced_swap``) between the ``band`` weakest
+    selected and ``band`` strongest unselected columns by ``w``; returns new positions."""
+    from .kernels.balanced_swap import swap_descent
+
+    bands = _bands(u_c, P, cand, omega, sel, w, band)
+    if bands is None:
+        return np.sort(sel)
+    insel, s_pos, PS, PU, us, uu, ids_s, ids_u, r = bands
     while True:  # chunks keep Ctrl-C and the deadline responsive
         n = swap_descent(PS, us, ids_s, PU, uu, ids_u, r, float(lam), SWAP_CHUNK, SWAP_MIN_GAIN)
         if n < SWAP_CHUNK or (deadline is not None and time.perf_counter() > deadline):
@@ -344,20 +353,11 @@ def _kick_improve(u_c, P, cand, omega, lam, sel, w, deadline):
     """
     from .kernels.balanced_swap import kick_descent
 
-    insel = np.zeros(u_c.size, dtype=bool)
-    insel[sel] = True
-    s_pos = np.flatnonzero(insel)
-    s_pos = s_pos[np.argsort(w[s_pos], kind="stable")[:KICK_BAND]]
-    u_pos = np.flatnonzero(~insel)
-    u_pos = u_pos[np.argsort(-w[u_pos], kind="stable")[:KICK_BAND]]
-    if s_pos.size == 0 or u_pos.size == 0:
+    bands = _bands(u_c, P, cand, omega, sel, w, KICK_BAND)
+    if bands is None:
         return np.sort(sel)
-    PS = np.asarray(P[cand[s_pos]], dtype=np.float64).copy()
-    PU = np.asarray(P[cand[u_pos]], dtype=np.float64).copy()
-    us, uu = u_c[s_pos].copy(), u_c[u_pos].copy()
-    ids_s, ids_u = s_pos.copy(), u_pos.copy()
-    r = omega - np.asarray(P[cand[sel]], dtype=np.float64).sum(axis=0)
-    per_call = int(np.clip(KICK_CHUNK_WORK // (s_pos.size * u_pos.size * PS.shape[1]), 1, 50))
+    insel, s_pos, PS, PU, us, uu, ids_s, ids_u, r = bands
+    per_call = int(np.clip(KICK_CHUNK_WORK // (s_pos.size * ids_u.size * PS.shape[1]), 1, 50))
     chunk, idle = 0, 0
     while chunk * per_call < KICK_MAX_ROUNDS and idle < KICK_PATIENCE:
         if deadline is not None and time.perf_counter() > deadline:

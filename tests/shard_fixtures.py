@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -68,3 +69,13 @@ def make_sharded(folder, arrays: dict | None = None, cuts=CUTS, empty_after: int
         with open(manifest, "w") as handle:
             json.dump(doc, handle)
     return full, manifest, shards
+
+
+@contextlib.contextmanager
+def thread_cluster():
+    """A client of an in-process LocalCluster: 2 single-threaded workers, a free dashboard port."""
+    import distributed
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+        yield client

@@ -12,7 +12,7 @@ import pytest
 import alselect
 from alselect.errors import SelectionError
 
-from shard_fixtures import make_sharded
+from shard_fixtures import make_sharded, thread_cluster
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.dask
@@ -24,8 +24,7 @@ KCENTER = [{}, {"init": "random"}, {"features": "probs"}]
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+    with thread_cluster() as c:
         yield c
 
 

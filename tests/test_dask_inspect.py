@@ -11,7 +11,7 @@ import pytest
 from alselect.errors import PoolFormatError
 from alselect.inspect import describe, render
 
-from shard_fixtures import make_sharded
+from shard_fixtures import make_sharded, thread_cluster
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.dask
@@ -19,8 +19,7 @@ pytestmark = pytest.mark.dask
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+    with thread_cluster() as c:
         yield c
 
 

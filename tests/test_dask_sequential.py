@@ -15,7 +15,7 @@ import alselect
 from alselect.pool import write_pool
 from alselect.pool.manifest import build_manifest
 
-from shard_fixtures import MANIFEST_LABELED, make_sharded, pool_arrays
+from shard_fixtures import MANIFEST_LABELED, make_sharded, pool_arrays, thread_cluster
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.dask
@@ -28,8 +28,7 @@ GREEDY = [("uwe", {}), ("uwe", {"normalize": "minmax", "tau": 0.5}), ("cdal-cs",
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+    with thread_cluster() as c:
         yield c
 
 

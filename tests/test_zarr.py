@@ -18,7 +18,7 @@ from alselect.pool.manifest import build_manifest
 from alselect.strategies import REGISTRY
 from clihelp import assert_clean_error, run
 from registry_pools import pool_arrays
-from shard_fixtures import CUTS, MANIFEST_LABELED, _rows
+from shard_fixtures import CUTS, MANIFEST_LABELED, _rows, thread_cluster
 from shard_fixtures import pool_arrays as shard_arrays
 
 zarr = pytest.importorskip("zarr")
@@ -245,10 +245,9 @@ def test_zarr_shards_on_a_local_cluster(zarr_sharded):
 @pytest.mark.dask
 @pytest.mark.parametrize("strategy", ["entropy", "bald", "kcenter"])
 def test_zarr_shards_on_an_in_process_cluster(zarr_sharded, strategy):
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     full, manifest, _ = zarr_sharded
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+    with thread_cluster() as client:
         for budget in (1, 40):
             a = alselect.select(full, strategy, budget, seed=6)
             b = alselect.select(manifest, strategy, budget, seed=6, client=client)
