@@ -148,12 +148,12 @@ def test_architectures_follow_daal_section_3_1():
     assert linears(vae.encoder)[-1].out_features == 6 and linears(vae.decoder)[-1].out_features == 10
     for layer in linears(score):  # Xavier-uniform bound sqrt(6 / (fan_in + fan_out)), zero bias
         bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
-        assert float(layer.weight.abs().max()) <= bound and float(layer.bias.abs().max()) == 0.0
+        assert float(layer.weight.detach().abs().max()) <= bound and float(layer.bias.detach().abs().max()) == 0.0
     h, logit = dis(torch.zeros(2, 10))
     assert h.shape == (2, 8) and logit.shape == (2,)
     he = VAE(10, 64, 3, dropout=0.4, init="kaiming")
     wide = linears(he.encoder)[1]  # 64 -> 64: He bound sqrt(6 / 64) = 0.31 > Xavier's sqrt(6 / 128) = 0.22
     for layer in linears(he):  # He-uniform bound sqrt(6 / fan_in), zero bias
-        assert float(layer.weight.abs().max()) <= math.sqrt(6.0 / layer.in_features)
-        assert float(layer.bias.abs().max()) == 0.0
-    assert float(wide.weight.abs().max()) > math.sqrt(6.0 / 128)
+        assert float(layer.weight.detach().abs().max()) <= math.sqrt(6.0 / layer.in_features)
+        assert float(layer.bias.detach().abs().max()) == 0.0
+    assert float(wide.weight.detach().abs().max()) > math.sqrt(6.0 / 128)
