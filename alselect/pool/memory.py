@@ -18,7 +18,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InvalidInputError
 from .reader import Pool
-from .spec import ATTR_CREATED_BY, ATTR_FORMAT, ATTR_VERSION, FORMAT_NAME, V2_GROUPS, renamed_keyword_message
+from .spec import ATTR_CREATED_BY, ATTR_FORMAT, ATTR_VERSION, FORMAT_NAME, V2_GROUPS, unknown_keywords
 from .writer import PoolWriter, validate_arrays
 
 _names = itertools.count()
@@ -74,10 +74,7 @@ class MemoryPool(Pool):
             raise InvalidInputError(
                 f"a memory pool is built from a mapping of dataset names to arrays, got {type(arrays).__name__}"
             )
-        unknown = sorted(set(arrays) - set(_KNOWN))
-        for key in unknown:
-            if renamed_keyword_message(key):
-                raise InvalidInputError(renamed_keyword_message(key))
+        unknown = unknown_keywords(arrays, _KNOWN)
         if unknown:
             raise InvalidInputError(
                 f"unknown pool dataset '{unknown[0]}'; the arrays may be: {', '.join(_KNOWN)} (docs/file-format.md)"

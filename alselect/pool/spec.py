@@ -12,6 +12,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import InvalidInputError
+
 #: Value of the root attribute ``format``: marks an HDF5 file as an alselect pool.
 FORMAT_NAME = "alselect-pool"
 #: Highest format version this release reads. Files are stamped with the lowest version that
@@ -353,6 +355,17 @@ def renamed_keyword_message(keyword: str) -> str | None:
         return None
     return (f"'{keyword}' was renamed '{keyword_of(name)}': the keyword of dataset {name} is its path "
             "with '/' as '_' (docs/file-format.md)")
+
+
+def unknown_keywords(keys, known) -> list[str]:
+    """The keys not in ``known``, sorted; a keyword of an earlier release among them is the
+    error naming its new spelling (the caller words the error for the others)."""
+    unknown = sorted(set(keys) - set(known))
+    for key in unknown:
+        message = renamed_keyword_message(key)
+        if message:
+            raise InvalidInputError(message)
+    return unknown
 
 
 def renamed_flag_message(flag: str) -> str:

@@ -24,7 +24,7 @@ from .spec import (
     ATTR_FORMAT,
     ATTR_VERSION,
     BY_ARG,
-    renamed_keyword_message,
+    unknown_keywords,
     DATASETS,
     DTYPE_RULES,
     FORMAT_NAME,
@@ -238,10 +238,7 @@ def _check_shape(spec: DatasetSpec, name: str, array: np.ndarray, sizes: dict) -
 
 def _given(arrays: Mapping[str, Any]) -> dict[str, tuple[DatasetSpec, Any]]:
     """The non-None arrays keyed by dataset path, in table order; scores expanded."""
-    unknown = sorted(set(arrays) - set(BY_ARG))
-    for key in unknown:
-        if renamed_keyword_message(key):
-            raise InvalidInputError(renamed_keyword_message(key))
+    unknown = unknown_keywords(arrays, BY_ARG)
     if unknown:
         raise InvalidInputError(
             f"unknown pool dataset argument '{unknown[0]}'; known: {', '.join(BY_ARG)}"
