@@ -13,6 +13,23 @@ import numba
 import numpy as np
 
 
+@numba.njit(nogil=True, no_cpython_wrapper=True)
+def _apply_swap(PS, us, ids_s, PU, uu, ids_u, r, s, a):
+    """Exchange selected column ``s`` with unselected column ``a``, in place, updating the
+    residual ``r`` of the class rows."""
+    for i in range(r.size):
+        r[i] += PS[s, i] - PU[a, i]
+        t = PS[s, i]
+        PS[s, i] = PU[a, i]
+        PU[a, i] = t
+    t = us[s]
+    us[s] = uu[a]
+    uu[a] = t
+    k = ids_s[s]
+    ids_s[s] = ids_u[a]
+    ids_u[a] = k
+
+
 @numba.njit(cache=True, nogil=True)
 def swap_descent(PS, us, ids_s, PU, uu, ids_u, r, lam, max_swaps, min_gain):
     """Apply up to ``max_swaps`` best-improvement swaps between two bands, in place.
@@ -49,17 +66,7 @@ def swap_descent(PS, us, ids_s, PU, uu, ids_u, r, lam, max_swaps, min_gain):
                     ba = a
         if bs < 0:
             break
-        for i in range(C):
-            r[i] += PS[bs, i] - PU[ba, i]
-            t = PS[bs, i]
-            PS[bs, i] = PU[ba, i]
-            PU[ba, i] = t
-        t = us[bs]
-        us[bs] = uu[ba]
-        uu[ba] = t
-        k = ids_s[bs]
-        ids_s[bs] = ids_u[ba]
-        ids_u[ba] = k
+        _apply_swap(PS, us, ids_s, PU, uu, ids_u, r, bs, ba)
         done += 1
     return done
 
@@ -107,17 +114,7 @@ def kick_descent(PS, us, ids_s, PU, uu, ids_u, r, lam, rounds, max_kick, seed, m
         for _k in range(np.random.randint(1, max_kick + 1)):
             s = np.random.randint(0, ks)
             a = np.random.randint(0, ku)
-            for i in range(wr.size):
-                wr[i] += wPS[s, i] - wPU[a, i]
-                t = wPS[s, i]
-                wPS[s, i] = wPU[a, i]
-                wPU[a, i] = t
-            t = wus[s]
-            wus[s] = wuu[a]
-            wuu[a] = t
-            k = wis[s]
-            wis[s] = wiu[a]
-            wiu[a] = k
+            _apply_swap(wPS, wus, wis, wPU, wuu, wiu, wr, s, a)
         swap_descent(wPS, wus, wis, wPU, wuu, wiu, wr, lam, max_swaps, min_gain)
         val = _band_value(wus, wr, lam)
         R = 0.0
