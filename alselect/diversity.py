@@ -263,16 +263,17 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
 
 # ------------------------------------------------------------ D^2 sampling
 
-def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, seed, init, P=None, progress=None):
+def d2_rows(A, Q, has_q, s, P=None):
+    """The D² engine's per-row inputs ``(Q, n, y, psum, fnorm, anorm)`` for rows ``A``
+    (one machine, or one shard): ``Q`` defaults to an unused zero column; ``y``, ``psum``,
+    ``fnorm`` and ``anorm`` feed BADGE's O(1) pseudo-label bound and are zeros otherwise."""
     from alselect.kernels import d2sampling as d2
-    from alselect.kernels.progress_hook import every_for, reporting
-    from alselect.rowkeys import race_seed
 
     N = A.shape[0]
     if Q is None:
         Q = np.zeros((N, 1), dtype=A.dtype)
     n = d2.sqnorms(A, Q, has_q, s)
-    if has_q:  # BADGE: data for the O(1) pseudo-label bound
+    if has_q:
         y = np.argmax(P, axis=1).astype(np.int64)
         psum = P.sum(axis=1, dtype=np.float64)
         ones = np.ones(N)
@@ -280,7 +281,16 @@ def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, seed, init, P=None, 
         anorm = np.sqrt(d2.sqnorms(Q, Q, False, ones))
     else:
         y = np.zeros(N, dtype=np.int64)
-        psum = fnorm = anorm = np.zeros(N)
+        psum, fnorm, anorm = np.zeros(N), np.zeros(N), np.zeros(N)
+    return Q, n, y, psum, fnorm, anorm
+
+
+def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, seed, init, P=None, progress=None):
+    from alselect.kernels import d2sampling as d2
+    from alselect.kernels.progress_hook import every_for, reporting
+    from alselect.rowkeys import race_seed
+
+    Q, n, y, psum, fnorm, anorm = d2_rows(A, Q, has_q, s, P)
     base = race_seed(seed)
     first = -1
     if not centers_mask.any():

@@ -41,7 +41,7 @@ class D2Shard:
 
     def __init__(self, path: str, start: int, strategy: str, params: dict, labeled_local: np.ndarray,
                  capacity: int, uwe_bounds=None):
-        from ..diversity import badge_embedding_factors
+        from ..diversity import badge_embedding_factors, d2_rows
         from ..kernels import d2sampling as d2
         from ..pool.reader import Pool
         from ..validation import as_float_matrix, probability_matrix
@@ -56,18 +56,8 @@ class D2Shard:
         if strategy == "uwe":
             s = np.ascontiguousarray(uwe_finish(uwe_raw(P, params["uncertainty"]), params["tau"],
                                                 params["normalize"], uwe_bounds), dtype=np.float64)
-        if self.has_q:
-            Q = badge_embedding_factors(P)
-            y = np.argmax(P, axis=1).astype(np.int64)
-            psum = P.sum(axis=1, dtype=np.float64)
-            ones = np.ones(N)
-            fnorm = np.sqrt(d2.sqnorms(F, Q, False, ones))
-            anorm = np.sqrt(d2.sqnorms(Q, Q, False, ones))
-        else:
-            Q = np.zeros((N, 1), dtype=F.dtype)
-            y = np.zeros(N, dtype=np.int64)
-            psum, fnorm, anorm = np.zeros(N), np.zeros(N), np.zeros(N)
-        n = d2.sqnorms(F, Q, self.has_q, s)
+        Q = badge_embedding_factors(P) if self.has_q else None
+        Q, n, y, psum, fnorm, anorm = d2_rows(F, Q, self.has_q, s, P)
         active = np.ones(N, dtype=bool)
         active[np.asarray(labeled_local, dtype=np.int64)] = False
         self.labeled = np.asarray(labeled_local, dtype=np.int64)
