@@ -301,13 +301,16 @@ class Pool:
                 f"'{full}' in '{self.path}' is a soft link (to '{link.path}'); the format requires the data itself "
                 "at each dataset's name: rebuild the pool with `alselect pack`"
             )
-        obj = group[key]
+        return self._of_kind(group[key], full, want_group, h5py.Group, h5py.Dataset, "a dataset")
+
+    def _of_kind(self, obj, full: str, want_group: bool, group_type, leaf_type, leaf: str):
+        """``obj`` when it is a group (``want_group``) or a ``leaf_type``, else the format error."""
         if want_group:
-            if not isinstance(obj, h5py.Group):
+            if not isinstance(obj, group_type):
                 raise PoolFormatError(f"'{full}' in '{self.path}' is not a group; the format requires a group there")
             return obj
-        if not isinstance(obj, h5py.Dataset):
-            raise PoolFormatError(f"'{full}' in '{self.path}' is a group; the format requires a dataset there")
+        if not isinstance(obj, leaf_type):
+            raise PoolFormatError(f"'{full}' in '{self.path}' is a group; the format requires {leaf} there")
         return obj
 
     def _check_dataset(self, name: str, sizes: dict) -> None:

@@ -123,13 +123,7 @@ class ZarrPool(Pool):
         obj = group.get(key)
         if obj is None:
             return None
-        if want_group:
-            if not isinstance(obj, zarr.Group):
-                raise PoolFormatError(f"'{full}' in '{self.path}' is not a group; the format requires a group there")
-            return obj
-        if not isinstance(obj, zarr.Array):
-            raise PoolFormatError(f"'{full}' in '{self.path}' is a group; the format requires an array there")
-        return obj
+        return self._of_kind(obj, full, want_group, zarr.Group, zarr.Array, "an array")
 
     def _check_local(self, name: str, ds) -> None:
         """A Zarr store holds its own data: nothing to refuse."""
