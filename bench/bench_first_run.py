@@ -11,7 +11,9 @@ second environment, so before and after are measured side by side in one run.
 """
 
 import argparse
+import importlib.util
 import os
+import site
 import subprocess
 import sys
 import tempfile
@@ -30,8 +32,20 @@ def install(rev: str, where: str) -> str:
     subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
     env = os.path.join(where, "venv")
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", env], check=True)
+    # --system-site-packages reaches the base interpreter's packages only; when this script runs
+    # inside a virtual environment, its dependencies are made visible by a .pth file (listed
+    # paths are appended after the new venv's own site-packages, and .pth files found there are
+    # not processed, so an editable alselect in the running environment cannot shadow the tree)
+    purelib = subprocess.run([os.path.join(env, "bin", "python"), "-c",
+                              "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(purelib, "_bench_parent_site.pth"), "w") as f:
+        f.write("\n".join(site.getsitepackages()) + "\n")
+    # build with this environment's setuptools and wheel when it has both (no download), else
+    # let pip fetch them into an isolated build environment
+    local_build = all(importlib.util.find_spec(m) for m in ("setuptools", "wheel"))
     subprocess.run([os.path.join(env, "bin", "python"), "-m", "pip", "install", "-q", "--no-deps",
-                    "--no-build-isolation", src], check=True)
+                    *(["--no-build-isolation"] if local_build else []), src], check=True)
     return os.path.join(env, "bin")
 
 
