@@ -106,11 +106,65 @@ def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=No
     # next to the embeddings (peak memory target: 1.5x the array)
     use_tri = mode == kc.MODE_EUCLID and 4 * budget * budget <= max(
         TRI_MEM_FRACTION * A.nbytes, TRI_MEM_FLOOR)
+    live = pickable.copy()
+    if init.size == 0:
+        live[first] = False
     with _single_threaded_blas(), reporting(progress):
+        m1, m2, c1 = _initial_pass(A, B, n, s, init if init.size else np.array([first]), live)
         picks, mind2, _ = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, pickable, init,
-                                            int(first), budget, use_tri,
+                                            int(first), budget, use_tri, m1, m2, c1,
                                             every_for(budget, progress))
     return picks, mind2
+
+
+def _initial_pass(A, B, n, s, centers, live):
+    """(m1, m2, c1) of every live row against ``centers``: the engine's initial pass.
+
+    Blocked GEMMs (``CENTER_BLOCK`` centers gathered at a time, ``ROW_BLOCK`` rows per
+    task) on ``numba.get_num_threads()`` threads, each a single-threaded NumPy product
+    (the caller limits BLAS to one thread) folded by the ``nogil`` kernel
+    ``fold_rows``; a pending interrupt is raised between center blocks. The fold order
+    of each row is the center order, whatever the thread count.
+    """
+    import numba
+
+    from alselect import interrupt
+    from alselect.kernels import kcenter as kc
+
+    N = A.shape[0]
+    m1 = np.full(N, np.inf)
+    m2 = np.full(N, np.inf)
+    c1 = np.full(N, -1, dtype=np.int64)
+    centers = np.asarray(centers, dtype=np.int64)
+    starts = [r0 for r0 in range(0, N, kc.ROW_BLOCK)
+              if live[r0:r0 + kc.ROW_BLOCK].any()]
+    threads = max(1, min(numba.get_num_threads(), len(starts)))
+    pool = None
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(threads)
+    try:
+        for c0 in range(0, centers.size, kc.CENTER_BLOCK):
+            cid = np.ascontiguousarray(centers[c0:c0 + kc.CENTER_BLOCK])
+            cblkT = B[cid].T
+            cn, cs = n[cid], s[cid]
+
+            def fold(r0, cid=cid, cblkT=cblkT, cn=cn, cs=cs):
+                kc.fold_rows(A[r0:r0 + kc.ROW_BLOCK] @ cblkT, r0, n, s, cn, cs, cid, live,
+                             m1, m2, c1)
+
+            if pool is None:
+                for r0 in starts:
+                    fold(r0)
+            else:
+                for f in [pool.submit(fold, r0) for r0 in starts]:
+                    f.result()
+            interrupt.check()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return m1, m2, c1
 
 
 def _single_threaded_blas():

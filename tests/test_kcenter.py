@@ -239,3 +239,51 @@ def test_progress_sums_to_budget_and_keeps_picks(budget):
     ip = kcenter_greedy_ip(X, X, n, budget, labeled=[0, 5], progress=got.append)
     np.testing.assert_array_equal(ip[0], kcenter_greedy_ip(X, X, n, budget, labeled=[0, 5])[0])
     assert sum(got) == budget
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blas_helpers_match_numpy(dtype):
+    from alselect.kernels.blas import gemm_abt_entry, gemv_ax_entry
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(37, 19)).astype(dtype)
+    Y = rng.normal(size=(53, 19)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(gemm_abt_entry(X, Y), X @ Y.T, rtol=tol, atol=tol)
+    # leading-axis slices (rows K apart) are what the engine passes
+    np.testing.assert_allclose(gemm_abt_entry(X[3:9], Y[10:41]), X[3:9] @ Y[10:41].T,
+                               rtol=tol, atol=tol)
+    np.testing.assert_allclose(gemv_ax_entry(Y[7:30], X[4]), Y[7:30] @ X[4], rtol=tol, atol=tol)
+    assert gemm_abt_entry(X[:0], Y).shape == (0, 53)
+    assert np.all(gemm_abt_entry(X[:, :0].copy(), Y[:, :0].copy()) == 0.0)
+    assert np.all(gemv_ax_entry(Y[:, :0].copy(), X[0, :0].copy()) == 0.0)
+
+
+def test_initial_pass_independent_of_thread_count(monkeypatch):
+    import numba
+
+    from alselect import diversity
+    from alselect.kernels import kcenter as kc
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(2 * kc.ROW_BLOCK + 77, 6)).astype(np.float32)
+    n = (X.astype(np.float64) ** 2).sum(1)
+    s = np.ones(len(X))
+    live = rng.random(len(X)) < 0.7
+    centers = rng.choice(len(X), kc.CENTER_BLOCK + 50, replace=False)
+    live[centers] = False
+    got = []
+    for threads in (1, 2):
+        monkeypatch.setattr(numba, "get_num_threads", lambda t=threads: t)
+        got.append(diversity._initial_pass(X, X, n, s, centers, live))
+    for a, b in zip(*got):
+        np.testing.assert_array_equal(a, b)
+    m1, m2, c1 = got[0]
+    # against a direct float64 computation (rows live only; others untouched)
+    D = n[:, None] + n[centers][None, :] - 2.0 * (X.astype(np.float64) @ X[centers].T.astype(np.float64))
+    rows = np.flatnonzero(live)
+    np.testing.assert_allclose(m1[rows], D[rows].min(1), rtol=1e-4, atol=1e-3)
+    srt = np.sort(D[rows], axis=1)
+    np.testing.assert_allclose(m2[rows], srt[:, 1], rtol=1e-4, atol=1e-3)
+    assert np.all(np.isinf(m1[~live])) and np.all(c1[~live] == -1)
+    assert np.all(np.isin(c1[rows], centers))

@@ -44,20 +44,30 @@ of the picked-center buffer).  Rows far below the running maximum are never
 touched again.  Nothing here uses the triangle inequality, so ``MODE_IP`` is
 exact as well.
 
+Initial pass
+------------
+Before the first pick every live row needs its nearest initial center: one
+blocked GEMM over all rows and centers.  The Python layer runs it
+(``alselect.diversity``): row blocks on ``numba.get_num_threads()`` threads, each
+a single-threaded NumPy GEMM folded by ``fold_rows`` (``nogil``), and hands the
+result to ``kcenter_engine``.
+
 Adding a mode (e.g. d = numerator / max(count, 1) for CDAL's mean over shared
-classes) means extending ``_approx_from_dots`` / ``_exact_pair`` and the block
-pass ``_bulk_min``; the heap and bound logic do not change.
+classes) means extending ``_fold_block`` / ``_exact_pair``; the heap and bound
+logic do not change.
 """
 
 import numpy as np
 from numba import njit, prange
 
+from .blas import gemm_abt, gemv_ax
 from .progress_hook import tick
 
 MODE_EUCLID = 0
 MODE_IP = 1
 
-#: rows per block in the initial pass (block of dots is ROW_BLOCK x CENTER_BLOCK)
+#: rows per block in the initial pass (block of dots is ROW_BLOCK x CENTER_BLOCK;
+#: the caller's driver reads both)
 ROW_BLOCK = 2048
 #: centers gathered per block in the initial pass (bounds the gather buffer)
 CENTER_BLOCK = 1024
@@ -245,49 +255,29 @@ def _fold_block(i, ni, si, cn, cs, cid, dots, m1, m2, c1):
     c1[i] = bc
 
 
-@njit(parallel=True, no_cpython_wrapper=True)
-def _bulk_min(A, B, n, s, centers, rows_live, m1, m2, c1):
-    """Fold ``centers`` into (m1, m2, c1) of every live row, blocked GEMMs.
+@njit(cache=True, nogil=True)
+def fold_rows(dots, r0, n, s, cn, cs, cid, rows_live, m1, m2, c1):
+    """Fold one block of centers into rows r0 .. r0 + len(dots) - 1 (the initial pass).
+
+    ``dots[r, c]`` = <A[r0 + r], B[cid[c]]> from a BLAS product in the input dtype; only
+    live rows are updated.  The caller runs row blocks on several threads (``nogil``), each
+    with its own single-threaded GEMM: one kernel instead of a parallel region, which
+    costs over a second to compile on first use.
 
     Parameters
     ----------
-    A, B : (N, K) same dtype
+    dots : (R, nb) float32/float64
+    r0 : int  first row of the block
     n, s : (N,) float64
-    centers : (L,) int64 row indices of the initial centers
-    rows_live : (N,) bool  rows whose value is needed
+    cn, cs : (nb,) float64  n and s of the block's centers
+    cid : (nb,) int64  their rows
+    rows_live : (N,) bool
     m1, m2 : (N,) float64, c1 : (N,) int64  updated in place
     """
-    N, K = A.shape
-    L = centers.shape[0]
-    for c0 in range(0, L, CENTER_BLOCK):
-        c1_ = min(L, c0 + CENTER_BLOCK)
-        nb = c1_ - c0
-        # explicit loops, not slice assignment (whose error path compiles string
-        # formatting on first use)
-        cbuf = np.empty((nb, K), dtype=B.dtype)
-        cn = np.empty(nb)
-        cs = np.empty(nb)
-        for c in range(nb):
-            j = centers[c0 + c]
-            for k in range(K):
-                cbuf[c, k] = B[j, k]
-            cn[c] = n[j]
-            cs[c] = s[j]
-        cblkT = cbuf.T  # the engine's refresh GEMM has the same operand layouts: one compile
-        cid = centers[c0:c1_]
-        # one single-threaded BLAS GEMM per row block, blocks spread over the
-        # cores (the caller limits BLAS to one thread: nested threading
-        # oversubscribes a busy machine)
-        nrb = (N + ROW_BLOCK - 1) // ROW_BLOCK
-        for rb in prange(nrb):
-            r0 = rb * ROW_BLOCK
-            r1 = min(N, r0 + ROW_BLOCK)
-            dots = np.dot(A[r0:r1], cblkT)  # (rows, nb), BLAS GEMM
-            for r in range(r1 - r0):
-                i = r0 + r
-                if rows_live[i]:
-                    _fold_block(i, n[i], s[i], cn, cs, cid, dots[r],
-                                m1, m2, c1)
+    for r in range(dots.shape[0]):
+        i = r0 + r
+        if rows_live[i]:
+            _fold_block(i, n[i], s[i], cn, cs, cid, dots[r], m1, m2, c1)
 
 
 # ---------------------------------------------------------------- max-heap
@@ -469,7 +459,7 @@ def _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, elo, ehi, m1, m2, c1
 
 @njit(no_cpython_wrapper=True)
 def _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf,
-                 Elo, Ehi, stats):
+                 Elo, Ehi, stats, ab):
     """Fold picked centers lo..nc-1 into row i (float64 quality)."""
     K = A.shape[1]
     k = nc - lo
@@ -484,7 +474,8 @@ def _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbu
         return
     for kk in range(K):
         rowbuf[kk] = A[i, kk]
-    dots = np.dot(cbufA[lo:nc], rowbuf)  # BLAS matrix-vector, input precision
+    dots = np.empty(k, dtype=A.dtype)
+    gemv_ax(cbufA[lo:nc], rowbuf, dots, ab)  # BLAS matrix-vector, input precision
     _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, Elo[i], Ehi[i], m1, m2, c1,
                    stats)
 
@@ -539,7 +530,7 @@ def _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi, i, lo, nc,
 
 @njit(cache=True)
 def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
-                   budget, use_tri, every=0):
+                   budget, use_tri, m1, m2, c1, every=0):
     """Exact greedy k-center on the distance (1); see the module docstring.
 
     Parameters
@@ -558,6 +549,10 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     use_tri : bool  keep a (budget, budget) float32 table of picked-center
         distances and prune refreshes with the triangle inequality (MODE_EUCLID
         only); switched off automatically when it prunes too little
+    m1, m2 : (N,) float64, c1 : (N,) int64  the initial pass (``fold_rows``
+        over every live row and every initial center: ``init_centers``, or
+        ``first`` alone when L == 0): per row the smallest and second smallest
+        GEMM-form value and the argmin row; overwritten as the engine runs
     every : int  progress report stride in picks (``progress_hook.tick``);
         0 reports nothing.  Picks do not depend on it.
 
@@ -596,15 +591,9 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     cid = np.empty(budget, dtype=np.int64)
     # np.empty and fill loops only: each np.full / np.zeros signature is one more
     # compile on first use
-    m1 = np.empty(N)
-    m2 = np.empty(N)
-    c1 = np.empty(N, dtype=np.int64)
     lastc = np.empty(N, dtype=np.int64)
     tight = np.empty(N, dtype=np.bool_)
     for i in range(N):
-        m1[i] = np.inf
-        m2[i] = np.inf
-        c1[i] = -1
         lastc[i] = 0
         tight[i] = False
     use_tri = use_tri and mode == MODE_EUCLID
@@ -631,9 +620,6 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         nall = 1
         t0 = 1
         lastc[:] = 1
-        _bulk_min(A, B, n, s, allc[:1], live, m1, m2, c1)
-    else:
-        _bulk_min(A, B, n, s, init_centers, live, m1, m2, c1)
     ninit = nall
     hk = np.empty(N)
     hv = np.empty(N, dtype=np.int64)
@@ -651,6 +637,9 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     gsel = np.empty(REFRESH_BATCH, dtype=np.int64)
     rowbuf = np.empty(K, dtype=A.dtype)
     xb = np.empty((REFRESH_BATCH, K), dtype=A.dtype)
+    ab = np.empty(2, dtype=A.dtype)  # BLAS alpha, beta
+    ab[0] = 1.0
+    ab[1] = 0.0
     last = tick(t0, 0, every, budget)
     for t in range(t0, budget):
         best_lo = -np.inf
@@ -704,7 +693,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
                     elif lastc[i] < nc:
                         _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i,
                                      lastc[i], nc, m1, m2, c1, rowbuf, Elo, Ehi,
-                                     stats)
+                                     stats, ab)
                         stats[1] += nc - lastc[i]
                         lastc[i] = nc
                 lo_g = nc
@@ -713,7 +702,8 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
                         lo_g = lastc[gsel[g]]
                 if ng > 0:
                     # (ng, k) GEMM in the input precision, screened to float64
-                    dots2 = np.dot(xb[:ng], cbufA[lo_g:nc].T)
+                    dots2 = np.empty((ng, nc - lo_g), dtype=A.dtype)
+                    gemm_abt(xb[:ng], cbufA[lo_g:nc], dots2, ab)
                     for g in range(ng):
                         i = gsel[g]
                         lo = lastc[i]
@@ -725,7 +715,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
             elif lo_min < nc:
                 stats[1] += nc - lo_min
                 _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo_min, nc,
-                             m1, m2, c1, rowbuf, Elo, Ehi, stats)
+                             m1, m2, c1, rowbuf, Elo, Ehi, stats, ab)
                 lastc[i] = nc
             for b in range(nb):
                 i = batch[b]
