@@ -51,6 +51,8 @@ INITS = ("max-norm", "random")
 TRI_MEM_FRACTION = 0.25
 #: ... or in bytes, whichever is larger
 TRI_MEM_FLOOR = 64 * 2 ** 20
+#: float64 values per block of BADGE's class table pass (bounds its copy to 8 MiB)
+CLASS_TABLE_BLOCK = 1 << 20
 _U32 = 2.0 ** -24
 _U64 = 2.0 ** -53
 
@@ -317,26 +319,68 @@ def kcenter_greedy_ip(A, B, n, budget, *, labeled=None, first=None, candidates=N
 
 # ------------------------------------------------------------ D^2 sampling
 
+def d2_state(n, active, capacity):
+    """The D² engine's mutable state for rows with ``n`` (``d2_rows``) of which ``active``
+    may be picked, with slots for ``capacity`` centers: ``(active, d2, nrm, assign,
+    centers, maxd2, skip, cc2)`` as ``kernels.d2sampling.d2_engine`` and a shard's fold
+    (``alselect.distributed.d2``) use it."""
+    active = np.array(active, dtype=np.bool_)
+    return (active, np.where(active, np.inf, 0.0), np.sqrt(n),
+            np.full(n.shape[0], -1, dtype=np.int64), np.empty(capacity, dtype=np.int64),
+            np.full(capacity, np.inf), np.zeros(capacity, dtype=np.bool_), np.zeros(capacity))
+
+
+def _rowdots(X):
+    """float64 ``sum_k X[i, k]**2`` per row (NumPy: one pass over the data needs no kernel,
+    and no compile on first use; the cast to float64 is buffered, never a full copy)."""
+    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+
 def d2_rows(A, Q, has_q, s, P=None):
     """The D² engine's per-row inputs ``(Q, n, y, psum, fnorm, anorm)`` for rows ``A``
-    (one machine, or one shard): ``Q`` defaults to an unused zero column; ``y``, ``psum``,
+    (one machine, or one shard): ``Q`` defaults to an unused zero column; ``n`` is
+    ``s² |A|² (|Q|²)`` of distance (1) in ``alselect.kernels.d2sampling``; ``y``, ``psum``,
     ``fnorm`` and ``anorm`` feed BADGE's O(1) pseudo-label bound and are zeros otherwise."""
-    from alselect.kernels import d2sampling as d2
-
     N = A.shape[0]
     if Q is None:
         Q = np.zeros((N, 1), dtype=A.dtype)
-    n = d2.sqnorms(A, Q, has_q, s)
+    fsq = _rowdots(A)
+    n = s * s * fsq
     if has_q:
+        qsq = _rowdots(Q)
+        n *= qsq
         y = np.argmax(P, axis=1).astype(np.int64)
         psum = P.sum(axis=1, dtype=np.float64)
-        ones = np.ones(N)
-        fnorm = np.sqrt(d2.sqnorms(A, Q, False, ones))
-        anorm = np.sqrt(d2.sqnorms(Q, Q, False, ones))
+        fnorm = np.sqrt(fsq)
+        anorm = np.sqrt(qsq)
     else:
         y = np.zeros(N, dtype=np.int64)
         psum, fnorm, anorm = np.zeros(N), np.zeros(N), np.zeros(N)
     return Q, n, y, psum, fnorm, anorm
+
+
+def badge_class_table(Q, has_q, y, active):
+    """BADGE's (C, C) table ``[m, k]``: max p_i[m] (from ``Q = p - onehot(y)``, so
+    ``Q[i, m] + [m == k]`` in float64) over the active rows i of class k, and 0 where a
+    class has no active row; a bound for the D² engine's pruning only. A (1, 1) zero table
+    when ``has_q`` is false. NumPy, over blocks of ``CLASS_TABLE_BLOCK`` values."""
+    C = Q.shape[1] if has_q else 1
+    table = np.zeros((C, C))
+    if not has_q:
+        return table
+    step = max(1, CLASS_TABLE_BLOCK // C)
+    for r0 in range(0, Q.shape[0], step):
+        rows = np.flatnonzero(active[r0:r0 + step]) + r0
+        if rows.size == 0:
+            continue
+        order = np.argsort(y[rows], kind="stable")
+        rows, ys = rows[order], y[rows][order]
+        starts = np.flatnonzero(np.r_[True, ys[1:] != ys[:-1]])
+        cls = ys[starts]
+        mx = np.maximum.reduceat(Q[rows].astype(np.float64), starts, axis=0)  # (groups, C)
+        mx[np.arange(cls.size), cls] += 1.0
+        table[:, cls] = np.maximum(table[:, cls], mx.T)
+    return table
 
 
 def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, seed, init, P=None, progress=None):
@@ -350,9 +394,12 @@ def _d2_run(A, Q, has_q, s, pickable, centers_mask, budget, seed, init, P=None, 
     if not centers_mask.any():
         first = _d2_first(init, pickable, n, base)
     init_c = np.flatnonzero(centers_mask).astype(np.int64)
+    pmax_cls = badge_class_table(Q, has_q, y, pickable)
+    picks = np.empty(budget, dtype=np.int64)
     with reporting(progress):
-        picks, _ = d2.d2_engine(A, Q, has_q, n, s, pickable, init_c, first, budget, base, y, psum,
-                                fnorm, anorm, every_for(budget, progress))
+        d2.d2_engine(A, Q, has_q, n, s, init_c, first, base, y, psum, fnorm, anorm, pmax_cls,
+                     d2_state(n, pickable, init_c.size + budget), picks,
+                     every_for(budget, progress))
     return picks
 
 

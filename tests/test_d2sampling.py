@@ -127,23 +127,26 @@ def test_d2_distribution_chi_square():
     d2 = ((X - X[3]) ** 2).sum(1)
     d2[3] = 0
     expected = d2 / d2.sum()
+    from alselect.diversity import d2_rows, d2_state
     from alselect.kernels import d2sampling as d2
     from alselect.rowkeys import race_seed
 
     trials = 4000
     counts = np.zeros(5)
     ones = np.ones(5)
-    n = d2.sqnorms(X, X, False, ones)
+    n = d2_rows(X, None, False, ones)[1]
     zeros_i, zeros_f = np.zeros(5, dtype=np.int64), np.zeros(5)
     pickable = np.ones(5, dtype=bool)
     none = np.empty(0, dtype=np.int64)
     for seed in range(trials):  # the kernel directly: the stream kmeanspp uses
-        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, 2, race_seed(seed), zeros_i,
-                            zeros_f, zeros_f, zeros_f)
+        p = np.empty(2, dtype=np.int64)
+        d2.d2_engine(X, X, False, n, ones, none, 3, race_seed(seed), zeros_i, zeros_f, zeros_f,
+                     zeros_f, np.zeros((1, 1)), d2_state(n, pickable, 2), p)
         counts[p[1]] += 1
     for seed in range(20):  # ... which is what the public function runs
-        p, _ = d2.d2_engine(X, X, False, n, ones, pickable, none, 3, 2, race_seed(seed), zeros_i,
-                            zeros_f, zeros_f, zeros_f)
+        p = np.empty(2, dtype=np.int64)
+        d2.d2_engine(X, X, False, n, ones, none, 3, race_seed(seed), zeros_i, zeros_f, zeros_f,
+                     zeros_f, np.zeros((1, 1)), d2_state(n, pickable, 2), p)
         np.testing.assert_array_equal(kmeanspp(X, 2, seed=seed), p)
     assert counts[3] == 0
     keep = expected > 0

@@ -41,8 +41,7 @@ class D2Shard:
 
     def __init__(self, path: str, start: int, strategy: str, params: dict, labeled_local: np.ndarray,
                  capacity: int, uwe_bounds=None):
-        from ..diversity import badge_embedding_factors, d2_rows
-        from ..kernels import d2sampling as d2
+        from ..diversity import badge_class_table, badge_embedding_factors, d2_rows, d2_state
         from ..pool.reader import Pool
         from ..validation import as_float_matrix, probability_matrix
 
@@ -64,19 +63,12 @@ class D2Shard:
         # row arrays: the shard's N rows, then appended remote centers (inactive)
         self.A, self.Q, self.n, self.s = F, Q, n, s
         self.y, self.psum, self.fnorm, self.anorm = y, psum, fnorm, anorm
-        self.nrm = np.sqrt(n)
-        self.active = active
-        self.d2 = np.where(active, np.inf, 0.0)
-        self.assign = np.full(N, -1, dtype=np.int64)
+        (self.active, self.d2, self.nrm, self.assign, self.centers, self.maxd2, self.skip,
+         self.cc2) = d2_state(n, active, capacity)
         self.rows = N  # rows in use (shard + appended)
-        # per-center slots, as in d2_engine
-        self.centers = np.empty(capacity, dtype=np.int64)
-        self.maxd2 = np.full(capacity, np.inf)
-        self.skip = np.zeros(capacity, dtype=np.bool_)
-        self.cc2 = np.zeros(capacity)
         self.q = 0
         self.folded: set[int] = set()  # global rows already folded
-        self.pmax_cls = d2.class_table(Q, self.has_q, y, active)
+        self.pmax_cls = badge_class_table(Q, self.has_q, y, active)
         self.evals = 0
 
     _ROW_FIELDS = ("A", "Q", "n", "s", "y", "psum", "fnorm", "anorm")

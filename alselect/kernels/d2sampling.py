@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from .progress_hook import tick
-from .race import pick_base, race
+from .race import _pick_base, _race
 
 #: relative size below which a computed distance is treated as exactly 0
 ZERO_REL = 1e-12
@@ -66,28 +66,6 @@ def pair_dist(A, Q, has_q, n, s, i, j):
     if d <= ZERO_REL * (n[i] + n[j]):
         return 0.0
     return d
-
-
-@njit(cache=True)  # one pass over the data: a parallel region costs more to compile than it saves
-def sqnorms(A, Q, has_q, s):
-    """n[i] = s_i^2 ||A_i||^2 (* ||Q_i||^2 when has_q), float64.
-
-    Parameters
-    ----------
-    A : (N, K), Q : (N, C) (ignored unless has_q), s : (N,) float64
-
-    Returns
-    -------
-    (N,) float64
-    """
-    N = A.shape[0]
-    out = np.empty(N)
-    for i in range(N):
-        v = s[i] * s[i] * _dot(A, i, i)
-        if has_q:
-            v *= _dot(Q, i, i)
-        out[i] = v
-    return out
 
 
 @njit(cache=True, inline="always")
@@ -240,59 +218,43 @@ def add_center(A, Q, has_q, n, nrm, s, c, q, d2, assign, active, maxd2, centers,
 
 
 @njit(cache=True)
-def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_base, y, psum,
-              fnorm, anorm, every=0):
+def d2_engine(A, Q, has_q, n, s, init_centers, first, seed_base, y, psum, fnorm, anorm,
+              pmax_cls, state, picks, every=0):
     """k-means++ seeding on distance (1).
 
     Parameters
     ----------
     A : (N, K) float32/float64, Q : (N, C) float32/float64 (used if has_q)
     has_q : bool
-    n : (N,) float64  from ``sqnorms``
+    n : (N,) float64  s² |A|² (|Q|²), from ``alselect.diversity.d2_rows``
     s : (N,) float64  row scales
-    pickable : (N,) bool
     init_centers : (L,) int64  initial centers (may be empty)
     first : int  first pick when L == 0, else ignored
-    budget : int  number of picks
     seed_base : uint64  the seed's race key (``alselect.rowkeys.race_seed``); pick t
         races with ``race.pick_base(seed_base, t)``
     y : (N,) int64  argmax class (BADGE; any values otherwise)
     psum : (N,) float64  row sums of the probabilities (BADGE)
     fnorm, anorm : (N,) float64  |A_i| and |Q_i| (BADGE)
+    pmax_cls : (C, C) float64  ``alselect.diversity.badge_class_table`` of the pickable rows
+        (BADGE; a (1, 1) table of zeros otherwise)
+    state : tuple  ``(active, d2, nrm, assign, centers, maxd2, skip, cc2)`` from
+        ``alselect.diversity.d2_state`` (the pickable rows, D2 = inf on them and 0
+        elsewhere, sqrt(n), no assignment; per-center slots for L + budget centers),
+        updated in place.  Allocated by the caller, as a shard of a distributed run
+        does: each ``np.empty`` signature here would be one more compile on first use.
+    picks : (budget,) int64  filled in pick order
     every : int  progress report stride in picks (``progress_hook.tick``);
         0 reports nothing.  Picks do not depend on it.
 
     Returns
     -------
-    picks : (budget,) int64 in pick order
     evals : int  distances evaluated (the rest were pruned)
     """
-    N = A.shape[0]
     L = init_centers.shape[0]
-    picks = np.empty(budget, dtype=np.int64)
+    budget = picks.shape[0]
     if budget == 0:
-        return picks, 0
-    # np.empty and fill loops only: each np.full / np.zeros / ufunc signature is one
-    # more compile on first use
-    active = np.empty(N, dtype=np.bool_)
-    d2 = np.empty(N)
-    nrm = np.empty(N)
-    assign = np.empty(N, dtype=np.int64)
-    for i in range(N):
-        active[i] = pickable[i]
-        d2[i] = np.inf if active[i] else 0.0
-        nrm[i] = np.sqrt(n[i])
-        assign[i] = -1
-    nmax = L + budget
-    centers = np.empty(nmax, dtype=np.int64)
-    maxd2 = np.empty(nmax)
-    skip = np.empty(nmax, dtype=np.bool_)
-    cc2 = np.empty(nmax)
-    for j in range(nmax):
-        maxd2[j] = np.inf
-        skip[j] = False
-        cc2[j] = 0.0
-    pmax_cls = class_table(Q, has_q, y, active)
+        return 0
+    active, d2, nrm, assign, centers, maxd2, skip, cc2 = state
     # int64 from the start (not literals): one compile of _add_center
     q = np.int64(0)
     q0 = np.int64(0)
@@ -318,7 +280,7 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_bas
         t0 = 1
     last = tick(t0, 0, every, budget)
     for t in range(t0, budget):
-        w = race(d2, active, pick_base(seed_base, t), 0, total > 0.0)[1]
+        w = _race(d2, active, _pick_base(seed_base, t), 0, total > 0.0)[1]
         picks[t] = w
         active[w] = False
         d2[w] = 0.0
@@ -330,23 +292,4 @@ def d2_engine(A, Q, has_q, n, s, pickable, init_centers, first, budget, seed_bas
             evals += ev
         q += 1
         last = tick(t + 1, last, every, budget)
-    return picks, evals
-
-
-@njit(cache=True)
-def class_table(Q, has_q, y, active):
-    """BADGE's (C, C) table [m, k]: max p_i[m] over active rows i of class k (a bound only)."""
-    C = Q.shape[1] if has_q else 1
-    pmax_cls = np.empty((C, C))
-    for m in range(C):
-        for k in range(C):
-            pmax_cls[m, k] = 0.0
-    if has_q:
-        for i in range(Q.shape[0]):
-            if active[i]:
-                k = y[i]
-                for m in range(C):
-                    v = np.float64(Q[i, m]) + (1.0 if m == k else 0.0)
-                    if v > pmax_cls[m, k]:
-                        pmax_cls[m, k] = v
-    return pmax_cls
+    return evals

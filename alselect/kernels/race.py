@@ -38,11 +38,16 @@ def _mix(z):
     return z ^ (z >> _S31)
 
 
+@njit(no_cpython_wrapper=True)
+def _pick_base(seed_base, t):
+    return _mix(np.uint64(seed_base) ^ (np.uint64(t) * _PICK))
+
+
 @njit(cache=True)
 def pick_base(seed_base, t):
     """The key of pick ``t`` from the seed's key ``seed_base`` (``rowkeys.race_seed``); the same
     value as ``rowkeys.race_base``."""
-    return _mix(np.uint64(seed_base) ^ (np.uint64(t) * _PICK))
+    return _pick_base(seed_base, t)
 
 
 @njit(cache=True, inline="always")
@@ -52,23 +57,9 @@ def uniform(base, row):
     return np.float64((h >> _S11) + _ONE) * _INV53
 
 
-@njit(cache=True)
-def race(w, active, base, row0, weighted):
-    """The smallest key over the active rows of one block of rows.
-
-    Parameters
-    ----------
-    w : (N,) float64 weights (D² values); read only when ``weighted``
-    active : (N,) bool  pickable rows
-    base : uint64  the pick's key (``pick_base``)
-    row0 : int  global row of local row 0
-    weighted : bool  keys E/w over rows with w > 0; else keys E over all active rows
-
-    Returns
-    -------
-    key : float  smallest key (+inf when no row qualifies)
-    row : int  its local row (-1 when none), the lowest on ties
-    """
+@njit(no_cpython_wrapper=True)
+def _race(w, active, base, row0, weighted):
+    """:func:`race` for kernels (no CPython wrapper to compile)."""
     best = np.inf
     arg = -1
     for i in range(w.shape[0]):
@@ -90,6 +81,26 @@ def race(w, active, base, row0, weighted):
 
 
 @njit(cache=True)
+def race(w, active, base, row0, weighted):
+    """The smallest key over the active rows of one block of rows.
+
+    Parameters
+    ----------
+    w : (N,) float64 weights (D² values); read only when ``weighted``
+    active : (N,) bool  pickable rows
+    base : uint64  the pick's key (``pick_base``)
+    row0 : int  global row of local row 0
+    weighted : bool  keys E/w over rows with w > 0; else keys E over all active rows
+
+    Returns
+    -------
+    key : float  smallest key (+inf when no row qualifies)
+    row : int  its local row (-1 when none), the lowest on ties
+    """
+    return _race(w, active, base, row0, weighted)
+
+
+@njit(cache=True)
 def has_weight(w, active):
     """Whether some active row has w > 0 (the weighted race applies)."""
     for i in range(w.shape[0]):
@@ -103,4 +114,4 @@ def draw(w, active, base, row0):
     """One pick of the race over a whole pool (one machine): weighted when some active row
     has positive weight, else uniform over the active rows. Returns the local row or -1."""
     weighted = has_weight(w, active)
-    return race(w, active, base, row0, weighted)[1]
+    return _race(w, active, base, row0, weighted)[1]
