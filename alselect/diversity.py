@@ -31,6 +31,7 @@ bit-identical with and without it.
 
 import numpy as np
 
+from alselect.error_bounds import gamma, row_error_bounds
 from alselect.errors import InvalidInputError
 from alselect.validation import as_float_matrix, check_budget, check_seed, probability_matrix, row_mask
 
@@ -100,9 +101,9 @@ def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=No
         anorm = kc.row_norms_unscaled(A)
     bnorm = anorm if B is A else kc.row_norms_unscaled(B)
     u = _U32 if A.dtype == np.float32 else _U64
-    g64 = kc.gamma(K + 2, _U64)
-    e_lo = kc.row_error_bounds(anorm, bnorm, n, s, kc.gamma(K + 2, u), g64)
-    e_hi = kc.row_error_bounds(anorm, bnorm, n, s, g64, g64)
+    g64 = gamma(K + 2, _U64)
+    e_lo = row_error_bounds(anorm, bnorm, n, s, gamma(K + 2, u), g64)
+    e_hi = row_error_bounds(anorm, bnorm, n, s, g64, g64)
     init = np.flatnonzero(labeled).astype(np.int64)
     # the (budget, budget) float32 table for triangle pruning must stay small
     # next to the embeddings (peak memory target: 1.5x the array)
@@ -111,12 +112,36 @@ def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=No
     live = pickable.copy()
     if init.size == 0:
         live[first] = False
+    work = kcenter_workspace(A, init.size, budget, use_tri)
     with _single_threaded_blas(), reporting(progress):
         m1, m2, c1 = _initial_pass(A, B, n, s, init if init.size else np.array([first]), live)
-        picks, mind2, _ = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, pickable, init,
-                                            int(first), budget, use_tri, m1, m2, c1,
-                                            every_for(budget, progress))
-    return picks, mind2
+        done = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, pickable, init, int(first),
+                                 use_tri, m1, m2, c1, work, every_for(budget, progress))
+    return work[0][:done], work[1][:done]
+
+
+def kcenter_workspace(A, L, budget, use_tri):
+    """The arrays ``kernels.kcenter.kcenter_engine`` works in, for ``budget`` picks over rows
+    ``A`` with ``L`` initial centers (contents unset; the engine fills them): NumPy allocates
+    them, so the engine compiles no ``np.empty`` signatures of its own. The order is the
+    engine's unpacking order; the first three are its outputs (picks, mind2, stats)."""
+    from alselect.kernels import kcenter as kc
+
+    N, K = A.shape
+    tri = budget if use_tri else 1
+    i64, f64 = np.int64, np.float64
+    return (np.empty(budget, i64), np.empty(budget, f64), np.empty(10, i64),   # outputs
+            np.empty(N, np.bool_), np.empty(L + budget, i64),                 # live, allc
+            np.empty((budget, K), f64), np.empty((budget, K), A.dtype),       # cbuf, cbufA
+            np.empty(budget, f64), np.empty(budget, f64), np.empty(budget, i64),  # cn cs cid
+            np.empty(N, i64), np.empty(N, np.bool_),                          # lastc, tight
+            np.empty((tri, tri), np.float32), np.empty(N if use_tri else 1, i64),  # cc, slot_of
+            np.empty(N, f64), np.empty(N, i64), np.empty(N, i64),             # hk, hv, cand
+            np.empty(L + budget, f64),                                        # scratch
+            np.empty(kc.REFRESH_BATCH, i64), np.empty(kc.REFRESH_BATCH, i64),  # batch, gsel
+            np.empty(K, A.dtype), np.empty((kc.REFRESH_BATCH, K), A.dtype),   # rowbuf, xb
+            np.empty(2, A.dtype), np.empty(budget, A.dtype),                  # ab, gbuf
+            np.empty(kc.SMALL_REFRESH, f64))                                  # sbuf
 
 
 def _initial_pass(A, B, n, s, centers, live):

@@ -137,6 +137,7 @@ class KCenterShard(GreedyShard):
 
     def fold(self, parts, picked_global) -> "KCenterShard":
         """Fold new centers (a list of (X, s, n) triples) and drop picked rows of this shard."""
+        from ..error_bounds import gamma
         from ..kernels import kcenter as kc
         from ..kernels.sharded_kcenter import fold_centers
 
@@ -152,7 +153,7 @@ class KCenterShard(GreedyShard):
         cnorm = kc.row_norms_unscaled(C)
         K = self.X.shape[1]
         unit = 2.0 ** -24 if self.work == np.float32 else 2.0 ** -53  # the screening product's precision
-        g_gemm, g64 = kc.gamma(K + 2, unit), kc.gamma(K + 2, 2.0 ** -53)
+        g_gemm, g64 = gamma(K + 2, unit), gamma(K + 2, 2.0 ** -53)
         CT = np.ascontiguousarray(C.T)
         step = max(64, FOLD_ENTRIES // C.shape[0])
         for r0 in range(0, self.X.shape[0], step):

@@ -29,7 +29,7 @@ sum_k (s_i A_ik - s_j A_jk)^2, for ``MODE_IP`` as n_i + n_j - 2 s_i s_j
 sum_k A_ik B_jk.  The greedy sequence is defined on ``D64(i) = min_c d64(i,c)``.
 The engine screens with fast GEMM-form values ``a(i, c)`` (BLAS, input dtype)
 that satisfy the rigorous bound ``|a(i, c) - d64(i, c)| <= E[i]`` for every
-center c (``E`` from ``row_error_bounds``).  A row can only be the argmax if its
+center c (``E`` from ``alselect.error_bounds.row_error_bounds``).  A row can only be the argmax if its
 upper bound reaches the best lower bound; when more than one row is that close,
 the winner is decided on exact ``D64`` values (lowest row on exact equality).
 
@@ -58,8 +58,9 @@ logic do not change.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, objmode, prange
 
+from ..error_bounds import BOUND_SAFETY
 from .blas import gemm_abt, gemv_ax
 from .progress_hook import tick
 
@@ -81,17 +82,6 @@ CC_REL = 1e-6
 TRI_PROBE = 200
 #: ... and dropped if it skips fewer than this fraction of the pairs it tests
 TRI_MIN_RATE = 0.5
-#: slack factor on the rigorous floating-point error bound
-BOUND_SAFETY = 2.0
-#: float64 unit roundoff
-U64 = 2.0 ** -53
-
-
-@njit(cache=True)
-def gamma(k, u):
-    """Higham's gamma_k = k u / (1 - k u): error factor of a length-k dot product."""
-    ku = k * u
-    return ku / (1.0 - ku)
 
 
 @njit(cache=True, parallel=True)
@@ -160,48 +150,6 @@ def row_sqnorms_and_norms(A, s):
         out[i] = acc
         nrm[i] = np.sqrt(acc_u)
     return out, nrm
-
-
-@njit(cache=True)
-def row_error_bounds(anorm, bnorm, n, s, g_gemm, g64):
-    """Per-row bound E[i] >= |a(i, c) - d64(i, c)| for every possible center c.
-
-    a(i, c) takes its dot product in the input precision (error factor
-    ``g_gemm`` = gamma_{K+2}(u), any summation order), d64 a sequential float64
-    one (``g64`` = gamma_{K+2}(u64)); each is
-    within gamma_K |A_i|.|B_c| <= gamma_K ||A_i|| ||B_c|| of the exact dot
-    (Higham, Thm 3.1 + Cauchy-Schwarz).  The float64 combinations
-    n_i + n_c - 2 s_i s_c x add a few u64 times the magnitudes involved, and
-    the direct Euclidean sum of d64 is within gamma_K(u64) of its true value.
-    The total is multiplied by ``BOUND_SAFETY``.
-
-    Parameters
-    ----------
-    anorm, bnorm : (N,) float64  unscaled row norms of A and B
-    n : (N,) float64
-    s : (N,) float64 row scales
-    g_gemm, g64 : float  gamma factors of the screening and canonical dots
-
-    Returns
-    -------
-    (N,) float64
-    """
-    N = anorm.shape[0]
-    bmax = 0.0
-    nmax = 0.0
-    for j in range(N):
-        v = abs(s[j]) * bnorm[j]
-        if v > bmax:
-            bmax = v
-        if abs(n[j]) > nmax:
-            nmax = abs(n[j])
-    out = np.empty(N)
-    for i in range(N):  # O(N): not worth a parallel region
-        ai = abs(s[i]) * anorm[i]
-        mag = abs(n[i]) + nmax + 2.0 * ai * bmax
-        dot_err = 2.0 * ai * bmax * (g_gemm + g64)
-        out[i] = BOUND_SAFETY * (dot_err + (8.0 * U64 + 2.0 * g64) * mag)
-    return out
 
 
 @njit(cache=True)
@@ -369,6 +317,33 @@ def _exact_row(mode, A, B, n, s, E, i, m1, m2, c1, allc, nall, scratch, stats):
     return _exact_min(mode, A, B, n, s, E, i, allc, nall, scratch)
 
 
+@njit(cache=True)
+def resolve_near_tie(mode, A, B, n, s, Ehi, m1, m2, c1, allc, nall, scratch, stats,
+                     cand, ncand, best_lo):
+    """The pick among candidates whose bounds overlap the best lower bound ``best_lo``:
+    largest exact ``D64`` (lowest row on equality).
+
+    The engine calls it from an object-mode block, so that a run without near-ties (the
+    usual case) never compiles the exact scan.
+
+    Returns
+    -------
+    w : int  the row picked
+    dw : float  its D64
+    """
+    stats[2] += 1
+    dw = -np.inf
+    w = -1
+    for q in range(ncand):
+        i = cand[q]
+        if m1[i] + Ehi[i] >= best_lo:
+            v = _exact_row(mode, A, B, n, s, Ehi, i, m1, m2, c1, allc, nall, scratch, stats)
+            if v > dw or (v == dw and i < w):
+                dw = v
+                w = i
+    return w, dw
+
+
 @njit(no_cpython_wrapper=True)
 def _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1, allc, nall):
     """Replace row i's screening values from the input-precision GEMM pass
@@ -459,12 +434,13 @@ def _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, elo, ehi, m1, m2, c1
 
 @njit(no_cpython_wrapper=True)
 def _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbuf,
-                 Elo, Ehi, stats, ab):
-    """Fold picked centers lo..nc-1 into row i (float64 quality)."""
+                 Elo, Ehi, stats, ab, gbuf, sbuf):
+    """Fold picked centers lo..nc-1 into row i (float64 quality); ``gbuf`` (budget,)
+    input dtype and ``sbuf`` (SMALL_REFRESH,) float64 hold the dots."""
     K = A.shape[1]
     k = nc - lo
     if k < SMALL_REFRESH:
-        dots = np.empty(k)
+        dots = sbuf[:k]
         for c in range(k):
             acc = 0.0
             for kk in range(K):
@@ -474,7 +450,7 @@ def _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo, nc, m1, m2, c1, rowbu
         return
     for kk in range(K):
         rowbuf[kk] = A[i, kk]
-    dots = np.empty(k, dtype=A.dtype)
+    dots = gbuf[:k]
     gemv_ax(cbufA[lo:nc], rowbuf, dots, ab)  # BLAS matrix-vector, input precision
     _fold_screened(i, A, n, s, cbuf, cn, cs, cid, lo, dots, Elo[i], Ehi[i], m1, m2, c1,
                    stats)
@@ -530,7 +506,7 @@ def _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi, i, lo, nc,
 
 @njit(cache=True)
 def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
-                   budget, use_tri, m1, m2, c1, every=0):
+                   use_tri, m1, m2, c1, work, every=0):
     """Exact greedy k-center on the distance (1); see the module docstring.
 
     Parameters
@@ -545,7 +521,6 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     pickable : (N,) bool  rows that may be picked (not labeled, candidate)
     init_centers : (L,) int64  initial centers (labeled rows); may be empty
     first : int  first pick when L == 0 (ignored otherwise)
-    budget : int  number of picks, at most pickable.sum()
     use_tri : bool  keep a (budget, budget) float32 table of picked-center
         distances and prune refreshes with the triangle inequality (MODE_EUCLID
         only); switched off automatically when it prunes too little
@@ -553,52 +528,44 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         over every live row and every initial center: ``init_centers``, or
         ``first`` alone when L == 0): per row the smallest and second smallest
         GEMM-form value and the argmin row; overwritten as the engine runs
+    work : tuple  the engine's arrays from ``alselect.diversity.kcenter_workspace``
+        (sized for ``budget`` picks, its first three the outputs); allocated by the
+        caller because each ``np.empty`` signature here is one more compile on first
+        use.  Their contents on entry do not matter.
     every : int  progress report stride in picks (``progress_hook.tick``);
         0 reports nothing.  Picks do not depend on it.
 
     Returns
     -------
-    picks : (budget,) int64 in pick order
-    mind2 : (budget,) float64 distance (1) of each pick to its nearest center
-        at the moment it was picked (+inf for a first pick with no centers);
-        the exact D64 when a near-tie was resolved, else within Ehi of it.
-    stats : (10,) int64  heap pops, row-center pairs refreshed, near-ties
-        resolved, rows evaluated exactly, of which by a full center scan,
-        rows tightened, center pairs scanned while tightening, triangle tests,
-        pairs pruned by them, pairs re-evaluated in float64 after an
-        input-precision screen
+    int  picks made (``budget`` unless the pickable rows ran out), written to the
+    work arrays ``picks`` (pick order), ``mind2`` (distance (1) of each pick to
+    its nearest center at the moment it was picked, +inf for a first pick with
+    no centers; the exact D64 when a near-tie was resolved, else within Ehi of
+    it) and ``stats`` (10 counters: heap pops, row-center pairs refreshed,
+    near-ties resolved, rows evaluated exactly, of which by a full center scan,
+    rows tightened, center pairs scanned while tightening, triangle tests, pairs
+    pruned by them, pairs re-evaluated in float64 after an input-precision
+    screen)
     """
+    (picks, mind2, stats, live, allc, cbuf, cbufA, cn, cs, cid, lastc, tight, cc,
+     slot_of, hk, hv, cand, scratch, batch, gsel, rowbuf, xb, ab, gbuf, sbuf) = work
     N, K = A.shape
     L = init_centers.shape[0]
-    picks = np.empty(budget, dtype=np.int64)
-    mind2 = np.empty(budget)
-    stats = np.empty(10, dtype=np.int64)
+    budget = picks.shape[0]
     for q in range(10):
         stats[q] = 0
     if budget == 0:
-        return picks, mind2, stats
-    live = np.empty(N, dtype=np.bool_)
+        return 0
     for i in range(N):
         live[i] = pickable[i]
-    allc = np.empty(L + budget, dtype=np.int64)
     for t in range(L):
         allc[t] = init_centers[t]
     nall = L
-    cbuf = np.empty((budget, K))  # picked centers' B rows, float64
-    cbufA = np.empty((budget, K), dtype=A.dtype)  # the same, input precision
-    cn = np.empty(budget)
-    cs = np.empty(budget)
-    cid = np.empty(budget, dtype=np.int64)
-    # np.empty and fill loops only: each np.full / np.zeros signature is one more
-    # compile on first use
-    lastc = np.empty(N, dtype=np.int64)
-    tight = np.empty(N, dtype=np.bool_)
+    # fill loops only: each np.full / np.zeros signature is one more compile on first use
     for i in range(N):
         lastc[i] = 0
         tight[i] = False
     use_tri = use_tri and mode == MODE_EUCLID
-    cc = np.empty((budget, budget) if use_tri else (1, 1), dtype=np.float32)
-    slot_of = np.empty(N if use_tri else 1, dtype=np.int64)
     for i in range(slot_of.shape[0]):
         slot_of[i] = -1
     if use_tri and L == 0:
@@ -621,8 +588,6 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         t0 = 1
         lastc[:] = 1
     ninit = nall
-    hk = np.empty(N)
-    hv = np.empty(N, dtype=np.int64)
     size = np.int64(0)  # int64 from the start: no literal-typed compile of the heap helpers
     for i in range(N):
         if live[i]:
@@ -631,14 +596,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
             size += 1
     for pos in range(size // 2 - 1, -1, -1):
         _sift_down(hk, hv, size, pos)
-    cand = np.empty(N, dtype=np.int64)
-    scratch = np.empty(L + budget)
-    batch = np.empty(REFRESH_BATCH, dtype=np.int64)
-    gsel = np.empty(REFRESH_BATCH, dtype=np.int64)
-    rowbuf = np.empty(K, dtype=A.dtype)
-    xb = np.empty((REFRESH_BATCH, K), dtype=A.dtype)
-    ab = np.empty(2, dtype=A.dtype)  # BLAS alpha, beta
-    ab[0] = 1.0
+    ab[0] = 1.0  # BLAS alpha, beta
     ab[1] = 0.0
     last = tick(t0, 0, every, budget)
     for t in range(t0, budget):
@@ -693,7 +651,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
                     elif lastc[i] < nc:
                         _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i,
                                      lastc[i], nc, m1, m2, c1, rowbuf, Elo, Ehi,
-                                     stats, ab)
+                                     stats, ab, gbuf, sbuf)
                         stats[1] += nc - lastc[i]
                         lastc[i] = nc
                 lo_g = nc
@@ -715,7 +673,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
             elif lo_min < nc:
                 stats[1] += nc - lo_min
                 _refresh_one(A, n, s, cbuf, cbufA, cn, cs, cid, i, lo_min, nc,
-                             m1, m2, c1, rowbuf, Elo, Ehi, stats, ab)
+                             m1, m2, c1, rowbuf, Elo, Ehi, stats, ab, gbuf, sbuf)
                 lastc[i] = nc
             for b in range(nb):
                 i = batch[b]
@@ -725,7 +683,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
                 if v > best_lo:
                     best_lo = v
         if ncand == 0:
-            return picks[:t], mind2[:t], stats
+            return t
         nclose = 0
         w = -1
         for q in range(ncand):
@@ -736,17 +694,10 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         if nclose == 1:
             dw = m1[w]
         else:
-            stats[2] += 1
-            dw = -np.inf
-            w = -1
-            for q in range(ncand):
-                i = cand[q]
-                if m1[i] + Ehi[i] >= best_lo:
-                    v = _exact_row(mode, A, B, n, s, Ehi, i, m1, m2, c1, allc,
-                                   nall, scratch, stats)
-                    if v > dw or (v == dw and i < w):
-                        dw = v
-                        w = i
+            # rare (exact duplicates, float32 near-ties): compiled on first need only
+            with objmode(w="int64", dw="float64"):
+                w, dw = resolve_near_tie(mode, A, B, n, s, Ehi, m1, m2, c1, allc, nall,
+                                         scratch, stats, cand, ncand, best_lo)
         for q in range(ncand):
             i = cand[q]
             if i != w:
@@ -775,4 +726,4 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         allc[nall] = w
         nall += 1
         last = tick(t + 1, last, every, budget)
-    return picks, mind2, stats
+    return budget

@@ -14,7 +14,7 @@ engine's rigorous error bound, is below the row's current minimum; otherwise it 
 import numpy as np
 from numba import njit, prange
 
-from .kcenter import BOUND_SAFETY, U64
+from ..error_bounds import BOUND_SAFETY, U64
 
 
 @njit(cache=True)
