@@ -344,6 +344,25 @@ def resolve_near_tie(mode, A, B, n, s, Ehi, m1, m2, c1, allc, nall, scratch, sta
     return w, dw
 
 
+def _near_tie(*args):
+    """Object-mode entry to :func:`resolve_near_tie` (a plain function: the cache entry
+    refers to it by name instead of pickling a dispatcher)."""
+    return resolve_near_tie(*args)
+
+
+@njit(no_cpython_wrapper=True)
+def _near_tie_objmode(mode, A, B, n, s, Ehi, m1, m2, c1, allc, nall, scratch, stats,
+                      cand, ncand, best_lo):
+    """:func:`resolve_near_tie` through object mode, so that it compiles when first
+    needed rather than with the engine.  A function of its own: a lifted block keeps
+    the IR of the function around it, and the engine's would carry the explicitly typed
+    ``tick`` dispatcher into the cache, rebuilt (recompiled) on every load."""
+    with objmode(w="int64", dw="float64"):
+        w, dw = _near_tie(mode, A, B, n, s, Ehi, m1, m2, c1, allc, nall, scratch, stats,
+                          cand, ncand, best_lo)
+    return w, dw
+
+
 @njit(no_cpython_wrapper=True)
 def _tighten(A, B, n, s, Elo, Ehi, i, m1, m2, c1, allc, nall):
     """Replace row i's screening values from the input-precision GEMM pass
@@ -695,9 +714,8 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
             dw = m1[w]
         else:
             # rare (exact duplicates, float32 near-ties): compiled on first need only
-            with objmode(w="int64", dw="float64"):
-                w, dw = resolve_near_tie(mode, A, B, n, s, Ehi, m1, m2, c1, allc, nall,
-                                         scratch, stats, cand, ncand, best_lo)
+            w, dw = _near_tie_objmode(mode, A, B, n, s, Ehi, m1, m2, c1, allc, nall,
+                                      scratch, stats, cand, ncand, best_lo)
         for q in range(ncand):
             i = cand[q]
             if i != w:
