@@ -344,23 +344,30 @@ class _Compact(NamedTuple):
 def _compact(mixtures, gate, floor):
     """Present (image, group) rows only, as float64 ``[P | log P]``.
 
-    Memory: ``16 C`` bytes per present (image, group) plus ``8 K`` per image.
+    Memory: ``16 C`` bytes per present (image, group) plus ``8 K`` per image. The offsets
+    come from NumPy; the rows are filled by the ``nogil`` kernel ``compact_fill_kernel``,
+    blocks of images on Python threads (``alselect.threads``).
     """
-    from alselect.kernels.cdal import compact_count_kernel, compact_fill_kernel
+    from alselect.kernels.cdal import compact_fill_kernel
+    from alselect.threads import run_blocks
 
     N, K, C = mixtures.shape
-    row_off = np.empty(N + 1, dtype=np.int64)
-    pos = np.empty((N, K), dtype=np.int64)
-    compact_count_kernel(np.ascontiguousarray(gate), row_off, pos)
+    gate = np.ascontiguousarray(gate, dtype=bool)
+    row_off = np.zeros(N + 1, dtype=np.int64)
+    np.cumsum(gate.sum(axis=1), out=row_off[1:])
+    pos = np.where(gate, np.cumsum(gate.ravel()).reshape(N, K) - 1, -1).astype(np.int64)
     nrows = int(row_off[-1])
     x = np.empty((nrows, 2 * C), dtype=np.float64)
     g = np.empty(nrows, dtype=np.int64)
     step = max(1, BLOCK_ELEMS // max(1, K * C))
-    for i0 in range(0, N, step):
+
+    def fill(i0):
         i1 = min(N, i0 + step)
         q0, q1 = int(row_off[i0]), int(row_off[i1])
-        compact_fill_kernel(_kernel_float(mixtures[i0:i1]), np.ascontiguousarray(gate[i0:i1]),
+        compact_fill_kernel(_kernel_float(mixtures[i0:i1]), gate[i0:i1],
                             row_off[i0:i1 + 1] - q0, floor, x[q0:q1], g[q0:q1])
+
+    run_blocks(fill, range(0, N, step))
     return _Compact(x, g, row_off, pos)
 
 

@@ -148,49 +148,30 @@ def _initial_pass(A, B, n, s, centers, live):
     """(m1, m2, c1) of every live row against ``centers``: the engine's initial pass.
 
     Blocked GEMMs (``CENTER_BLOCK`` centers gathered at a time, ``ROW_BLOCK`` rows per
-    task) on ``numba.get_num_threads()`` threads, each a single-threaded NumPy product
-    (the caller limits BLAS to one thread) folded by the ``nogil`` kernel
-    ``fold_rows``; a pending interrupt is raised between center blocks. The fold order
-    of each row is the center order, whatever the thread count.
+    task) on Python threads (``alselect.threads``), each a single-threaded NumPy product
+    (the caller limits BLAS to one thread) folded by the ``nogil`` kernel ``fold_rows``;
+    a pending interrupt is raised between center blocks. The fold order of each row is
+    the center order, whatever the thread count.
     """
-    import numba
-
-    from alselect import interrupt
     from alselect.kernels import kcenter as kc
+    from alselect.threads import run_blocks
 
     N = A.shape[0]
     m1 = np.full(N, np.inf)
     m2 = np.full(N, np.inf)
     c1 = np.full(N, -1, dtype=np.int64)
     centers = np.asarray(centers, dtype=np.int64)
-    starts = [r0 for r0 in range(0, N, kc.ROW_BLOCK)
-              if live[r0:r0 + kc.ROW_BLOCK].any()]
-    threads = max(1, min(numba.get_num_threads(), len(starts)))
-    pool = None
-    if threads > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    starts = [r0 for r0 in range(0, N, kc.ROW_BLOCK) if live[r0:r0 + kc.ROW_BLOCK].any()]
+    for c0 in range(0, centers.size, kc.CENTER_BLOCK):
+        cid = np.ascontiguousarray(centers[c0:c0 + kc.CENTER_BLOCK])
+        cblkT = B[cid].T
+        cn, cs = n[cid], s[cid]
 
-        pool = ThreadPoolExecutor(threads)
-    try:
-        for c0 in range(0, centers.size, kc.CENTER_BLOCK):
-            cid = np.ascontiguousarray(centers[c0:c0 + kc.CENTER_BLOCK])
-            cblkT = B[cid].T
-            cn, cs = n[cid], s[cid]
+        def fold(r0, cid=cid, cblkT=cblkT, cn=cn, cs=cs):
+            kc.fold_rows(A[r0:r0 + kc.ROW_BLOCK] @ cblkT, r0, n, s, cn, cs, cid, live,
+                         m1, m2, c1)
 
-            def fold(r0, cid=cid, cblkT=cblkT, cn=cn, cs=cs):
-                kc.fold_rows(A[r0:r0 + kc.ROW_BLOCK] @ cblkT, r0, n, s, cn, cs, cid, live,
-                             m1, m2, c1)
-
-            if pool is None:
-                for r0 in starts:
-                    fold(r0)
-            else:
-                for f in [pool.submit(fold, r0) for r0 in starts]:
-                    f.result()
-            interrupt.check()
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        run_blocks(fold, starts)
     return m1, m2, c1
 
 

@@ -133,28 +133,7 @@ def mixtures_kernel(probs, offsets, weights, use_weights, eps, out_mix, out_pres
 # --------------------------------------------------------------------------- #
 # compact (present-rows-only) representation
 # --------------------------------------------------------------------------- #
-@numba.njit(cache=True)
-def compact_count_kernel(gate, out_row_off, out_pos):
-    """Row offsets and position table of the compact form.
-
-    gate : (N, K) bool; out_row_off : (N+1,) int64, image ``i`` owns compact
-    rows ``out_row_off[i]:out_row_off[i+1]``; out_pos : (N, K) int64, compact
-    row of (image, group) or -1 when the group is not present.
-    """
-    N, K = gate.shape
-    out_row_off[0] = 0
-    q = 0
-    for i in range(N):
-        for c in range(K):
-            if gate[i, c]:
-                out_pos[i, c] = q
-                q += 1
-            else:
-                out_pos[i, c] = -1
-        out_row_off[i + 1] = q
-
-
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, nogil=True)
 def compact_fill_kernel(mixtures, gate, row_off, floor, out_x, out_g):
     """Fill the compact rows ``[P (C) | log max(P, floor) (C)]`` (float64).
 
@@ -169,8 +148,8 @@ def compact_fill_kernel(mixtures, gate, row_off, floor, out_x, out_g):
     out_g : (rows,) int64, the group of each row
     """
     n, K, C = mixtures.shape
-    logfloor = np.log(floor)
-    for i in numba.prange(n):
+    logfloor = np.log(floor)  # numba's log (libm), not NumPy's CPU-dependent SIMD one
+    for i in range(n):
         q = row_off[i]
         for c in range(K):
             if gate[i, c]:
