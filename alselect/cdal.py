@@ -677,11 +677,34 @@ def cdal_coreset(mixtures, present, budget, *, labeled=None, reduce="sum", class
     first_pos = NO_FIRST if first is None else int(np.searchsorted(cand, first))
     picks = np.empty(budget, dtype=np.int64)
     dist = np.empty(budget, dtype=np.float64)
-    kernel = kcenter_reference_kernel if method == "reference" else kcenter_lazy_kernel
     with reporting(progress):
-        kernel(*cmp_, cand, lab, first_pos, budget, mean, picks, dist,
-               every_for(budget, progress))
+        if method == "reference":
+            kcenter_reference_kernel(*cmp_, cand, lab, first_pos, budget, mean, picks, dist,
+                                     every_for(budget, progress))
+        else:
+            kcenter_lazy_kernel(*cmp_, cand, lab, first_pos, budget, mean, picks, dist,
+                                lazy_workspace(cmp_.x.shape[1], cmp_.pos.shape[1], cand.size,
+                                               lab.size + budget),
+                                every_for(budget, progress))
     return picks, dist
+
+
+def lazy_workspace(C2, K, T, M):
+    """The arrays ``kernels.cdal.kcenter_lazy_kernel`` works in (its unpacking order), for
+    compact rows of width ``C2``, ``K`` groups, ``T`` candidates and ``M`` centers in all;
+    NumPy allocates them so the kernel compiles no ``np.empty`` signatures of its own (the
+    center store still grows inside, from ``4 * CENTER_BLOCK`` centers)."""
+    from alselect.kernels.cdal import CENTER_BLOCK, LANES, REFRESH_BATCH
+
+    i64, f64 = np.int64, np.float64
+    return (np.empty(K * C2 * CENTER_BLOCK, f64), np.empty(K * CENTER_BLOCK, i64),  # stage
+            np.empty(K, i64),                                                     # stage_n
+            np.empty(4 * CENTER_BLOCK * C2, f64), np.empty(4 * CENTER_BLOCK, i64),  # store
+            np.empty((M // CENTER_BLOCK + 1, K + 1), i64),                        # segoff
+            np.empty((LANES, CENTER_BLOCK), f64), np.empty(CENTER_BLOCK, f64),    # acc, dist
+            np.empty(CENTER_BLOCK, i64),                                          # cnt
+            np.empty(REFRESH_BATCH, i64), np.empty(REFRESH_BATCH, f64),           # brow, bkey
+            np.empty(T, i64), np.empty(T, f64), np.empty(T, i64))                 # stamp key idx
 
 
 # --------------------------------------------------------------------------- #

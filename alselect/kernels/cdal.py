@@ -559,7 +559,7 @@ def _refresh_batch(x, g, row_off, cand, rows, keys, stamp, nb, ncent, floor_val,
 
 @numba.njit(cache=True)
 def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
-                        first, budget, mean, out_picks, out_dist, every=0):
+                        first, budget, mean, out_picks, out_dist, work, every=0):
     """Exact K-Center-Greedy over lazily refreshed stale upper bounds.
 
     Same parameters and results as ``kcenter_reference_kernel`` (bit-identical
@@ -583,21 +583,18 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     together (each center block reused from cache by all of them); exact for
     any value, but at 1 it evaluates the fewest pairs and was as fast as 2-4.
 
+    ``work`` holds the arrays it works in, from ``alselect.cdal.lazy_workspace``
+    (allocated by the caller: each ``np.empty`` signature here would be one more
+    compile on first use; contents on entry do not matter).
+
     Returns the number of pair distances evaluated (diagnostics).
     """
+    (stage, stage_ids, stage_n, flat, flat_ids, segoff, acc, dist, cnt, brow, bkey,
+     stamp, key, idx) = work
     T = cand.shape[0]
     K = pos.shape[1]
-    C2 = x.shape[1]
-    M = init_centers.shape[0] + budget
-    stage = np.empty(K * C2 * CENTER_BLOCK, dtype=x.dtype)
-    stage_ids = np.empty(K * CENTER_BLOCK, dtype=np.int64)
-    stage_n = np.empty(K, dtype=np.int64)
     for c in range(K):
         stage_n[c] = 0
-    cap = 4 * CENTER_BLOCK
-    flat = np.empty(cap * C2, dtype=x.dtype)
-    flat_ids = np.empty(cap, dtype=np.int64)
-    segoff = np.empty((M // CENTER_BLOCK + 1, K + 1), dtype=np.int64)
     for b in range(segoff.shape[0]):
         for c in range(K + 1):
             segoff[b, c] = 0
@@ -606,19 +603,11 @@ def kcenter_lazy_kernel(x, g, row_off, pos, cand, init_centers,
     nflat = np.int64(0)
     top = np.int64(0)
     one = np.int64(1)
-    acc = np.empty((LANES, CENTER_BLOCK), dtype=np.float64)
-    dist = np.empty(CENTER_BLOCK, dtype=np.float64)
-    cnt = np.empty(CENTER_BLOCK, dtype=np.int64)
-    brow = np.empty(REFRESH_BATCH, dtype=np.int64)
-    bkey = np.empty(REFRESH_BATCH, dtype=np.float64)
     ncent = np.int64(0)
     for m in range(init_centers.shape[0]):
         flat, flat_ids, nflat = _store_add(x, g, row_off, init_centers[m], ncent, stage,
                                            stage_ids, stage_n, flat, flat_ids, segoff, nflat)
         ncent += 1
-    stamp = np.empty(T, dtype=np.int64)
-    key = np.empty(T, dtype=np.float64)
-    idx = np.empty(T, dtype=np.int64)
     for t in range(T):
         stamp[t] = 0
         key[t] = np.inf
