@@ -5,9 +5,13 @@ virtual environment (``--system-site-packages`` for the dependencies, ``pip inst
 --no-deps``), then for each strategy runs ``alselect pick sample_data/digits.h5 -s S -b 20``
 twice with ``NUMBA_CACHE_DIR`` pointing at a new empty directory: the first run compiles (cold),
 the second loads the cache (warm). ``--baseline REV`` does the same for another revision in a
-second environment, so before and after are measured side by side in one run.
+second environment, so before and after are measured side by side in one run, the two trees
+interleaved ``--repeat`` times (medians reported: the machines are shared). The compile time of
+a first run is its cold time minus the warm time; the ratio line gives HEAD / baseline for the
+cold run and for the compile time.
 
-    python bench/bench_first_run.py [--strategies kcenter,cdal-cs,badge] [--baseline REV] [--json]
+    python bench/bench_first_run.py [--strategies kcenter,cdal-cs,badge] [--baseline REV]
+                                    [--repeat 3] [--load [N]] [--json]
 """
 
 import argparse
@@ -61,10 +65,18 @@ def measure(bindir: str, strategy: str, cache: str):
     return cold, warm, cold_proc.stderr, warm_proc.stderr
 
 
+def _median(xs):
+    xs = sorted(xs)
+    k = len(xs) // 2
+    return xs[k] if len(xs) % 2 else 0.5 * (xs[k - 1] + xs[k])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--strategies", default="kcenter,cdal-cs,badge")
     ap.add_argument("--baseline", metavar="REV", help="also measure this git revision (e.g. main~5)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="cold/warm pairs per strategy and tree, interleaved; medians reported")
     add_common_options(ap)
     args = ap.parse_args()
     rep = Report("first_run", args)
@@ -72,22 +84,38 @@ def main():
         trees = {"HEAD": install("HEAD", os.path.join(tmp, "head"))}
         if args.baseline:
             trees[args.baseline] = install(args.baseline, os.path.join(tmp, "baseline"))
-        rep.say(f"{'strategy':<12}{'tree':<14}{'cold s':>8}{'(CPU)':>8}{'warm s':>8}{'(CPU)':>8}  notice on stderr (cold/warm)")
-        results = {}
+        rep.say(f"medians of {args.repeat} interleaved runs; compile = cold - warm (wall)")
+        rep.say(f"{'strategy':<12}{'tree':<14}{'cold s':>8}{'(CPU)':>8}{'warm s':>8}{'(CPU)':>8}"
+                f"{'compile s':>11}  notice on stderr (cold/warm)")
         with rep.competing_load():
             for strategy in args.strategies.split(","):
-                for name, bindir in trees.items():
-                    cold, warm, err_cold, err_warm = measure(bindir, strategy, tempfile.mkdtemp(dir=tmp))
-                    notice = ["compiling" in e for e in (err_cold, err_warm)]
-                    results[strategy, name] = cold
-                    rep.say(f"{strategy:<12}{name:<14}{cold[0]:>8.2f}{cold[1]:>8.2f}{warm[0]:>8.2f}{warm[1]:>8.2f}"
+                runs = {name: [] for name in trees}
+                for _ in range(args.repeat):
+                    for name, bindir in trees.items():
+                        runs[name].append(measure(bindir, strategy, tempfile.mkdtemp(dir=tmp)))
+                res = {}
+                for name, rr in runs.items():
+                    cold = tuple(_median([r[0][k] for r in rr]) for k in (0, 1))
+                    warm = tuple(_median([r[1][k] for r in rr]) for k in (0, 1))
+                    compile_s = (cold[0] - warm[0], cold[1] - warm[1])
+                    notice = ["compiling" in e for e in (rr[-1][2], rr[-1][3])]
+                    res[name] = cold, warm, compile_s
+                    rep.say(f"{strategy:<12}{name:<14}{cold[0]:>8.2f}{cold[1]:>8.2f}{warm[0]:>8.2f}"
+                            f"{warm[1]:>8.2f}{compile_s[0]:>11.2f}"
                             f"  {'yes' if notice[0] else 'no'}/{'yes' if notice[1] else 'no'}")
-                base = results.get((strategy, args.baseline)) if args.baseline else None
-                rep.row(f"first `pick -s {strategy}` after install, cold cache (`bench_first_run.py`)",
-                        "cold run; reference: the same run of the baseline tree" if base else "cold run vs warm run",
-                        results[strategy, "HEAD"], base or warm,
-                        f"baseline {args.baseline}, cold" if base else "second run (cache warm)",
-                        ratio_kind="speedup" if base else "overhead", strategy=strategy)
+                head = res["HEAD"]
+                base = res.get(args.baseline) if args.baseline else None
+                if base:
+                    rep.say(f"{'':<12}{'ratio':<14}{head[0][0] / base[0][0]:>8.2f}{'':>24}"
+                            f"{head[2][0] / base[2][0]:>11.2f}  (HEAD / {args.baseline})")
+                    rep.row(f"first `pick -s {strategy}` after install: compile time (cold - warm)",
+                            "cold run minus warm run, medians; reference: the same for the baseline tree",
+                            head[2], base[2], f"baseline {args.baseline}", ratio_kind="speedup",
+                            strategy=strategy, cold=head[0], baseline_cold=base[0])
+                else:
+                    rep.row(f"first `pick -s {strategy}` after install, cold cache (`bench_first_run.py`)",
+                            "cold run vs warm run", head[0], head[1], "second run (cache warm)",
+                            ratio_kind="overhead", strategy=strategy)
 
 
 if __name__ == "__main__":
