@@ -18,6 +18,8 @@ import numpy as np
 from numba import njit, types
 from numba.np.linalg import ensure_blas
 
+from ..errors import InternalError
+
 ensure_blas()  # scipy.linalg.cython_blas: where the shims find the routines
 
 _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
@@ -64,7 +66,7 @@ def gemm_abt(X, Y, out, ab):
     st = _xxgemm(_kind(X), _T, _N, n, m, K, ab.ctypes, Y.ctypes, K, X.ctypes, K,
                  ab[1:].ctypes, out.ctypes, n)
     if st != 0:
-        raise RuntimeError("BLAS gemm unavailable (scipy.linalg.cython_blas)")
+        raise InternalError("BLAS gemm unavailable (scipy.linalg.cython_blas)")
 
 
 @njit(no_cpython_wrapper=True)
@@ -80,7 +82,7 @@ def gemv_ax(Y, x, out, ab):
     st = _xxgemv(_kind(Y), _T, K, n, ab.ctypes, Y.ctypes, K, x.ctypes, ab[1:].ctypes,
                  out.ctypes)
     if st != 0:
-        raise RuntimeError("BLAS gemv unavailable (scipy.linalg.cython_blas)")
+        raise InternalError("BLAS gemv unavailable (scipy.linalg.cython_blas)")
 
 
 @njit(cache=True)
