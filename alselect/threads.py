@@ -26,7 +26,12 @@ def run_blocks(fn, items) -> None:
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(threads) as pool:
+        pool = ThreadPoolExecutor(threads)
+        try:
             for f in [pool.submit(fn, item) for item in items]:
                 f.result()
+        finally:
+            # on an interrupt (raised in this thread while it waits) or an error, drop the
+            # blocks not started: only the running ones are waited for
+            pool.shutdown(wait=True, cancel_futures=True)
     interrupt.check()

@@ -287,3 +287,24 @@ def test_initial_pass_independent_of_thread_count(monkeypatch):
     np.testing.assert_allclose(m2[rows], srt[:, 1], rtol=1e-4, atol=1e-3)
     assert np.all(np.isinf(m1[~live])) and np.all(c1[~live] == -1)
     assert np.all(np.isin(c1[rows], centers))
+
+
+def test_run_blocks_stops_at_an_error_and_drops_the_blocks_not_started(monkeypatch):
+    import time
+
+    import numba
+
+    from alselect.threads import run_blocks
+
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    done = []
+
+    def fn(i):
+        time.sleep(0.01)
+        if i == 3:
+            raise KeyError("block 3")
+        done.append(i)
+
+    with pytest.raises(KeyError):
+        run_blocks(fn, range(200))
+    assert len(done) < 20  # an interrupt takes the same path: running blocks end, the rest never start
