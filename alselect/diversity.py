@@ -115,7 +115,7 @@ def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=No
     work = kcenter_workspace(A, init.size, budget, use_tri)
     with _single_threaded_blas(), reporting(progress):
         m1, m2, c1 = _initial_pass(A, B, n, s, init if init.size else np.array([first]), live)
-        done = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, pickable, init, int(first),
+        done = kc.kcenter_engine(mode, A, B, n, s, e_lo, e_hi, live, init, int(first),
                                  use_tri, m1, m2, c1, work, every_for(budget, progress))
     return work[0][:done], work[1][:done]
 
@@ -131,7 +131,7 @@ def kcenter_workspace(A, L, budget, use_tri):
     tri = budget if use_tri else 1
     i64, f64 = np.int64, np.float64
     return (np.empty(budget, i64), np.empty(budget, f64), np.empty(10, i64),   # outputs
-            np.empty(N, np.bool_), np.empty(L + budget, i64),                 # live, allc
+            np.empty(L + budget, i64),                                        # allc
             np.empty((budget, K), f64), np.empty((budget, K), A.dtype),       # cbuf, cbufA
             np.empty(budget, f64), np.empty(budget, f64), np.empty(budget, i64),  # cn cs cid
             np.empty(N, i64), np.empty(N, np.bool_),                          # lastc, tight

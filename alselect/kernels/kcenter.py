@@ -524,7 +524,7 @@ def _refresh_pruned(A, n, s, cbuf, cn, cs, cid, cc, slot_of, Ehi, i, lo, nc,
 
 
 @njit(cache=True)
-def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
+def kcenter_engine(mode, A, B, n, s, Elo, Ehi, live, init_centers, first,
                    use_tri, m1, m2, c1, work, every=0):
     """Exact greedy k-center on the distance (1); see the module docstring.
 
@@ -537,7 +537,8 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     s : (N,) float64  row scales in (1)
     Elo : (N,) float64  error bounds of input-precision GEMM values
     Ehi : (N,) float64  error bounds of float64-accumulated values
-    pickable : (N,) bool  rows that may be picked (not labeled, candidate)
+    live : (N,) bool  rows that may still be picked: not labeled, candidate, and
+        not ``first``; the rows of the initial pass, updated in place
     init_centers : (L,) int64  initial centers (labeled rows); may be empty
     first : int  first pick when L == 0 (ignored otherwise)
     use_tri : bool  keep a (budget, budget) float32 table of picked-center
@@ -566,7 +567,7 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     pruned by them, pairs re-evaluated in float64 after an input-precision
     screen)
     """
-    (picks, mind2, stats, live, allc, cbuf, cbufA, cn, cs, cid, lastc, tight, cc,
+    (picks, mind2, stats, allc, cbuf, cbufA, cn, cs, cid, lastc, tight, cc,
      slot_of, hk, hv, cand, scratch, batch, gsel, rowbuf, xb, ab, gbuf, sbuf) = work
     N, K = A.shape
     L = init_centers.shape[0]
@@ -575,8 +576,6 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
         stats[q] = 0
     if budget == 0:
         return 0
-    for i in range(N):
-        live[i] = pickable[i]
     for t in range(L):
         allc[t] = init_centers[t]
     nall = L
@@ -594,7 +593,6 @@ def kcenter_engine(mode, A, B, n, s, Elo, Ehi, pickable, init_centers, first,
     if L == 0:
         picks[0] = first
         mind2[0] = np.inf
-        live[first] = False
         for kk in range(K):
             cbuf[0, kk] = B[first, kk]
             cbufA[0, kk] = B[first, kk]
