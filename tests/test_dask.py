@@ -95,6 +95,21 @@ def test_kcenter_with_few_candidates_per_round(client, sharded, monkeypatch, m):
     assert 80 / (4 * m) <= dsel.LAST.rounds <= 80
 
 
+@pytest.mark.parametrize("strategy,name", [("entropy", "probs"), ("kcenter", "embeddings")])
+def test_bad_value_on_a_worker_names_the_shard(client, tmp_path, strategy, name):
+    import h5py
+
+    from alselect.errors import PoolValueError
+
+    _, manifest, shards = make_sharded(tmp_path)
+    with h5py.File(shards[3], "r+") as f:  # rows 130..239 of the pool
+        f[name][4] = np.nan
+    with pytest.raises(PoolValueError) as err:
+        alselect.select(manifest, strategy, 5, client=client)
+    msg = str(err.value)
+    assert f"shard '{shards[3]}', whose row 0 is row 130 of the pool" in msg and "row 4" in msg
+
+
 def test_unsupported_strategy_is_one_clear_error(client, sharded):
     with pytest.raises(SelectionError, match="no distributed engine for the strategy 'svm-margin' yet"):
         alselect.select(sharded[1], "svm-margin", 3, seed=1, client=client)

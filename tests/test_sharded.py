@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import alselect
-from alselect.errors import PoolFormatError
+from alselect.errors import PoolFormatError, PoolValueError
 from alselect.pool import open_pool, write_pool
 from alselect.pool.sharded import ShardedPool
 
@@ -92,6 +92,41 @@ def test_inspect_names_the_bad_shard(tmp_path):
     r = cli("inspect", manifest)
     assert r.returncode == 1
     assert f"shard '{shards[2]}'" in r.stdout and r.stderr.strip().startswith("Error:")
+
+
+@pytest.fixture
+def fused_paths(monkeypatch):
+    """Every pool counts as large: the numba kernels and bald's fused float16 pass run."""
+    from alselect import numpy_scores
+
+    monkeypatch.setattr(numpy_scores, "SMALL_POOL_VALUES", 0)
+
+
+def _float16_arrays():
+    arrays = pool_arrays()
+    arrays["mc_probs"] = arrays["mc_probs"].astype(np.float16)
+    return arrays
+
+
+@pytest.mark.parametrize("strategy", ["bald", "entropy", "least-confidence", "margin", "dispersion"])
+def test_large_pool_paths_match_one_file(tmp_path, fused_paths, strategy):
+    full, manifest, _ = make_sharded(tmp_path, _float16_arrays())
+    a = alselect.select(full, strategy, 25)
+    b = alselect.select(manifest, strategy, 25)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.scores, b.scores)
+
+
+@pytest.mark.parametrize("strategy,name", [("bald", "mc_probs"), ("entropy", "probs")])
+def test_bad_value_names_the_shard_and_its_first_row(tmp_path, fused_paths, strategy, name):
+    _, manifest, shards = make_sharded(tmp_path, _float16_arrays())
+    with h5py.File(shards[2], "r+") as f:  # manifest shard 3 (an empty shard is listed at 1), rows 100..129
+        f[name][4] = np.nan
+    with pytest.raises(PoolValueError) as err:
+        alselect.select(manifest, strategy, 5)
+    msg = str(err.value)
+    assert f"shard 3 ('{shards[2]}')" in msg and "whose row 0 is row 100 of the pool" in msg
+    assert "row 4;" in msg and "NaN" in msg
 
 
 def _error(r) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .rounds import Space
-from .tasks import GreedyShard
+from .tasks import GreedyShard, on_shard
 
 
 def _gather(x, g, row_off, local):
@@ -76,6 +76,7 @@ class CdShard(GreedyShard):
         return self
 
 
+@on_shard
 def cd_build(path, start, labeled_local, layout, classes, mean):
     return CdShard(path, start, labeled_local, layout, classes, mean)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..rowkeys import race_seed
 from .select import Stats, _local, _placement, _shards
+from .tasks import on_shard
 
 #: strategies run by this engine (uwe only with -p sampler=kmeanspp)
 STRATEGIES = ("kmeanspp", "badge", "uwe")
@@ -142,6 +143,7 @@ class D2Shard:
         return float(self.n[i]), int(self.start + i), self.payload([i])
 
 
+@on_shard
 def d2_build(path, start, strategy, params, labeled_local, capacity, uwe_bounds):
     return D2Shard(path, start, strategy, params, labeled_local, capacity, uwe_bounds)
 
@@ -154,6 +156,7 @@ def d2_call(state: D2Shard, method: str, *args):
     return getattr(state, method)(*args)
 
 
+@on_shard
 def uwe_range(path, uncertainty):
     """(min, max) of u(x) over one shard (every row: the single-machine min-max is pool-wide)."""
     from ..pool.reader import Pool

@@ -8,12 +8,27 @@ from __future__ import annotations
 
 import numpy as np
 
+import functools
+
 from ..contract import Context, Ranking
 from ..errors import SelectionError
+from ..pool.sharded import shard_errors
 from ..rowkeys import tie_keys
 
 #: entries of the (rows, centers) float32 dot buffer of one k-center fold block (64 MiB)
 FOLD_ENTRIES = 1 << 24
+
+
+def on_shard(fn):
+    """A task reading the shard at ``path`` (its first argument; ``start``, its first global row,
+    the second when the task takes one): errors name the shard, as on one machine."""
+    @functools.wraps(fn)
+    def run(path, *args, **kwargs):
+        start = args[0] if args and isinstance(args[0], (int, np.integer)) else None
+        with shard_errors(f"shard '{path}'", start):
+            return fn(path, *args, **kwargs)
+
+    return run
 
 
 def _context(pool, strategy: str, seed, labeled_local: np.ndarray, start: int) -> Context:
@@ -23,6 +38,7 @@ def _context(pool, strategy: str, seed, labeled_local: np.ndarray, start: int) -
                    rng=np.random.default_rng(seed), strategy=strategy, row_offset=start)
 
 
+@on_shard
 def shard_top(path: str, start: int, strategy: str, params: dict, seed, labeled_local: np.ndarray, k: int):
     """One shard's best ``k`` candidates of a ranking strategy.
 
@@ -165,6 +181,7 @@ class KCenterShard(GreedyShard):
                                                  C, cs, cn, cnorm, g_gemm, g64))
         return self
 
+@on_shard
 def kcenter_build(path, start, labeled_local, features, uwe=None):
     return KCenterShard(path, start, features, labeled_local, uwe)
 

@@ -9,12 +9,13 @@ one machine the shards are read in sequence; with a Dask client the distributed 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Iterator
 
 import numpy as np
 
-from ..errors import MissingDatasetError, PoolFormatError, PoolValueError
+from ..errors import MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
 from .. import validation as checks
 from .manifest import Manifest, describe_mismatch, read_manifest, signature
 from .reader import READ_BLOCK_BYTES, Pool, Progress
@@ -27,6 +28,19 @@ _OFFSETS = {"regions/offsets": "regions/probs", "truth_boxes/offsets": "truth_bo
 
 def _axis(name: str) -> int:
     return 1 if name.startswith("epoch_") else 0
+
+
+@contextlib.contextmanager
+def shard_errors(where: str, start: int | None = None):
+    """Re-raise a value or format error met while reading one shard, prefixed with ``where`` and
+    the shard's first global row: the shard's own messages count rows within the shard."""
+    try:
+        yield
+    except (PoolValueError, PoolFormatError) as exc:
+        if isinstance(exc, PoolNotFoundError):
+            raise
+        first = "" if start is None else f", whose row 0 is row {start} of the pool"
+        raise type(exc)(f"{where}{first}: {exc}") from None
 
 
 class _DatasetView:
@@ -162,25 +176,47 @@ class ShardedPool:
         return self.manifest.class_names if self.manifest.class_names is not None else self._ref.class_names()
 
     # -- reading --------------------------------------------------------------------------
+    def _naming(self, shard: Pool):
+        i = next(k for k, s in enumerate(self.shards) if s is shard)
+        entry = self.manifest.shards[i]
+        return shard_errors(f"shard {i} ('{entry.path}') of manifest '{self.path}'", entry.start)
+
     def iter_rows(self, name: str, *, dtype=None, progress: Progress | None = None,
-                  block_bytes: int = READ_BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+                  block_bytes: int = READ_BLOCK_BYTES, raw: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """Blocks of every shard in turn, ``start`` counted globally (see :meth:`Pool.iter_rows`)."""
         self.require(name)
         offset = 0
         epochs = self.shape(name)[0] if name.startswith("epoch_") else None
         for _, shard in self.live():
             length = shard.shape(name)[_axis(name)]
-            for start, block in shard.iter_rows(name, dtype=dtype, progress=progress, block_bytes=block_bytes):
-                if epochs is not None:
-                    block = block[:epochs]
-                yield offset + start, block
+            with self._naming(shard):
+                for start, block in shard.iter_rows(name, dtype=dtype, progress=progress, block_bytes=block_bytes,
+                                                    raw=raw):
+                    if epochs is not None:
+                        block = block[:epochs]
+                    yield offset + start, block
             offset += length
+
+    def check_block(self, name: str, start: int, block: np.ndarray) -> None:
+        """Validate a block that ``iter_rows(name, raw=True)`` yielded at global ``start``."""
+        offset = 0
+        for _, shard in self.live():
+            length = shard.shape(name)[_axis(name)]
+            if start < offset + length:
+                with self._naming(shard):
+                    shard.check_block(name, start - offset, block)
+                return
+            offset += length
+        raise IndexError(f"block start {start} lies beyond dataset '{name}'")
 
     def read(self, name: str, *, dtype=None, progress: Progress | None = None) -> np.ndarray:
         self.require(name)
         if name in _OFFSETS:
             return self._offsets(name)
-        parts = [shard.read(name, dtype=dtype, progress=progress) for _, shard in self.live()]
+        parts = []
+        for _, shard in self.live():
+            with self._naming(shard):
+                parts.append(shard.read(name, dtype=dtype, progress=progress))
         if name.startswith("epoch_"):
             epochs = self.shape(name)[0]
             return np.concatenate([p[:epochs] for p in parts], axis=1)
