@@ -130,6 +130,24 @@ def test_runs_on_every_storage_dtype(spec, dtype):
         _check_selection(sel, pool, 4)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["float16", "float32"])
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_large_pool_paths_pick_the_same(spec, dtype, monkeypatch):
+    """Pools above numpy_scores.SMALL_POOL_VALUES take the numba kernels (and bald's fused
+    float16 pass); the small-pool NumPy versions are bit-identical, so the picks must agree."""
+    from alselect import numpy_scores
+
+    with MemoryPool(pool_arrays(dtype=dtype, seed=1)) as pool:
+        try:
+            small = select(pool, spec.name, 4, seed=0, **spec.test_params)
+        except MissingExtraError as exc:
+            pytest.skip(str(exc))
+        monkeypatch.setattr(numpy_scores, "SMALL_POOL_VALUES", 0)
+        large = select(pool, spec.name, 4, seed=0, **spec.test_params)
+    np.testing.assert_array_equal(large.indices, small.indices)
+    np.testing.assert_array_equal(large.scores, small.scores)
+
+
 @pytest.mark.parametrize("left,budget", [(1, 1), (3, 3)], ids=["one-unlabeled-row", "all-but-the-budget-labeled"])
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_runs_with_only_the_budget_left(spec, left, budget):
