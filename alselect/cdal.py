@@ -182,7 +182,7 @@ def _gate(present, classes):
 # Eq. 1: mixtures
 # --------------------------------------------------------------------------- #
 def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS,
-                          n_classes=None, dtype=np.float32):
+                          n_classes=None, dtype=np.float32, row_check=None):
     """Per-image, per-pseudo-label class mixtures (Eq. 1 for a single image).
 
     For image ``i`` and class ``c``:
@@ -212,6 +212,15 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
         Expected ``C`` (rejects regions of another width).
     dtype : float32 or float64
         Dtype of the returned mixtures (accumulation is float64).
+    row_check : callable(block, first_row), optional
+        Called on a block of ``region_probs`` in which the kernel flagged a row (non-finite,
+        negative, or a sum off by more than the storage dtype's tolerance); it must raise,
+        or return when its own rule clears a borderline row. Default: the probability-row
+        rule of :mod:`alselect.validation` as an :class:`InvalidInputError`. A pool
+        reader passes its own check, so the error names the dataset.
+
+    Every region is screened by the kernel itself in the same pass that computes the
+    mixtures; only a block with a flagged row is checked again.
 
     Returns
     -------
@@ -222,7 +231,9 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     counts : (N, C) int64
         Number of regions of image ``i`` with pseudo-label ``c``.
     """
-    from alselect.kernels.cdal import mixtures_kernel
+    from alselect.float16 import float16_tables
+    from alselect.kernels import cdal as K
+    from alselect.validation import prob_sum_atol
 
     probs = _check_float_array(region_probs, "region_probs", 2)
     R, C = probs.shape
@@ -251,6 +262,13 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     present = np.zeros((N, C), dtype=bool)
     counts = np.zeros((N, C), dtype=np.int64)
     stored = probs.dtype.name
+    atol = prob_sum_atol(stored)
+    if row_check is None:
+        def row_check(block, first_row):
+            _check_probability_rows(block, "region_probs", first_row, stored)
+    half = stored == "float16"
+    if half:
+        values, xlogx = float16_tables()
     block_regions = max(1, BLOCK_ELEMS // C)
     empty_w = np.zeros(0, dtype=np.float64)
     i0 = 0
@@ -258,8 +276,7 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
         i1 = int(np.searchsorted(off, off[i0] + block_regions, side="right")) - 1
         i1 = min(max(i1, i0 + 1), N)
         r0, r1 = int(off[i0]), int(off[i1])
-        blk = probs[r0:r1]
-        _check_probability_rows(blk, "region_probs", r0, stored)
+        blk = np.ascontiguousarray(probs[r0:r1])
         if use_w:
             w = np.asarray(wts[r0:r1], dtype=np.float64)
             if not np.isfinite(w).all() or (w < 0).any():
@@ -268,8 +285,16 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
                                         f"number; weights scale the entropy weights (0 drops a region).")
         else:
             w = empty_w
-        mixtures_kernel(_kernel_float(blk), np.ascontiguousarray(off[i0:i1 + 1] - r0), w, use_w,
-                        float(eps), mix[i0:i1], present[i0:i1], counts[i0:i1])
+        rel = np.ascontiguousarray(off[i0:i1 + 1] - r0)
+        suspect = np.zeros(i1 - i0, dtype=bool)
+        if half:
+            K.mixtures_kernel_float16(blk.view(np.uint16), values, xlogx, rel, w, use_w, float(eps), atol,
+                                      mix[i0:i1], present[i0:i1], counts[i0:i1], suspect)
+        else:
+            K.mixtures_kernel(blk, rel, w, use_w, float(eps), atol, mix[i0:i1], present[i0:i1], counts[i0:i1],
+                              suspect)
+        if suspect.any():
+            row_check(blk, r0)
         _normalize_present(mix[i0:i1], present[i0:i1])
         i0 = i1
     return mix, present, counts

@@ -188,3 +188,65 @@ def test_float16_mixtures_are_accepted_by_the_functions_that_take_mixtures():
     np.testing.assert_allclose(mix.sum(2, dtype=np.float64)[present], 1.0, atol=1e-6)
     picks, _ = cdal_coreset(mix, present, 5)
     assert len(set(picks.tolist())) == 5
+
+
+def test_float16_lookup_kernel_is_bit_identical_to_the_widened_regions():
+    from alselect.float16 import float16_tables
+    from alselect.kernels import cdal as K
+
+    rng = np.random.default_rng(5)
+    probs, off = random_regions(rng, 30, 7, 40, empty_every=7)
+    p16 = probs.astype(np.float16)
+    n, C = off.size - 1, probs.shape[1]
+    values, xlogx = float16_tables()
+    w = rng.integers(0, 3, off[-1]).astype(np.float64)
+    for weights, use in ((np.zeros(0), False), (w, True)):
+        outs = []
+        for half in (True, False):
+            out = (np.zeros((n, C, C)), np.zeros((n, C), bool), np.zeros((n, C), np.int64), np.zeros(n, bool))
+            if half:
+                K.mixtures_kernel_float16(p16.view(np.uint16), values, xlogx, off, weights, use, 1e-6, 1e-2, *out)
+            else:
+                K.mixtures_kernel(p16.astype(np.float32), off, weights, use, 1e-6, 1e-2, *out)
+            outs.append(out)
+        for x, y in zip(*outs):
+            np.testing.assert_array_equal(x, y)
+        assert not outs[0][3].any()
+    # and the public function on float16 regions agrees with the reference
+    mix, present, counts = mixtures_from_regions(p16, off, region_weights=w, dtype=np.float64)
+    rmix, rpres, rcnt = ref_mixtures(p16, off, weights=w)
+    np.testing.assert_array_equal(present, rpres)
+    np.testing.assert_array_equal(counts, rcnt)
+    np.testing.assert_allclose(mix, rmix, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("value,match", [(np.nan, "NaN or infinite value in row 4"),
+                                         (np.inf, "NaN or infinite value in row 4"),
+                                         (-0.25, "negative probability in row 4"),
+                                         (0.75, "row 4 sums to")])
+def test_the_kernel_screen_catches_every_bad_row(dtype, value, match, monkeypatch):
+    """A bad row anywhere, in any block, also in a region whose weight drops it, raises the
+    validation module's error (the kernel flags, the shared rule words the message)."""
+    rng = np.random.default_rng(6)
+    probs, off = random_regions(rng, 6, 3, 5)
+    probs = probs[:max(off[-1], 6)]
+    probs[4] = [0.25, 0.25, 0.5]
+    probs[4, 0] = value
+    weights = np.ones(off[-1])
+    weights[4] = 0.0
+    monkeypatch.setattr(cdal, "BLOCK_ELEMS", 7)
+    for w in (None, weights):
+        with pytest.raises(ValueError, match=f"'region_probs' (has a )?{match}"):
+            mixtures_from_regions(probs.astype(dtype), off, region_weights=w)
+
+
+def test_a_borderline_sum_is_decided_by_the_shared_rule():
+    """A row within the tolerance but inside the kernel's 1e-12 margin is flagged by the kernel
+    and cleared by the shared rule: the mixtures come back."""
+    row = np.array([0.5, 0.5 + 1e-4 - 5e-13])  # |sum - 1| between atol - 1e-12 and atol (float64)
+    assert 1e-4 - 1e-12 < abs(row.sum() - 1.0) <= 1e-4
+    mix, present, counts = mixtures_from_regions(np.stack([row, [0.5, 0.5]]), [0, 2], dtype=np.float64)
+    np.testing.assert_array_equal(counts[0], [1, 1])
+    with pytest.raises(ValueError, match="row 0 sums to"):
+        mixtures_from_regions(np.stack([row + [0.0, 1e-9], [0.5, 0.5]]), [0, 2])

@@ -121,3 +121,20 @@ def test_float16_regions_pool_is_accepted_by_every_cd_command(make_pool, tmp_pat
     assert r.exit_code == 0 and len(r.stdout.split()) == 3, r.output
     (tmp_path / "picks.txt").write_text(r.stdout)
     assert run("score", path, "--picks", tmp_path / "picks.txt", "--sr-lam", 1).exit_code == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_a_bad_region_in_the_pool_is_the_readers_error(make_pool, seg_arrays, dtype):
+    """Regions are read as stored and screened by the mixture kernel; a flagged block gets the
+    reader's check, so the error names the dataset and the region row, as `inspect` would."""
+    import h5py
+
+    from alselect.errors import PoolValueError
+
+    path = make_pool(**{**seg_arrays, "regions_probs": seg_arrays["regions_probs"].astype(dtype)})
+    row = int(seg_arrays["regions_offsets"][-1]) - 3
+    with h5py.File(path, "r+") as f:
+        f["regions/probs"][row, 1] = -0.5
+    with pytest.raises(PoolValueError, match=f"dataset 'regions/probs' has a negative probability in row {row}"):
+        alselect.select(path, "cdal-cs", 3)
+    assert_clean_error(run("pick", path, "-s", "cdal-cs", "-b", 3), "regions/probs", f"row {row}")

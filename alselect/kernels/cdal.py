@@ -65,9 +65,37 @@ CENTER_BLOCK = 256  # centers per block of the lazy kernel's class-major center 
 # --------------------------------------------------------------------------- #
 # Eq. 1: per-image class mixtures from ragged region probabilities
 # --------------------------------------------------------------------------- #
+@numba.njit(cache=True, inline="always")
+def _add_region(acc, wsum, cnt, row, h, v, eps, best):
+    """Fold one region (float64 values ``row``, natural-log entropy ``h``, weight ``v``) into
+    its pseudo-label's sums."""
+    w = v * (h * LOG2_E + eps)
+    wsum[best] += w
+    cnt[best] += 1
+    for k in range(row.shape[0]):
+        acc[best, k] += w * row[k]
+
+
+@numba.njit(cache=True, inline="always")
+def _store_image(i, acc, wsum, cnt, out_mix, out_present, out_counts):
+    C = wsum.shape[0]
+    for c in range(C):
+        out_counts[i, c] = cnt[c]
+        if cnt[c] > 0:
+            out_present[i, c] = True
+            inv = 1.0 / wsum[c]
+            for k in range(C):
+                out_mix[i, c, k] = acc[c, k] * inv
+        else:
+            out_present[i, c] = False
+            for k in range(C):
+                out_mix[i, c, k] = 0.0
+
+
 @numba.njit(cache=True, parallel=True)
-def mixtures_kernel(probs, offsets, weights, use_weights, eps, out_mix, out_present, out_counts):
-    """Entropy-weighted per-pseudo-label mixtures of every image (Eq. 1).
+def mixtures_kernel(probs, offsets, weights, use_weights, eps, atol, out_mix, out_present, out_counts,
+                    out_suspect):
+    """Entropy-weighted per-pseudo-label mixtures of every image (Eq. 1), with validation flags.
 
     Parameters
     ----------
@@ -78,16 +106,23 @@ def mixtures_kernel(probs, offsets, weights, use_weights, eps, out_mix, out_pres
         Non-decreasing region offsets, ``offsets[0] == 0``, ``offsets[n] <= R``.
     weights : (R,) float64
         Optional region weights ``v_r`` (read only when ``use_weights``).
-        A region whose weight is 0 is skipped entirely.
+        A region whose weight is 0 adds nothing (it is still screened).
     use_weights : bool
     eps : float
         The paper's epsilon added to the entropy (bits).
+    atol : float
+        Tolerance on ``|sum_k p_rk - 1|`` (the pool format's, for the storage dtype).
     out_mix : (n, C, C) float32 or float64
         Output, ``out_mix[i, c]`` = ``P_i^c``; all-zero row when ``c`` is absent.
     out_present : (n, C) bool
         Output, ``c`` is the pseudo-label of at least one (weighted) region.
     out_counts : (n, C) int64
         Output, number of (weighted) regions with pseudo-label ``c``.
+    out_suspect : (n,) bool
+        Output, image ``i`` has a region with a non-finite or negative value or a sum off by
+        more than ``atol`` (within a 1e-12 margin, so that the caller's own check, whose
+        summation order differs, has the last word on borderline rows). Its mixtures are then
+        meaningless and the caller must raise.
     """
     n = offsets.shape[0] - 1
     C = probs.shape[1]
@@ -95,39 +130,80 @@ def mixtures_kernel(probs, offsets, weights, use_weights, eps, out_mix, out_pres
         acc = np.zeros((C, C), dtype=np.float64)
         wsum = np.zeros(C, dtype=np.float64)
         cnt = np.zeros(C, dtype=np.int64)
+        row = np.empty(C, dtype=np.float64)
+        bad = False
         for r in range(offsets[i], offsets[i + 1]):
+            # pseudo-label (first maximum wins), entropy, and the row's screen
+            best = 0
+            pbest = np.float64(probs[r, 0])
+            h = 0.0
+            total = 0.0
+            for k in range(C):
+                pk = np.float64(probs[r, k])
+                row[k] = pk
+                total += pk
+                if pk > pbest:
+                    pbest = pk
+                    best = k
+                if pk > 0.0:
+                    h -= pk * np.log(pk)
+                elif not pk >= 0.0:  # negative or NaN
+                    bad = True
+            if not abs(total - 1.0) <= atol - 1e-12:  # also catches inf and NaN sums
+                bad = True
             v = 1.0
             if use_weights:
                 v = weights[r]
                 if v == 0.0:
                     continue
-            # pseudo-label (first maximum wins) and entropy in bits
+            _add_region(acc, wsum, cnt, row, h, v, eps, best)
+        out_suspect[i] = bad
+        _store_image(i, acc, wsum, cnt, out_mix, out_present, out_counts)
+
+
+@numba.njit(cache=True, parallel=True)
+def mixtures_kernel_float16(bits, values, xlogx, offsets, weights, use_weights, eps, atol, out_mix, out_present,
+                            out_counts, out_suspect):
+    """``mixtures_kernel`` for float16 regions given as their uint16 bit patterns: each value
+    and its ``v log v`` are looked up (``values``, ``xlogx``: 65,536-entry tables, see
+    ``alselect.kernels.uncertainty.xlogx_table``), so no region is widened in memory and no
+    logarithm is taken. Same float64 operations in the same order: the results are
+    bit-identical to ``mixtures_kernel`` on the values widened to float32."""
+    n = offsets.shape[0] - 1
+    C = bits.shape[1]
+    for i in numba.prange(n):
+        acc = np.zeros((C, C), dtype=np.float64)
+        wsum = np.zeros(C, dtype=np.float64)
+        cnt = np.zeros(C, dtype=np.int64)
+        row = np.empty(C, dtype=np.float64)
+        bad = False
+        for r in range(offsets[i], offsets[i + 1]):
             best = 0
-            pbest = probs[r, 0]
+            pbest = values[bits[r, 0]]
             h = 0.0
+            total = 0.0
             for k in range(C):
-                pk = np.float64(probs[r, k])
-                if probs[r, k] > pbest:
-                    pbest = probs[r, k]
+                b = bits[r, k]
+                pk = values[b]
+                row[k] = pk
+                total += pk
+                if pk > pbest:
+                    pbest = pk
                     best = k
                 if pk > 0.0:
-                    h -= pk * np.log(pk)
-            w = v * (h * LOG2_E + eps)
-            wsum[best] += w
-            cnt[best] += 1
-            for k in range(C):
-                acc[best, k] += w * np.float64(probs[r, k])
-        for c in range(C):
-            out_counts[i, c] = cnt[c]
-            if cnt[c] > 0:
-                out_present[i, c] = True
-                inv = 1.0 / wsum[c]
-                for k in range(C):
-                    out_mix[i, c, k] = acc[c, k] * inv
-            else:
-                out_present[i, c] = False
-                for k in range(C):
-                    out_mix[i, c, k] = 0.0
+                    h -= xlogx[b]
+                elif not pk >= 0.0:
+                    bad = True
+            if not abs(total - 1.0) <= atol - 1e-12:
+                bad = True
+            v = 1.0
+            if use_weights:
+                v = weights[r]
+                if v == 0.0:
+                    continue
+            _add_region(acc, wsum, cnt, row, h, v, eps, best)
+        out_suspect[i] = bad
+        _store_image(i, acc, wsum, cnt, out_mix, out_present, out_counts)
 
 
 # --------------------------------------------------------------------------- #

@@ -105,11 +105,11 @@ def _small_pool_values() -> int:
 
 def _bald_float16(ctx: Context, n: int) -> np.ndarray:
     """BALD of float16 members validated and scored in one pass over the stored bits."""
+    from ..float16 import float16_tables
     from ..validation import PROB_SUM_ATOL
 
     kernels = _kernels()
-    values = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float64)
-    xlogx = kernels.xlogx_table(values)
+    values, xlogx = float16_tables()
     out = np.empty(n, dtype=np.float64)
     with ctx.progress("scoring mc_probs", n) as update:
         for start, block in ctx.pool.iter_rows("mc_probs", raw=True, progress=update):
