@@ -62,8 +62,14 @@ def _strategies():
     return [spec for spec in REGISTRY.values() if not spec.impl.startswith("alselect.strategies.learned:")]
 
 
+@pytest.mark.parametrize("paths", ["small-pool", "large-pool"])
 @pytest.mark.parametrize("spec", _strategies(), ids=lambda s: s.name)
-def test_every_strategy_picks_the_same_from_zarr(twins, spec):
+def test_every_strategy_picks_the_same_from_zarr(twins, spec, paths, monkeypatch):
+    """Also with the large-pool paths forced (numba kernels, fused passes over raw blocks)."""
+    from alselect import numpy_scores
+
+    if paths == "large-pool":
+        monkeypatch.setattr(numpy_scores, "SMALL_POOL_VALUES", 0)
     h5, zs = twins
     budget = 3
     try:
