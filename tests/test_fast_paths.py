@@ -1,4 +1,5 @@
-"""The shortcut paths give the kernels' very bits: NumPy scores for small pools, fused float16 BALD."""
+"""The shortcut paths give the kernels' very bits: NumPy scores for small pools, fused float16 BALD,
+and the screened probability-row scores that validate in their own pass."""
 
 import os
 import subprocess
@@ -175,6 +176,96 @@ def test_bald_float16_borderline_row_is_judged_by_the_reader(tmp_path, big_f16):
         pool.read("mc_probs")  # accepted by the reader ...
     got = alselect.select(path, "bald", 5)  # ... so accepted here too
     assert got.indices.shape == (5,)
+
+
+KINDS = ["entropy", "least_confidence", "margin"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", KINDS)
+def test_screened_scores_are_the_kernel_bits_and_flag_bad_rows(rng, dtype, name):
+    p = _sparse_probs(rng, (2000, 9), dtype)
+    scores, suspect = K.probs_scores_screened(p, K.SCREENED_KINDS[name], 1e-4)
+    assert np.array_equal(_bits(scores), _bits(getattr(K, name)(p)))
+    assert not suspect.any()
+    bad = p.copy()
+    bad[3, 2] = np.nan
+    bad[30, 0] = np.inf
+    bad[300, 1] = -0.125
+    bad[301] = 0.0
+    bad[301, 4] = -0.0  # negative zero is a valid zero, but the row sums to 0
+    bad[1999, 0] += 2e-4  # sum off by 2e-4
+    _, suspect = K.probs_scores_screened(bad, K.SCREENED_KINDS[name], 1e-4)
+    assert set(np.flatnonzero(suspect)) == {3, 30, 300, 301, 1999}
+
+
+def _probs_pool(path, p, logits=False):
+    with PoolWriter(path, p.shape[0]) as w:
+        w.create("logits" if logits else "probs", p.shape, p.dtype)[:] = p
+    return str(path)
+
+
+@pytest.fixture
+def big_probs(rng):
+    n, c = 30000, 10  # above SMALL_POOL_VALUES, so the screened path runs
+    assert n * c > numpy_scores.SMALL_POOL_VALUES
+    return _sparse_probs(rng, (n, c), np.float32)
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "least-confidence", "margin"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_screened_picks_are_the_numpy_bits(tmp_path, big_probs, strategy, dtype):
+    p = big_probs.astype(dtype)
+    got = alselect.select(_probs_pool(tmp_path / "p.h5", p), strategy, 300)
+    ref = getattr(numpy_scores, strategy.replace("-", "_"))(p.astype(np.float32) if dtype == np.float16 else p)
+    key = ref if strategy == "margin" else -ref  # margin: smallest first
+    order = np.lexsort((np.arange(ref.size), key))[:300]
+    assert np.array_equal(got.indices, order)
+    assert np.array_equal(_bits(got.scores), _bits(ref[order]))
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "least-confidence", "margin"])
+@pytest.mark.parametrize("damage", ["sum", "negative", "nan", "inf", "sum-and-negative-later"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_screened_errors_are_the_readers(tmp_path, big_probs, strategy, damage, dtype):
+    p = big_probs.astype(dtype)
+    if damage == "sum":
+        p[12345] *= dtype(1.05)
+    elif damage == "negative":
+        p[20000, 0] = -0.5
+    elif damage == "nan":
+        p[17, 9] = np.nan
+    elif damage == "inf":
+        p[29999, 3] = np.inf
+    else:  # the reader reports the negative value first, whatever its row
+        p[100] *= dtype(1.1)
+        p[25000, 1] = -0.1
+    path = _probs_pool(tmp_path / "bad.h5", p)
+    with open_pool(path) as pool, pytest.raises(PoolValueError) as expected:
+        pool.read("probs")
+    with pytest.raises(PoolValueError) as got:
+        alselect.select(path, strategy, 10)
+    assert str(got.value) == str(expected.value)
+
+
+def test_screened_borderline_row_is_judged_by_the_reader(tmp_path, big_probs):
+    p = big_probs.astype(np.float64)
+    p[7] = 0.0
+    p[7, :2] = [0.5, 0.5 + 1e-4 - 5e-13]  # inside the tolerance, inside the kernel's margin
+    path = _probs_pool(tmp_path / "edge.h5", p)
+    with open_pool(path) as pool:
+        pool.read("probs")
+    assert alselect.select(path, "entropy", 5).indices.shape == (5,)
+
+
+def test_screened_scores_of_probs_derived_from_logits(tmp_path, rng):
+    logits = rng.normal(size=(30000, 10)).astype(np.float32) * 3
+    path = _probs_pool(tmp_path / "logits.h5", logits, logits=True)
+    with open_pool(path) as pool:
+        probs = pool.read("probs")
+    got = alselect.select(path, "entropy", 50)
+    ref = numpy_scores.entropy(probs)
+    assert np.array_equal(got.indices, np.lexsort((np.arange(ref.size), -ref))[:50])
 
 
 def test_bench_scripts_have_no_local_paths():

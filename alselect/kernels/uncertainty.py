@@ -83,6 +83,45 @@ def margin(probs):
     return out
 
 
+#: ``kind`` codes of ``probs_scores_screened``
+SCREENED_KINDS = {"entropy": 0, "least_confidence": 1, "margin": 2}
+
+
+@numba.njit(cache=True, inline="always")
+def _row_suspect(p, atol):
+    """A row with a negative or NaN value, or a sum off by more than ``atol`` (within a 1e-12
+    margin, so the caller's own check, whose summation order differs, has the last word)."""
+    total = 0.0
+    bad = False
+    for k in range(p.shape[0]):
+        v = np.float64(p[k])
+        total += v
+        if not v >= 0.0:
+            bad = True
+    return bad or not abs(total - 1.0) <= atol - 1e-12  # the sum also catches inf
+
+
+@numba.njit(cache=True, parallel=True)
+def probs_scores_screened(probs, kind, atol):
+    """``entropy`` (kind 0), ``least_confidence`` (1) or ``margin`` (2) of each row, computed by
+    the same row functions (the same bits), and the probability-row screen of each row in the
+    same pass over memory. probs: (n, C) -> ((n,) float64 scores, (n,) bool suspect)."""
+    n = probs.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    suspect = np.zeros(n, dtype=np.bool_)
+    for i in numba.prange(n):
+        row = probs[i]
+        if kind == 0:
+            out[i] = _row_entropy(row)
+        elif kind == 1:
+            out[i] = 1.0 - np.float64(row.max())
+        else:
+            best, second = _top_two(row)
+            out[i] = best - second
+        suspect[i] = _row_suspect(row, atol)
+    return out, suspect
+
+
 @numba.njit(cache=True, parallel=True)
 def bvsb(probs):
     """Second-best over best probability of each row (0 for an all-zero row). (n, C) -> (n,)."""

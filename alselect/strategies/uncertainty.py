@@ -38,6 +38,8 @@ def stream_scores(ctx: Context, name: str, kernel, *, dtype=None) -> np.ndarray:
     shape = ctx.pool.shape(name)
     axis = 1 if name.startswith("epoch_") else 0
     out = np.empty(shape[axis], dtype=np.float64)
+    if _screened(kernel, name, shape):
+        return _screened_scores(ctx, name, kernel, out)
     kernel = _row_kernel(kernel, shape)
     if dtype is None:
         dtype = _kernel_dtype(ctx, name)
@@ -45,6 +47,32 @@ def stream_scores(ctx: Context, name: str, kernel, *, dtype=None) -> np.ndarray:
         for start, block in ctx.pool.iter_rows(name, dtype=dtype, progress=update):
             block = np.ascontiguousarray(block)
             out[start:start + block.shape[axis]] = kernel(block)
+    return out
+
+
+def _screened(kernel, name: str, shape) -> bool:
+    """Probability rows scored by a kernel that validates them in its own pass."""
+    from ..numpy_scores import SMALL_POOL_VALUES
+
+    return (isinstance(kernel, str) and name in ("probs", "regions/probs")
+            and kernel in ("entropy", "least_confidence", "margin") and int(np.prod(shape)) > SMALL_POOL_VALUES)
+
+
+def _screened_scores(ctx: Context, name: str, kernel: str, out: np.ndarray) -> np.ndarray:
+    """Score blocks as stored and screen them in the same pass; a block with a flagged row gets
+    the reader's own check, which raises its error (or clears a borderline row)."""
+    from ..validation import prob_sum_atol
+
+    kernels = _kernels()
+    kind = kernels.SCREENED_KINDS[kernel]
+    atol = prob_sum_atol(ctx.pool.dtype(name))  # for probs derived from logits: the logits' dtype
+    with ctx.progress(f"scoring {name}", out.shape[0]) as update:
+        for start, block in ctx.pool.iter_rows(name, raw=True, progress=update):
+            rows = np.ascontiguousarray(block, dtype=np.float32 if block.dtype == np.float16 else None)
+            scores, suspect = kernels.probs_scores_screened(rows, kind, atol)
+            if suspect.any():
+                ctx.pool.check_block(name, start, block)
+            out[start:start + block.shape[0]] = scores
     return out
 
 
