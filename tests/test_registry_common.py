@@ -137,15 +137,19 @@ def test_large_pool_paths_pick_the_same(spec, dtype, monkeypatch):
     float16 pass); the small-pool NumPy versions are bit-identical, so the picks must agree."""
     from alselect import numpy_scores
 
-    with MemoryPool(pool_arrays(dtype=dtype, seed=1)) as pool:
-        try:
-            small = select(pool, spec.name, 4, seed=0, **spec.test_params)
-        except MissingExtraError as exc:
-            pytest.skip(str(exc))
-        monkeypatch.setattr(numpy_scores, "SMALL_POOL_VALUES", 0)
-        large = select(pool, spec.name, 4, seed=0, **spec.test_params)
-    np.testing.assert_array_equal(large.indices, small.indices)
-    np.testing.assert_array_equal(large.scores, small.scores)
+    for params in _variants(spec):  # every categorical choice, e.g. aggregate=detections
+        with MemoryPool(pool_arrays(dtype=dtype, seed=1)) as pool:
+            monkeypatch.setattr(numpy_scores, "SMALL_POOL_VALUES", 1 << 18)
+            try:
+                small = select(pool, spec.name, 4, seed=0, **params)
+            except AlselectError as exc:  # a variant needing another parameter, dataset or device
+                _skip_missing_extra(exc)
+                assert params != spec.test_params, f"{spec.name} fails with its default parameters: {exc}"
+                continue
+            monkeypatch.setattr(numpy_scores, "SMALL_POOL_VALUES", 0)
+            large = select(pool, spec.name, 4, seed=0, **params)
+        np.testing.assert_array_equal(large.indices, small.indices, err_msg=str(params))
+        np.testing.assert_array_equal(large.scores, small.scores, err_msg=str(params))
 
 
 @pytest.mark.parametrize("left,budget", [(1, 1), (3, 3)], ids=["one-unlabeled-row", "all-but-the-budget-labeled"])
