@@ -5,7 +5,8 @@ Builds a synthetic pool (fixed seed) on disk: probs float32 (N, C), mc_probs flo
 file block by block, validates, scores in parallel numba kernels, partial top-k; each strategy
 run once beforehand so its kernel is compiled and loaded) against a straightforward NumPy
 reference (read whole arrays with h5py, vectorised formula, full argsort), and checks that all
-2,500 picks are identical, in order. Wall and CPU time (all threads) of both are reported.
+2,500 picks are identical, in order. Wall and CPU time (all threads) of both are reported: the
+medians of ``--repeat`` (default 5) alternating runs of each side.
 
     python bench/bench_uncertainty.py            # N=1,000,000, C=100, T=10, E=20
     python bench/bench_uncertainty.py --quick    # N=100,000
@@ -86,6 +87,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
     ap.add_argument("--pool", help="build the pool at this path and keep it (reused when it exists)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs of each side (medians are reported)")
     add_common_options(ap)
     args = ap.parse_args()
     rep = Report("uncertainty", args)
@@ -104,14 +106,21 @@ def main():
         with rep.competing_load():
             rep.say(f"{'strategy':<18}{'alselect s':>11}{'(CPU)':>8}{'numpy s':>10}{'(CPU)':>8}{'ratio':>8}  identical")
             for strategy in strategies:
-                got, ta = timed(lambda: alselect.select(path, strategy, budget).indices)
-                ref, tr = timed(reference, path, strategy, budget)
+                ours, refs = [], []
+                for _ in range(args.repeat):  # alternating, so drifts in the machine hit both
+                    got, t = timed(lambda: alselect.select(path, strategy, budget).indices)
+                    ours.append(t)
+                    ref, t = timed(reference, path, strategy, budget)
+                    refs.append(t)
+                ta = tuple(float(np.median(v)) for v in zip(*ours))
+                tr = tuple(float(np.median(v)) for v in zip(*refs))
                 same = bool(np.array_equal(got, ref))
                 rep.say(f"{strategy:<18}{ta[0]:>11.2f}{ta[1]:>8.2f}{tr[0]:>10.2f}{tr[1]:>8.2f}"
                         f"{tr[0] / ta[0]:>7.1f}x  {same}")
                 dtypes = {"bald": "float16 mc_probs", "dispersion": "int16 epoch_preds"}.get(strategy, "float32 probs")
                 rep.row(f"`{strategy}`, N={n:,} pool file, {dtypes} (`bench_uncertainty.py{' --quick' if args.quick else ''}`)",
-                        f"all {budget:,} picks, in order", ta, tr, "NumPy, whole arrays, argsort",
+                        f"all {budget:,} picks, in order; medians of {args.repeat} alternating runs", ta, tr,
+                        "NumPy, whole arrays, argsort",
                         identical=same, strategy=strategy)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     rep.say(f"peak RSS of the whole run (dominated by the NumPy reference): {peak:.2f} GiB")
