@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
+from ..errors import InternalError, MissingDatasetError, PoolFormatError, PoolNotFoundError, PoolValueError
 from .. import validation as checks
 from .manifest import Manifest, describe_mismatch, read_manifest, signature
 from .reader import READ_BLOCK_BYTES, Pool, Progress
@@ -207,7 +207,7 @@ class ShardedPool:
                     shard.check_block(name, start - offset, block)
                 return
             offset += length
-        raise IndexError(f"block start {start} lies beyond dataset '{name}'")
+        raise InternalError(f"block start {start} lies beyond dataset '{name}'")
 
     def read(self, name: str, *, dtype=None, progress: Progress | None = None) -> np.ndarray:
         self.require(name)
