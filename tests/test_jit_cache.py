@@ -136,9 +136,10 @@ def test_thread_count_is_within_the_available_cores():
 def test_only_the_pools_specialisation_is_compiled(pool):
     code = ("import sys, alselect; alselect.select(sys.argv[1], 'margin', 3)\n"
             "from alselect.kernels import uncertainty as K\n"
-            "for name in ('entropy', 'margin', 'least_confidence', 'bald', 'bvsb'):\n"
+            "for name in ('probs_scores_screened', 'entropy', 'margin', 'least_confidence', 'bald', 'bvsb'):\n"
             "    print(name, [str(a) for sig in getattr(K, name).signatures for a in sig])\n")
     out = subprocess.run([sys.executable, "-c", code, pool], capture_output=True, text=True, check=True).stdout
     lines = dict(line.split(" ", 1) for line in out.splitlines())
-    assert lines["margin"] == "['array(float32, 2d, C)']"
-    assert all(lines[name] == "[]" for name in ("entropy", "least_confidence", "bald", "bvsb"))
+    # margin on a large float32 pool: the screened kernel, in the pool's dtype only
+    assert lines["probs_scores_screened"] == "['array(float32, 2d, C)', 'int64', 'float64']"
+    assert all(lines[name] == "[]" for name in ("entropy", "margin", "least_confidence", "bald", "bvsb"))
