@@ -74,21 +74,34 @@ def warm_up(directory: str) -> None:
         pools.append({k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v
                       for k, v in pools[0].items()})
         pools.append(dict(pools[0], logits=rng.normal(size=(n, c)).astype(dtype), probs=None))
+    from alselect import numpy_scores
+
+    small = numpy_scores.SMALL_POOL_VALUES
     for i, arrays in enumerate(pools):
         path = os.path.join(directory, f"warm{i}.h5")
         write_pool(path, **{k: v for k, v in arrays.items() if v is not None})
         for name in REGISTRY:
             if name in FORK_UNSAFE:
                 continue
-            try:
-                select(path, name, 2, seed=0)
-            except Exception:  # noqa: BLE001 - only loading kernels here
-                pass
+            for limit in (small, 0):  # the small-pool paths, then the large-pool kernels
+                if limit == 0 and REGISTRY[name].impl.startswith("alselect.strategies.learned:"):
+                    continue  # torch-trained: no size-dependent path
+                numpy_scores.SMALL_POOL_VALUES = limit
+                try:
+                    select(path, name, 2, seed=0)
+                except Exception:  # noqa: BLE001 - only loading kernels here
+                    pass
+    numpy_scores.SMALL_POOL_VALUES = small
 
 
-def run_child(argv: list[str], out_path: str, err_path: str) -> None:
-    """In the forked child: run the CLI like the console script would, then exit."""
+def run_child(argv: list[str], out_path: str, err_path: str, large_paths: bool = False) -> None:
+    """In the forked child: run the CLI like the console script would, then exit.
+    ``large_paths``: every pool counts as large (numba kernels and fused validating passes)."""
     try:
+        if large_paths:
+            from alselect import numpy_scores
+
+            numpy_scores.SMALL_POOL_VALUES = 0
         limit = _vm_size() + EXTRA_AS_BYTES
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         null = os.open(os.devnull, os.O_RDONLY)
@@ -118,7 +131,8 @@ def run_child(argv: list[str], out_path: str, err_path: str) -> None:
             os._exit(1)
 
 
-def run(argv: list[str], timeout: float, scratch: str, compile_timeout: float | None = None) -> dict:
+def run(argv: list[str], timeout: float, scratch: str, compile_timeout: float | None = None,
+        large_paths: bool = False) -> dict:
     """Run ``argv`` in a forked child, killed after ``timeout`` seconds, or ``compile_timeout``
     once it has announced a kernel compile (alselect.jit_cache.COMPILE_NOTICE): compiling is not
     hanging, and kernels specialise on the input dtypes, so a combination the warm-up did not
@@ -128,7 +142,7 @@ def run(argv: list[str], timeout: float, scratch: str, compile_timeout: float | 
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        run_child(argv, out_path, err_path)
+        run_child(argv, out_path, err_path, large_paths)
     from alselect.jit_cache import COMPILE_NOTICE
 
     timed_out = False
@@ -171,7 +185,8 @@ def main() -> None:
                 continue
             request = json.loads(line)
             print(json.dumps(run(request["argv"], float(request.get("timeout", 30)), scratch,
-                                 request.get("compile_timeout"))), file=reply, flush=True)
+                                 request.get("compile_timeout"), bool(request.get("large_paths")))),
+                  file=reply, flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ and valid picks, or exit status 1 and exactly one `Error:` line on stderr and no
 never a traceback, a signal, a hang (timeout) or a memory blow-up (RLIMIT_AS).
 
 The runs go through tests/fuzz_driver.py (each one a forked process of a warm interpreter
-that runs the real ``alselect.cli.main``, so hundreds of runs fit in a minute) and, for a
+that runs the real ``alselect.cli.main``, so hundreds of runs fit in a minute; for half of the
+files with the large-pool paths forced, since the generated pools are small) and, for a
 fixed catalogue of bad files, through the installed console script in a subprocess. A run is a
 hang after RUN_TIMEOUT_S, or COMPILE_TIMEOUT_S once it has said it is compiling kernels (they
 specialise on input dtypes, and one the warm-up did not meet compiles in the child).
@@ -77,8 +78,9 @@ class Driver:
         assert line, f"the fuzz driver exited (status {self.proc.poll()})"
         return json.loads(line)
 
-    def run(self, argv: list[str]) -> dict:
-        request = {"argv": argv, "timeout": RUN_TIMEOUT_S, "compile_timeout": COMPILE_TIMEOUT_S}
+    def run(self, argv: list[str], large_paths: bool = False) -> dict:
+        request = {"argv": argv, "timeout": RUN_TIMEOUT_S, "compile_timeout": COMPILE_TIMEOUT_S,
+                   "large_paths": large_paths}
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
         return self._read(COMPILE_TIMEOUT_S + 60)
@@ -171,11 +173,15 @@ def exercise(driver, data, directory: str, strategies: list[str], failures: list
     """inspect, then pick with each strategy; a bad run raises, or with ``failures`` is recorded
     there and the next run goes on."""
     path, what = mutated_pool(data, directory)
+    # the generated pools are small; half of the files also go through the large-pool paths
+    # (numba kernels, the passes that validate raw blocks themselves)
+    large = data.draw(st.booleans(), label="large-pool paths")
+    what += "\n  large-pool paths: yes" if large else ""
     runs = [["inspect", path]] + [pick_argv(path, strategy, os.path.join(directory, f"picks{i}.txt"))
                                   for i, strategy in enumerate(strategies)]
     for argv in runs:
         try:
-            check_run(driver.run(argv), argv, path, what)
+            check_run(driver.run(argv, large), argv, path, what)
         except AssertionError as exc:
             if failures is None:
                 raise
