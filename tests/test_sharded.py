@@ -164,6 +164,23 @@ def test_manifest_rejects_disagreeing_shards(tmp_path):
     assert "not found" in _error(cli("manifest", "-o", tmp_path / "m.json", a, tmp_path / "nope.h5"))
 
 
+def test_float_datasets_must_share_their_dtype(tmp_path):
+    """float16 and float32 shards would be validated with different tolerances and read by
+    different kernels: refused when the manifest is built and when it is opened."""
+    arrays = pool_arrays()
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    write_pool(a, probs=arrays["probs"][:10], labels=np.arange(10) % 4)
+    write_pool(b, probs=arrays["probs"][10:20].astype(np.float16), labels=(np.arange(10) % 4).astype(np.int32))
+    line = _error(cli("manifest", "-o", tmp_path / "m.json", a, b))
+    assert b in line and "'probs' as float16" in line and "same dtype" in line and "rewrite" in line
+    write_pool(b, probs=arrays["probs"][10:20], labels=(np.arange(10) % 4).astype(np.int32))  # int widths may differ
+    r = cli("manifest", "-o", tmp_path / "m.json", a, b)
+    assert r.returncode == 0, r.stderr
+    write_pool(b, probs=arrays["probs"][10:20].astype(np.float64), labels=np.arange(10) % 4)  # changed later
+    with pytest.raises(PoolFormatError, match="'probs' as float64.*same dtype"):
+        alselect.select(str(tmp_path / "m.json"), "entropy", 3)
+
+
 @pytest.mark.parametrize("edit,match", [
     (lambda d: d.update(format="other"), "format"),
     (lambda d: d.update(version=99), "newer"),

@@ -128,13 +128,14 @@ def read_manifest(path) -> Manifest:
 
 
 def signature(pool) -> dict:
-    """What shards of one pool must share: format version, classes and the datasets (dtype kind
-    and per-row shape)."""
+    """What shards of one pool must share: format version, classes and the datasets (per-row
+    shape; the dtype for floats, the dtype kind otherwise). Floats must agree exactly: their
+    validation tolerance and the fused kernels depend on the storage dtype."""
     sig = {}
     for name in pool.datasets():
         shape = pool.shape(name)
         dtype = pool.dtype(name)
-        kind = "str" if dtype.kind in "OSU" else dtype.kind
+        kind = "str" if dtype.kind in "OSU" else dtype.name if dtype.kind == "f" else dtype.kind
         axis = 1 if name.startswith("epoch_") else 0
         rest = tuple(shape[:axis]) + tuple(shape[axis + 1:])
         if name in ("regions/offsets", "truth_boxes/offsets", "class_names", "labeled"):
@@ -158,9 +159,13 @@ def describe_mismatch(ref: dict, sig: dict, ref_path: str) -> str | None:
         part = f"lacks {', '.join(missing)}" if missing else f"has {', '.join(extra)} in addition"
         return f"{part} compared with '{ref_path}'; every shard must hold the same datasets"
     for name in sorted(a):
-        if ref["datasets"][name] != sig["datasets"][name]:
-            return (f"stores '{name}' as {sig['datasets'][name]} (dtype kind, per-row shape), but '{ref_path}' as "
-                    f"{ref['datasets'][name]}")
+        (k1, r1), (k0, r0) = sig["datasets"][name], ref["datasets"][name]
+        if r1 != r0:
+            return f"stores '{name}' with per-row shape {r1}, but '{ref_path}' with {r0}"
+        if k1 != k0:
+            what = "dtype" if k1.startswith("float") or k0.startswith("float") else "dtype kind"
+            return (f"stores '{name}' as {k1}, but '{ref_path}' as {k0}; every shard must store it with the same "
+                    f"{what} (a probability's tolerance depends on it): rewrite this shard's '{name}' as {k0}")
     return None
 
 
