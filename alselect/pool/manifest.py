@@ -165,7 +165,7 @@ def describe_mismatch(ref: dict, sig: dict, ref_path: str) -> str | None:
         if k1 != k0:
             what = "dtype" if k1.startswith("float") or k0.startswith("float") else "dtype kind"
             return (f"stores '{name}' as {k1}, but '{ref_path}' as {k0}; every shard must store it with the same "
-                    f"{what} (a probability's tolerance depends on it): rewrite this shard's '{name}' as {k0}")
+                    f"{what} (validation tolerances and kernels depend on it): rewrite this shard's '{name}' as {k0}")
     return None
 
 
