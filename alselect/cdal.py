@@ -269,6 +269,10 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
     half = stored == "float16"
     if half:
         values, xlogx = float16_tables()
+        no_rows = np.zeros((0, C), dtype=np.float32)
+    else:
+        values = xlogx = np.zeros(0, dtype=np.float64)
+        no_bits = np.zeros((0, C), dtype=np.uint16)
     block_regions = max(1, BLOCK_ELEMS // C)
     empty_w = np.zeros(0, dtype=np.float64)
     i0 = 0
@@ -287,12 +291,12 @@ def mixtures_from_regions(region_probs, offsets, *, region_weights=None, eps=EPS
             w = empty_w
         rel = np.ascontiguousarray(off[i0:i1 + 1] - r0)
         suspect = np.zeros(i1 - i0, dtype=bool)
-        if half:
-            K.mixtures_kernel_float16(blk.view(np.uint16), values, xlogx, rel, w, use_w, float(eps), atol,
-                                      mix[i0:i1], present[i0:i1], counts[i0:i1], suspect)
+        if half:  # the kernel reads the bit patterns; ``probs`` is not read
+            K.mixtures_kernel(no_rows, blk.view(np.uint16), values, xlogx, True, rel, w, use_w, float(eps), atol,
+                              mix[i0:i1], present[i0:i1], counts[i0:i1], suspect)
         else:
-            K.mixtures_kernel(blk, rel, w, use_w, float(eps), atol, mix[i0:i1], present[i0:i1], counts[i0:i1],
-                              suspect)
+            K.mixtures_kernel(blk, no_bits, values, xlogx, False, rel, w, use_w, float(eps), atol,
+                              mix[i0:i1], present[i0:i1], counts[i0:i1], suspect)
         if suspect.any():
             row_check(blk, r0)
         _normalize_present(mix[i0:i1], present[i0:i1])

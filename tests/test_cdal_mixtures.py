@@ -205,9 +205,11 @@ def test_float16_lookup_kernel_is_bit_identical_to_the_widened_regions():
         for half in (True, False):
             out = (np.zeros((n, C, C)), np.zeros((n, C), bool), np.zeros((n, C), np.int64), np.zeros(n, bool))
             if half:
-                K.mixtures_kernel_float16(p16.view(np.uint16), values, xlogx, off, weights, use, 1e-6, 1e-2, *out)
+                K.mixtures_kernel(np.zeros((0, C), np.float32), p16.view(np.uint16), values, xlogx, True, off,
+                                  weights, use, 1e-6, 1e-2, *out)
             else:
-                K.mixtures_kernel(p16.astype(np.float32), off, weights, use, 1e-6, 1e-2, *out)
+                K.mixtures_kernel(p16.astype(np.float32), np.zeros((0, C), np.uint16), values, xlogx, False, off,
+                                  weights, use, 1e-6, 1e-2, *out)
             outs.append(out)
         for x, y in zip(*outs):
             np.testing.assert_array_equal(x, y)

@@ -93,15 +93,22 @@ def _store_image(i, acc, wsum, cnt, out_mix, out_present, out_counts):
 
 
 @numba.njit(cache=True, parallel=True)
-def mixtures_kernel(probs, offsets, weights, use_weights, eps, atol, out_mix, out_present, out_counts,
-                    out_suspect):
+def mixtures_kernel(probs, bits, values, xlogx, half, offsets, weights, use_weights, eps, atol, out_mix,
+                    out_present, out_counts, out_suspect):
     """Entropy-weighted per-pseudo-label mixtures of every image (Eq. 1), with validation flags.
 
     Parameters
     ----------
     probs : (R, C) float32 or float64
         Region softmax vectors of the images in this block, rows of image
-        ``i`` at ``offsets[i]:offsets[i+1]`` (offsets relative to ``probs``).
+        ``i`` at ``offsets[i]:offsets[i+1]`` (offsets relative to the block). Read when not
+        ``half``.
+    bits, values, xlogx : (R, C) uint16, (65536,) float64, (65536,) float64
+        With ``half``: float16 regions as their bit patterns, and the value and ``v log v`` of
+        every bit pattern (``alselect.float16``), so no region is widened in memory and no
+        logarithm is taken. Same float64 operations in the same order: the results are
+        bit-identical to the values widened to float32.
+    half : bool
     offsets : (n+1,) int64
         Non-decreasing region offsets, ``offsets[0] == 0``, ``offsets[n] <= R``.
     weights : (R,) float64
@@ -125,7 +132,7 @@ def mixtures_kernel(probs, offsets, weights, use_weights, eps, atol, out_mix, ou
         meaningless and the caller must raise.
     """
     n = offsets.shape[0] - 1
-    C = probs.shape[1]
+    C = out_mix.shape[2]
     for i in numba.prange(n):
         acc = np.zeros((C, C), dtype=np.float64)
         wsum = np.zeros(C, dtype=np.float64)
@@ -135,66 +142,27 @@ def mixtures_kernel(probs, offsets, weights, use_weights, eps, atol, out_mix, ou
         for r in range(offsets[i], offsets[i + 1]):
             # pseudo-label (first maximum wins), entropy, and the row's screen
             best = 0
-            pbest = np.float64(probs[r, 0])
+            pbest = -np.inf
             h = 0.0
             total = 0.0
             for k in range(C):
-                pk = np.float64(probs[r, k])
+                if half:
+                    b = bits[r, k]
+                    pk = values[b]
+                    xl = xlogx[b]
+                else:
+                    pk = np.float64(probs[r, k])
+                    xl = pk * np.log(pk) if pk > 0.0 else 0.0
                 row[k] = pk
                 total += pk
-                if pk > pbest:
+                if pk > pbest or k == 0:
                     pbest = pk
                     best = k
                 if pk > 0.0:
-                    h -= pk * np.log(pk)
+                    h -= xl
                 elif not pk >= 0.0:  # negative or NaN
                     bad = True
             if not abs(total - 1.0) <= atol - 1e-12:  # also catches inf and NaN sums
-                bad = True
-            v = 1.0
-            if use_weights:
-                v = weights[r]
-                if v == 0.0:
-                    continue
-            _add_region(acc, wsum, cnt, row, h, v, eps, best)
-        out_suspect[i] = bad
-        _store_image(i, acc, wsum, cnt, out_mix, out_present, out_counts)
-
-
-@numba.njit(cache=True, parallel=True)
-def mixtures_kernel_float16(bits, values, xlogx, offsets, weights, use_weights, eps, atol, out_mix, out_present,
-                            out_counts, out_suspect):
-    """``mixtures_kernel`` for float16 regions given as their uint16 bit patterns: each value
-    and its ``v log v`` are looked up (``values``, ``xlogx``: 65,536-entry tables, see
-    ``alselect.kernels.uncertainty.xlogx_table``), so no region is widened in memory and no
-    logarithm is taken. Same float64 operations in the same order: the results are
-    bit-identical to ``mixtures_kernel`` on the values widened to float32."""
-    n = offsets.shape[0] - 1
-    C = bits.shape[1]
-    for i in numba.prange(n):
-        acc = np.zeros((C, C), dtype=np.float64)
-        wsum = np.zeros(C, dtype=np.float64)
-        cnt = np.zeros(C, dtype=np.int64)
-        row = np.empty(C, dtype=np.float64)
-        bad = False
-        for r in range(offsets[i], offsets[i + 1]):
-            best = 0
-            pbest = values[bits[r, 0]]
-            h = 0.0
-            total = 0.0
-            for k in range(C):
-                b = bits[r, k]
-                pk = values[b]
-                row[k] = pk
-                total += pk
-                if pk > pbest:
-                    pbest = pk
-                    best = k
-                if pk > 0.0:
-                    h -= xlogx[b]
-                elif not pk >= 0.0:
-                    bad = True
-            if not abs(total - 1.0) <= atol - 1e-12:
                 bad = True
             v = 1.0
             if use_weights:
