@@ -48,13 +48,15 @@ class D2Shard:
 
         with Pool(path) as pool:
             F = as_float_matrix("features", pool.read("embeddings"))
-            P = probability_matrix("probs", pool.read("probs")) if strategy in ("badge", "uwe") else None
+            stored = pool.read("probs") if strategy in ("badge", "uwe") else None
+            P = None if stored is None else probability_matrix("probs", stored)
         N = F.shape[0]
         self.start, self.N = start, N
         self.has_q = strategy == "badge"
         s = np.ones(N)
         if strategy == "uwe":
-            s = np.ascontiguousarray(uwe_finish(uwe_raw(P, params["uncertainty"]), params["tau"],
+            # the stored array: uwe_weights checks it with its own dtype's tolerance (P is widened)
+            s = np.ascontiguousarray(uwe_finish(uwe_raw(stored, params["uncertainty"]), params["tau"],
                                                 params["normalize"], uwe_bounds), dtype=np.float64)
         Q = badge_embedding_factors(P) if self.has_q else None
         Q, n, y, psum, fnorm, anorm = d2_rows(F, Q, self.has_q, s, P)
@@ -160,12 +162,11 @@ def d2_call(state: D2Shard, method: str, *args):
 def uwe_range(path, uncertainty):
     """(min, max) of u(x) over one shard (every row: the single-machine min-max is pool-wide)."""
     from ..pool.reader import Pool
-    from ..validation import probability_matrix
 
     with Pool(path) as pool:
         if pool.n_rows == 0:
             return None
-        u = uwe_raw(probability_matrix("probs", pool.read("probs")), uncertainty)
+        u = uwe_raw(pool.read("probs"), uncertainty)  # validated there, with the stored dtype's tolerance
     return float(u.min()), float(u.max())
 
 

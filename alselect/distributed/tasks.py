@@ -116,11 +116,10 @@ class KCenterShard(GreedyShard):
             self.work = np.float32 if self.X.dtype == np.float16 else self.X.dtype
             self.s = np.ones(self.X.shape[0])
             if uwe is not None:  # uwe's k-center sampler: rows scaled by u(x)^tau
-                from ..validation import probability_matrix
                 from .d2 import uwe_finish, uwe_raw
 
                 uncertainty, tau, normalize, bounds = uwe
-                u = uwe_raw(probability_matrix("probs", pool.read("probs")), uncertainty)
+                u = uwe_raw(pool.read("probs"), uncertainty)  # validated there, with the stored dtype's tolerance
                 self.s = np.ascontiguousarray(uwe_finish(u, tau, normalize, bounds), dtype=np.float64)
         self.start = start
         self.n, self.anorm = np.empty(self.X.shape[0]), np.empty(self.X.shape[0])
