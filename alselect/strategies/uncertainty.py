@@ -24,11 +24,18 @@ def _row_kernel(kernel, shape):
     small pools get its bit-identical NumPy version, which spares loading numba."""
     if callable(kernel):
         return kernel
-    from .. import numpy_scores
+    if _small(shape):
+        from .. import numpy_scores
 
-    if int(np.prod(shape)) <= numpy_scores.SMALL_POOL_VALUES:
         return numpy_scores.KERNELS[kernel]
     return getattr(_kernels(), kernel)
+
+
+def _small(shape) -> bool:
+    """A dataset of at most ``numpy_scores.SMALL_POOL_VALUES`` values: scored in NumPy."""
+    from .. import numpy_scores
+
+    return int(np.prod(shape)) <= numpy_scores.SMALL_POOL_VALUES
 
 
 def stream_scores(ctx: Context, name: str, kernel, *, dtype=None) -> np.ndarray:
@@ -52,24 +59,32 @@ def stream_scores(ctx: Context, name: str, kernel, *, dtype=None) -> np.ndarray:
 
 def _screened(kernel, name: str, shape) -> bool:
     """Probability rows scored by a kernel that validates them in its own pass."""
-    from ..numpy_scores import SMALL_POOL_VALUES
-
     return (isinstance(kernel, str) and name in ("probs", "regions/probs")
-            and kernel in ("entropy", "least_confidence", "margin") and int(np.prod(shape)) > SMALL_POOL_VALUES)
+            and kernel in ("entropy", "least_confidence", "margin") and not _small(shape))
 
 
 def _screened_scores(ctx: Context, name: str, kernel: str, out: np.ndarray) -> np.ndarray:
-    """Score blocks as stored and screen them in the same pass; a block with a flagged row gets
-    the reader's own check, which raises its error (or clears a borderline row)."""
+    """Probability rows scored and screened in one pass (``probs_scores_screened``)."""
     from ..validation import prob_sum_atol
 
     kernels = _kernels()
     kind = kernels.SCREENED_KINDS[kernel]
     atol = prob_sum_atol(ctx.pool.dtype(name))  # for probs derived from logits: the logits' dtype
+
+    def score(block):
+        rows = np.ascontiguousarray(block, dtype=np.float32 if block.dtype == np.float16 else None)
+        return kernels.probs_scores_screened(rows, kind, atol)
+
+    return _scored_as_stored(ctx, name, score, out)
+
+
+def _scored_as_stored(ctx: Context, name: str, score, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` from the blocks of ``name`` as stored, each scored and screened by
+    ``score(block) -> (scores, suspect)``; a block with a flagged row gets the reader's own
+    check, which raises its error (or clears a borderline row)."""
     with ctx.progress(f"scoring {name}", out.shape[0]) as update:
         for start, block in ctx.pool.iter_rows(name, raw=True, progress=update):
-            rows = np.ascontiguousarray(block, dtype=np.float32 if block.dtype == np.float16 else None)
-            scores, suspect = kernels.probs_scores_screened(rows, kind, atol)
+            scores, suspect = score(block)
             if suspect.any():
                 ctx.pool.check_block(name, start, block)
             out[start:start + block.shape[0]] = scores
@@ -120,15 +135,9 @@ def margin(ctx: Context, budget: int, aggregate: str = "image") -> Ranking:
 
 def bald(ctx: Context, budget: int) -> Ranking:
     shape = ctx.pool.shape("mc_probs")
-    if ctx.pool.dtype("mc_probs") == np.float16 and int(np.prod(shape)) > _small_pool_values():
+    if ctx.pool.dtype("mc_probs") == np.float16 and not _small(shape):
         return Ranking(_bald_float16(ctx, shape[0]))
     return Ranking(stream_scores(ctx, "mc_probs", "bald"))
-
-
-def _small_pool_values() -> int:
-    from ..numpy_scores import SMALL_POOL_VALUES
-
-    return SMALL_POOL_VALUES
 
 
 def _bald_float16(ctx: Context, n: int) -> np.ndarray:
@@ -138,15 +147,12 @@ def _bald_float16(ctx: Context, n: int) -> np.ndarray:
 
     kernels = _kernels()
     values, xlogx = float16_tables()
-    out = np.empty(n, dtype=np.float64)
-    with ctx.progress("scoring mc_probs", n) as update:
-        for start, block in ctx.pool.iter_rows("mc_probs", raw=True, progress=update):
-            bits = np.ascontiguousarray(block).view(np.uint16)
-            scores, suspect = kernels.bald_float16(bits, values, xlogx, PROB_SUM_ATOL["float16"])
-            if suspect.any():  # raises the reader's own error, or clears a borderline row
-                ctx.pool.check_block("mc_probs", start, block)
-            out[start:start + block.shape[0]] = scores
-    return out
+
+    def score(block):
+        bits = np.ascontiguousarray(block).view(np.uint16)
+        return kernels.bald_float16(bits, values, xlogx, PROB_SUM_ATOL["float16"])
+
+    return _scored_as_stored(ctx, "mc_probs", score, np.empty(n, dtype=np.float64))
 
 
 def variation_ratio(ctx: Context, budget: int) -> Ranking:
