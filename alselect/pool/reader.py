@@ -614,8 +614,10 @@ class Pool:
         """Validate a block that ``iter_rows(name, raw=True)`` yielded at ``start``."""
         self._check_block(name, block, start, self._checker(name))
 
-    def read(self, name: str, *, dtype=None, progress: Progress | None = None) -> np.ndarray:
-        """Read a whole dataset into memory (validated block by block)."""
+    def read(self, name: str, *, dtype=None, progress: Progress | None = None, raw: bool = False) -> np.ndarray:
+        """Read a whole dataset into memory (validated block by block). ``raw``: the blocks as
+        :meth:`iter_rows` yields them with ``raw=True``, unvalidated; a caller that validates in
+        its own pass calls :meth:`check_block` on what it flags."""
         self.require(name)
         shape = self.shape(name)
         if name == "probs" and "probs" not in self._present:
@@ -624,7 +626,7 @@ class Pool:
             out_dtype = np.dtype(dtype or self.dtype(name))
         out = np.empty(shape, dtype=out_dtype)
         axis = dataset_spec("logits" if name == "probs" and "probs" not in self._present else name).axis
-        for start, block in self.iter_rows(name, dtype=out_dtype, progress=progress):
+        for start, block in self.iter_rows(name, dtype=out_dtype, progress=progress, raw=raw):
             if axis == 0:
                 out[start:start + block.shape[0]] = block
             else:

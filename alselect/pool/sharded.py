@@ -209,14 +209,14 @@ class ShardedPool:
             offset += length
         raise InternalError(f"block start {start} lies beyond dataset '{name}'")
 
-    def read(self, name: str, *, dtype=None, progress: Progress | None = None) -> np.ndarray:
+    def read(self, name: str, *, dtype=None, progress: Progress | None = None, raw: bool = False) -> np.ndarray:
         self.require(name)
         if name in _OFFSETS:
             return self._offsets(name)
         parts = []
         for _, shard in self.live():
             with self._naming(shard):
-                parts.append(shard.read(name, dtype=dtype, progress=progress))
+                parts.append(shard.read(name, dtype=dtype, progress=progress, raw=raw))
         if name.startswith("epoch_"):
             epochs = self.shape(name)[0]
             return np.concatenate([p[:epochs] for p in parts], axis=1)

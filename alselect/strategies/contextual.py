@@ -39,14 +39,6 @@ def resolve_layout(pool, layout: str) -> str:
     return layout
 
 
-def _read_stored(pool, name: str) -> np.ndarray:
-    """A whole row-block dataset as stored, unvalidated (the caller screens it)."""
-    out = np.empty(pool.shape(name), dtype=pool.dtype(name))
-    for start, block in pool.iter_rows(name, raw=True):
-        out[start:start + block.shape[0]] = block
-    return out
-
-
 def load_cd_inputs(pool, layout: str = "auto", progress=None) -> CdInputs:
     """The mixtures of every sample for the pool's (or the requested) layout."""
     from .. import cdal
@@ -60,7 +52,7 @@ def load_cd_inputs(pool, layout: str = "auto", progress=None) -> CdInputs:
         # read as stored: the mixture kernel screens every region in its own pass, and a block
         # it flags gets the reader's check (whose error names the dataset and row)
         mixtures, present, counts = cdal.mixtures_from_regions(
-            _read_stored(pool, "regions/probs"), pool.region_offsets(), region_weights=weights,
+            pool.read("regions/probs", raw=True), pool.region_offsets(), region_weights=weights,
             n_classes=pool.n_classes, row_check=lambda block, start: pool.check_block("regions/probs", start, block))
     else:
         probs = pool.read("probs")
