@@ -49,13 +49,13 @@ class D2Shard:
         with Pool(path) as pool:
             F = as_float_matrix("features", pool.read("embeddings"))
             stored = pool.read("probs") if strategy in ("badge", "uwe") else None
-            P = None if stored is None else probability_matrix("probs", stored)
+        # badge's factors need the widened matrix; uwe_weights checks the stored array itself
+        P = probability_matrix("probs", stored) if strategy == "badge" else None
         N = F.shape[0]
         self.start, self.N = start, N
         self.has_q = strategy == "badge"
         s = np.ones(N)
         if strategy == "uwe":
-            # the stored array: uwe_weights checks it with its own dtype's tolerance (P is widened)
             s = np.ascontiguousarray(uwe_finish(uwe_raw(stored, params["uncertainty"]), params["tau"],
                                                 params["normalize"], uwe_bounds), dtype=np.float64)
         Q = badge_embedding_factors(P) if self.has_q else None
