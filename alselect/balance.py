@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alselect.error_bounds import U64, gamma, unit_roundoff
 from alselect.errors import InvalidInputError
 from alselect.validation import check_budget, probability_matrix, row_mask
 
@@ -462,9 +463,7 @@ def _screened_min_sqdist(X, rows, centers, d2):
         blk = np.asarray(X[s:s + ROW_BLOCK], dtype=np.float64)
         sqn[s:s + ROW_BLOCK] = np.einsum("ij,ij->i", blk, blk)
     nrm = np.sqrt(sqn)
-    unit = 2.0 ** -24 if X.dtype == np.float32 else 2.0 ** -53
-    gamma_dot = K * unit / (1.0 - K * unit)
-    gamma64 = K * 2.0 ** -53 / (1.0 - K * 2.0 ** -53)
+    gamma_dot, gamma64 = gamma(K, unit_roundoff(X.dtype)), gamma(K, U64)
     upper = np.full(N, np.inf)
     for cs in range(0, centers.size, SCREEN_CENTER_BLOCK):
         cblk = centers[cs:cs + SCREEN_CENTER_BLOCK]

@@ -31,7 +31,7 @@ bit-identical with and without it.
 
 import numpy as np
 
-from alselect.error_bounds import gamma, row_error_bounds
+from alselect.error_bounds import U64, gamma, row_error_bounds, unit_roundoff
 from alselect.errors import InvalidInputError
 from alselect.validation import as_float_matrix, check_budget, check_seed, probability_matrix, row_mask
 
@@ -54,8 +54,6 @@ TRI_MEM_FRACTION = 0.25
 TRI_MEM_FLOOR = 64 * 2 ** 20
 #: float64 values per block of BADGE's class table pass (bounds its copy to 8 MiB)
 CLASS_TABLE_BLOCK = 1 << 20
-_U32 = 2.0 ** -24
-_U64 = 2.0 ** -53
 
 
 # ------------------------------------------------------------ validation
@@ -100,9 +98,8 @@ def _kcenter_run(mode, A, B, n, s, pickable, labeled, first, budget, progress=No
     if anorm is None:
         anorm = kc.row_norms_unscaled(A)
     bnorm = anorm if B is A else kc.row_norms_unscaled(B)
-    u = _U32 if A.dtype == np.float32 else _U64
-    g64 = gamma(K + 2, _U64)
-    e_lo = row_error_bounds(anorm, bnorm, n, s, gamma(K + 2, u), g64)
+    g64 = gamma(K + 2, U64)
+    e_lo = row_error_bounds(anorm, bnorm, n, s, gamma(K + 2, unit_roundoff(A.dtype)), g64)
     e_hi = row_error_bounds(anorm, bnorm, n, s, g64, g64)
     init = np.flatnonzero(labeled).astype(np.int64)
     # the (budget, budget) float32 table for triangle pruning must stay small

@@ -14,6 +14,11 @@ BOUND_SAFETY = 2.0
 U64 = 2.0 ** -53
 
 
+def unit_roundoff(dtype) -> float:
+    """The unit roundoff of float32 (2^-24) or float64 (2^-53) arithmetic."""
+    return 2.0 ** -24 if np.dtype(dtype) == np.float32 else U64
+
+
 def gamma(k, u):
     """Higham's gamma_k = k u / (1 - k u): error factor of a length-k dot product."""
     ku = k * u

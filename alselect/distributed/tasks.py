@@ -152,7 +152,7 @@ class KCenterShard(GreedyShard):
 
     def fold(self, parts, picked_global) -> "KCenterShard":
         """Fold new centers (a list of (X, s, n) triples) and drop picked rows of this shard."""
-        from ..error_bounds import gamma
+        from ..error_bounds import U64, gamma, unit_roundoff
         from ..kernels import kcenter as kc
         from ..kernels.sharded_kcenter import fold_centers
 
@@ -167,8 +167,8 @@ class KCenterShard(GreedyShard):
         cn = np.concatenate([p[2] for p in parts])
         cnorm = kc.row_norms_unscaled(C)
         K = self.X.shape[1]
-        unit = 2.0 ** -24 if self.work == np.float32 else 2.0 ** -53  # the screening product's precision
-        g_gemm, g64 = gamma(K + 2, unit), gamma(K + 2, 2.0 ** -53)
+        # the screening product's precision, and the canonical float64 one
+        g_gemm, g64 = gamma(K + 2, unit_roundoff(self.work)), gamma(K + 2, U64)
         CT = np.ascontiguousarray(C.T)
         step = max(64, FOLD_ENTRIES // C.shape[0])
         for r0 in range(0, self.X.shape[0], step):
